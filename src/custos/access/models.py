@@ -1,0 +1,45 @@
+"""Credentials beyond the password: API tokens and the failed-login counter."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from custos.org.models import Employee, Unit
+
+
+class ApiToken(models.Model):
+    class Kind(models.TextChoices):
+        PERSONAL = "personal", _("Personal")
+        DEVICE = "device", _("Device")
+        INTEGRATION = "integration", _("Integration")
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    name = models.CharField(max_length=100)
+    # Personal and device tokens act for an employee; an integration token belongs to a unit.
+    employee = models.ForeignKey(Employee, null=True, blank=True, on_delete=models.PROTECT, related_name="tokens")
+    unit = models.ForeignKey(Unit, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # The token is shown once; only its SHA-256 is kept. The prefix finds the row and is safe to display.
+    prefix = models.CharField(max_length=16, unique=True)
+    token_hash = models.CharField(max_length=64)
+    created_by = models.ForeignKey(Employee, null=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+
+class LoginThrottle(models.Model):
+    """Failed sign-ins per user name (existing or not) and the lock they earned."""
+
+    username = models.CharField(max_length=150, unique=True)
+    failures = models.PositiveIntegerField(default=0)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return self.username

@@ -1,0 +1,43 @@
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from custos.customers import demo as customers_demo
+from custos.org import demo as org_demo
+from custos.org.models import Employee
+
+
+class Command(BaseCommand):
+    help = "Load the demo company (a clothing chain with staff of every role), reproducible from a seed."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--seed", type=int, default=2026, help="random seed (default 2026)")
+        parser.add_argument("--if-empty", action="store_true", help="do nothing when the database has staff already")
+
+    def handle(self, *args, seed, if_empty, **options):
+        if Employee.objects.exists():
+            if if_empty:
+                self.stdout.write("Demo data already loaded; keeping it.")
+                self._print_logins()
+                return
+            raise CommandError("the database already has staff; the demo loads into an empty database only")
+        self.stdout.write(f"Loading the demo company (seed {seed}) ...")
+        with transaction.atomic():
+            org_demo.build(seed)
+            customers_demo.build(seed)
+        self.stdout.write(f"Loaded {Employee.objects.count()} staff.")
+        self._print_logins()
+
+    def _print_logins(self):
+        rows = [
+            ("admin", "系统管理员 administrator"),
+            ("boss", "老板 executive"),
+            ("region1", "华南区经理 region manager"),
+            ("store1", "广州天河店店长 store manager"),
+            ("sales1", "广州天河店导购 salesperson"),
+            ("auditor", "审计 auditor"),
+        ]
+        if not Employee.objects.filter(user__username="admin").exists():
+            return
+        self.stdout.write(f"Demo logins (password for all: {org_demo.DEMO_PASSWORD}):")
+        for username, label in rows:
+            self.stdout.write(f"  {username:<9} {label}")

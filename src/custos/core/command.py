@@ -1,0 +1,28 @@
+"""Running a management command as `custos NAME`: one line for every error, never a traceback."""
+
+import sys
+
+from django.core.management import CommandError, get_commands, load_command_class
+from django.core.management.base import CommandParser
+
+
+def _one_line_error(parser: CommandParser, message: str):
+    # argparse would print a usage block before the error; operators want the error, in one line.
+    print(f"{parser.prog}: {message} (see {parser.prog} --help)", file=sys.stderr)
+    sys.exit(2)
+
+
+def run_command(name: str, args: list[str]) -> int:
+    CommandParser.error = _one_line_error
+    command = load_command_class(get_commands()[name], name)
+    parser = command.create_parser("custos", name)
+    options = vars(parser.parse_args(args))
+    positional = options.pop("args", ())
+    try:
+        command.execute(*positional, **options)
+    except CommandError as exc:
+        print(f"custos {name}: {exc}", file=sys.stderr)
+        return exc.returncode or 1
+    except KeyboardInterrupt:
+        return 130
+    return 0

@@ -1,0 +1,36 @@
+"""Domain errors: raised by services and selectors, turned into 4xx responses by the faces.
+
+Every error has a stable machine code and a message for a person. The API renders them as
+{"error": code, "message": message}; the console shows the message; the CLI prints one line.
+"""
+
+
+class DomainError(Exception):
+    code = "invalid"
+    status = 400
+
+    def __init__(self, message: str, *, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+
+
+class NotFound(DomainError):
+    code = "not_found"
+    status = 404
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+    status = 403
+
+
+class Conflict(DomainError):
+    code = "conflict"
+    status = 409
+
+
+class InvalidInput(DomainError):
+    code = "invalid"
+    status = 400

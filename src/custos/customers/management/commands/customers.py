@@ -1,0 +1,132 @@
+"""`custos customers ...`: import, export and re-encrypt customer records.
+
+custos customers import FILE --as USER [--map name=姓名,phone=手机] [--owner WHO] [--dry-run]
+custos customers export --as USER [-o FILE] [--format csv|xlsx]
+custos customers rekey             re-encrypt contacts under the newest field key
+"""
+
+import json
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from custos.core.errors import DomainError
+from custos.customers import export, importer, keys
+from custos.org.models import Employee
+
+PROGRESS_FROM = 200  # rows; a smaller sheet is done before a bar would be worth drawing
+
+
+def _employee(text: str) -> Employee:
+    found = Employee.objects.select_related("unit", "user").filter(user__username=text).first()
+    found = found or Employee.objects.select_related("unit", "user").filter(employee_no=text).first()
+    if found is None:
+        raise CommandError(f"no employee with user name or number {text!r}")
+    return found
+
+
+class Command(BaseCommand):
+    help = "Import customers from CSV/XLSX (with a dry run), export them watermarked, re-encrypt contacts."
+
+    def add_arguments(self, parser):
+        actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+        imp = actions.add_parser("import", help="import customers from a .csv or .xlsx file, all or nothing")
+        imp.add_argument("file", metavar="FILE")
+        imp.add_argument(
+            "--as", dest="actor", required=True, metavar="USER", help="who imports (user name or number)"
+        )
+        imp.add_argument(
+            "--map", default="", metavar="FIELD=COLUMN,...", help="which column holds which field"
+        )
+        imp.add_argument(
+            "--owner", default=None, metavar="WHO", help="owner of rows that name none (default: --as)"
+        )
+        imp.add_argument("--dry-run", action="store_true", help="say what would happen; change nothing")
+        imp.add_argument("--json", dest="as_json", action="store_true", help="print the report as JSON")
+        exp = actions.add_parser(
+            "export", help="export the customers in your scope, watermarked and recorded"
+        )
+        exp.add_argument("--as", dest="actor", required=True, metavar="USER")
+        exp.add_argument("--format", choices=export.FORMATS, default="csv")
+        exp.add_argument(
+            "-o", "--output", default=None, metavar="FILE", help="default: the name the export suggests"
+        )
+        actions.add_parser("rekey", help="re-encrypt contacts still under an older field key")
+
+    def handle(self, *args, action, **options):
+        try:
+            getattr(self, f"do_{action}")(**options)
+        except DomainError as exc:
+            raise CommandError(exc.message) from None
+
+    def do_import(self, file, actor, map, owner, dry_run, as_json=False, **options):
+        path = Path(file)
+        if not path.is_file():
+            raise CommandError(f"no such file: {file}")
+        me = _employee(actor)
+        default_owner = _employee(owner) if owner else None
+        header, rows = importer.read_rows(path)
+        rows = list(rows)
+        show = len(rows) >= PROGRESS_FROM and not as_json
+        # leave=False: the bars go once done, so the report below is what stays on the screen.
+        with tqdm(
+            total=len(rows), desc="checking", unit="row", disable=not show, file=self.stderr._out, leave=False
+        ) as bar:
+            report = importer.plan(
+                me, header, rows, importer.parse_map(map), default_owner=default_owner, progress=bar.update
+            )
+        if report.ok and not dry_run and report.create:
+            with tqdm(
+                total=len(report.create),
+                desc="importing",
+                unit="row",
+                disable=not show,
+                file=self.stderr._out,
+                leave=False,
+            ) as bar:
+                importer.run(me, report, progress=bar.update)
+        self._report(report, dry_run=dry_run, as_json=as_json)
+        if not report.ok:
+            raise CommandError(f"{len(report.errors)} rows are wrong; nothing was imported")
+
+    def _report(self, report: importer.Report, *, dry_run: bool, as_json: bool) -> None:
+        if as_json:
+            self.stdout.write(
+                json.dumps(
+                    {"dry_run": dry_run, "columns": report.columns, **report.summary()},
+                    ensure_ascii=False,
+                    indent=2,
+                )
+            )
+            return
+        self.stdout.write("columns: " + ", ".join(f"{k}={v}" for k, v in report.columns.items()))
+        verb = "would create" if dry_run or not report.ok else "created"
+        count = len(report.create) if dry_run or not report.ok else report.created
+        self.stdout.write(
+            f"{verb}: {count}   duplicates: {len(report.duplicates)}   errors: {len(report.errors)}"
+        )
+        for number, message in report.duplicates:
+            self.stdout.write(f"  row {number}: duplicate: {message}")
+        for number, message in report.errors:
+            self.stdout.write(f"  row {number}: error: {message}")
+
+    def do_export(self, actor, format, output, **options):
+        result = export.export_customers(_employee(actor), fmt=format, source="cli")
+        path = Path(output or result.filename)
+        path.write_bytes(result.data)
+        self.stdout.write(
+            f"exported {result.rows} customers to {path} (export {result.export_id}, recorded in the ledger)"
+        )
+
+    def do_rekey(self, **options):
+        total = keys.stale_contacts().count()
+        with tqdm(
+            total=total,
+            desc="re-encrypting",
+            unit="contact",
+            disable=total < PROGRESS_FROM,
+            file=self.stderr._out,
+        ) as bar:
+            done = keys.reencrypt_contacts(progress=bar.update)
+        self.stdout.write(f"re-encrypted {done} contacts under the current field key")

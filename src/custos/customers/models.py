@@ -1,0 +1,195 @@
+"""Customer records: the company's, not the salesperson's.
+
+A customer has an owner (who works with them) and a home unit (the store or team they belong
+to); both change only through `services.change_owner`, which writes a ledger entry. Contact
+details live in CustomerContact, encrypted, never in clear in the database. Nothing here is
+ever hard-deleted: customers are archived, contacts are marked removed.
+"""
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+from custos.org.models import Employee, Unit
+
+
+class Tag(models.Model):
+    """A company-wide label ("老客户", "高端", "装修中"). A table rather than a JSON list: an
+    indexed join filters the same way on SQLite and PostgreSQL."""
+
+    name = models.CharField(max_length=20, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Customer(models.Model):
+    class Kind(models.TextChoices):
+        PERSON = "person", _("Person")
+        COMPANY = "company", _("Company")
+
+    class Status(models.TextChoices):
+        # "Active" alone is an employee's status (在职); a customer's reads differently.
+        ACTIVE = "active", pgettext_lazy("customer status", "Active")
+        IN_POOL = "in_pool", _("In the pool")
+        ARCHIVED = "archived", _("Archived")
+
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PERSON)
+    name = models.CharField(max_length=100, db_index=True)
+    # NULL only while the customer waits in the public pool (公海池) for someone to claim them.
+    owner = models.ForeignKey(
+        Employee, null=True, blank=True, on_delete=models.PROTECT, related_name="customers"
+    )
+    unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="customers")
+    # A letter today (A-D, settings.CUSTOS_CUSTOMER_GRADES); a plain string so grades can be configured.
+    grade = models.CharField(max_length=8, default="C", db_index=True)
+    source = models.CharField(max_length=50, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="customers")
+    # The person's or company's details, validated by profiles.py. No contact data in here.
+    profile = models.JSONField(default=dict, blank=True)
+    # 0-100, recomputed by the services on every write that changes it (completeness.py).
+    completeness = models.PositiveSmallIntegerField(default=0)
+    created_by = models.ForeignKey(
+        Employee, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # A default, not auto_now_add: an import or the demo keeps the date a record really began.
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_contact_at = models.DateTimeField(null=True, blank=True)
+    next_follow_up_on = models.DateField(null=True, blank=True)
+    # Set on a duplicate merged into another record; the duplicate stays archived.
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged"
+    )
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+        indexes = [
+            models.Index(fields=["owner", "status"]),
+            models.Index(fields=["unit", "status"]),
+            models.Index(fields=["next_follow_up_on"]),
+            models.Index(fields=["last_contact_at"]),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class CustomerContact(models.Model):
+    """One phone number, WeChat id, WeCom id or address of a customer, encrypted at rest.
+
+    value_encrypted is AES-GCM bound (associated data) to the customer and the kind, so a
+    ciphertext copied onto another row does not decrypt. blind_index is an HMAC of the
+    normalised value for exact look-up and duplicate checks; masked is what people see.
+    """
+
+    class Kind(models.TextChoices):
+        PHONE = "phone", _("Phone")
+        WECHAT = "wechat", _("WeChat")
+        WECOM = "wecom", _("WeCom")
+        ADDRESS = "address", _("Address")
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="contacts")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    label = models.CharField(max_length=40, blank=True)
+    value_encrypted = models.TextField()
+    blind_index = models.CharField(max_length=64, null=True, blank=True)
+    masked = models.CharField(max_length=80)
+    created_by = models.ForeignKey(
+        Employee, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    removed_at = models.DateTimeField(null=True, blank=True)
+    removed_by = models.ForeignKey(
+        Employee, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["kind", "id"]
+        constraints = [
+            # A number or id belongs to one customer in the whole company while it is in use:
+            # the database holds the line even if two people add it at the same moment.
+            models.UniqueConstraint(
+                fields=["kind", "blind_index"],
+                condition=Q(removed_at__isnull=True, blind_index__isnull=False),
+                name="customer_contact_unique_in_use",
+            ),
+        ]
+        indexes = [models.Index(fields=["blind_index"])]
+
+    def __str__(self):
+        return f"{self.kind} {self.masked}"
+
+    @property
+    def removed(self) -> bool:
+        return self.removed_at is not None
+
+
+class FollowUp(models.Model):
+    """跟进记录: one contact with the customer and what came of it."""
+
+    class Kind(models.TextChoices):
+        CALL = "call", _("Call")
+        VISIT = "visit", _("Visit")
+        WECHAT = "wechat", _("WeChat")
+        MEETING = "meeting", _("Meeting")
+        EMAIL = "email", _("Email")
+        NOTE = "note", _("Note")
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="follow_ups")
+    author = models.ForeignKey(Employee, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    content = models.TextField()
+    outcome = models.CharField(max_length=200, blank=True)
+    occurred_at = models.DateTimeField(db_index=True)
+    next_follow_up_on = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+
+    def __str__(self):
+        return f"{self.kind} {self.occurred_at:%Y-%m-%d}"
+
+
+class Purchase(models.Model):
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="purchases")
+    product = models.CharField(max_length=100)
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    purchased_on = models.DateField(db_index=True)
+    note = models.CharField(max_length=200, blank=True)
+    recorded_by = models.ForeignKey(Employee, null=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-purchased_on", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=0), name="purchase_amount_not_negative")
+        ]
+
+    def __str__(self):
+        return f"{self.product} {self.amount}"
+
+
+class Feedback(models.Model):
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="feedback")
+    rating = models.PositiveSmallIntegerField()
+    complaint = models.TextField(blank=True)
+    recorded_by = models.ForeignKey(Employee, null=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "feedback"
+        constraints = [
+            models.CheckConstraint(condition=Q(rating__gte=1, rating__lte=5), name="feedback_rating_1_to_5")
+        ]
+
+    def __str__(self):
+        return f"{self.rating}/5"

@@ -1,0 +1,171 @@
+"""Reads of customer records, always through the viewer's scope.
+
+own      sales and service staff: the customers they own
+subtree  managers: customers whose home unit is theirs or below it
+all      executives, admins and auditors
+
+The public pool is the one widening: anyone may see the pool customers of their own unit, so
+they can claim them (services.change_owner "claim").
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Avg, Count, Prefetch, Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from custos.access.scope import Scope, scope_of
+from custos.core.errors import NotFound
+from custos.customers import contacts
+from custos.customers.models import Customer, CustomerContact, Feedback, FollowUp, Purchase
+from custos.org.models import Employee
+from custos.org.selectors import get_unit
+
+
+def _in_use() -> QuerySet[CustomerContact]:
+    return CustomerContact.objects.filter(removed_at__isnull=True)
+
+
+def _base() -> QuerySet[Customer]:
+    return Customer.objects.select_related("owner", "unit").prefetch_related(
+        "tags", Prefetch("contacts", queryset=_in_use(), to_attr="contacts_in_use")
+    )
+
+
+def customers_visible(viewer: Employee) -> QuerySet[Customer]:
+    return scope_of(viewer).filter(_base(), owner="owner_id", unit_path="unit__path")
+
+
+def pool_visible(viewer: Employee) -> QuerySet[Customer]:
+    """Pool customers the viewer may claim or manage: their scope's, or their own unit's."""
+    scope = scope_of(viewer)
+    if scope.kind == "own":
+        scope = Scope("subtree", employee_id=viewer.pk, unit_path=viewer.unit.path)
+    if scope.kind == "none":
+        return Customer.objects.none()
+    return scope.filter(_base(), owner="owner_id", unit_path="unit__path").filter(
+        status=Customer.Status.IN_POOL
+    )
+
+
+@dataclass
+class Filters:
+    tag: str | None = None
+    grade: str | None = None
+    owner_id: int | None = None
+    unit_id: int | None = None
+    status: str | None = None
+    kind: str | None = None
+    contacted_before: datetime | None = None
+    contacted_after: datetime | None = None
+    follow_up_due: bool | None = None
+    q: str | None = None
+    phone: str | None = None
+
+
+def list_customers(viewer: Employee, filters: Filters | None = None) -> QuerySet[Customer]:
+    """Customers in scope, newest change first. Archived ones only when asked for by status."""
+    f = filters or Filters()
+    qs = customers_visible(viewer)
+    qs = qs.filter(status=f.status) if f.status else qs.exclude(status=Customer.Status.ARCHIVED)
+    if f.unit_id:
+        qs = qs.filter(unit__path__startswith=get_unit(viewer, f.unit_id).path)
+    if f.owner_id:
+        qs = qs.filter(owner_id=f.owner_id)
+    if f.grade:
+        qs = qs.filter(grade=f.grade)
+    if f.kind:
+        qs = qs.filter(kind=f.kind)
+    if f.tag:
+        qs = qs.filter(tags__name=f.tag)
+    if f.contacted_before:
+        qs = qs.filter(last_contact_at__lt=f.contacted_before)
+    if f.contacted_after:
+        qs = qs.filter(last_contact_at__gte=f.contacted_after)
+    if f.follow_up_due is True:
+        qs = qs.filter(next_follow_up_on__lte=timezone.localdate())
+    elif f.follow_up_due is False:
+        qs = qs.filter(Q(next_follow_up_on__isnull=True) | Q(next_follow_up_on__gt=timezone.localdate()))
+    if f.q:
+        qs = qs.filter(name__icontains=f.q.strip())
+    if f.phone:
+        # Exact look-up through the blind index: the database never sees the number.
+        blind = contacts.index(CustomerContact.Kind.PHONE, contacts.normalise_phone(f.phone))
+        qs = qs.filter(
+            pk__in=_in_use().filter(kind=CustomerContact.Kind.PHONE, blind_index=blind).values("customer_id")
+        )
+    return qs
+
+
+def get_customer(viewer: Employee, customer_id: int) -> Customer:
+    customer = customers_visible(viewer).filter(pk=customer_id).first()
+    if customer is None:
+        raise NotFound(_("Customer not found."))
+    return customer
+
+
+def get_claimable(viewer: Employee, customer_id: int) -> Customer:
+    customer = pool_visible(viewer).filter(pk=customer_id).first()
+    if customer is None:
+        raise NotFound(_("Customer not found."))
+    return customer
+
+
+def contacts_of(
+    viewer: Employee, customer_id: int, *, include_removed: bool = False
+) -> QuerySet[CustomerContact]:
+    customer = get_customer(viewer, customer_id)
+    qs = customer.contacts.select_related("customer")
+    return qs if include_removed else qs.filter(removed_at__isnull=True)
+
+
+def get_contact(viewer: Employee, customer_id: int, contact_id: int) -> CustomerContact:
+    contact = contacts_of(viewer, customer_id, include_removed=True).filter(pk=contact_id).first()
+    if contact is None:
+        raise NotFound(_("Contact not found."))
+    return contact
+
+
+def follow_ups(viewer: Employee, customer_id: int) -> QuerySet[FollowUp]:
+    return get_customer(viewer, customer_id).follow_ups.select_related("author")
+
+
+def purchases(viewer: Employee, customer_id: int) -> QuerySet[Purchase]:
+    return get_customer(viewer, customer_id).purchases.all()
+
+
+def feedback(viewer: Employee, customer_id: int) -> QuerySet[Feedback]:
+    return get_customer(viewer, customer_id).feedback.all()
+
+
+def completeness_by_owner(viewer: Employee) -> list[dict]:
+    """Per owner in scope: how many live customers, and how complete their files are on average."""
+    rows = (
+        customers_visible(viewer)
+        .exclude(status=Customer.Status.ARCHIVED)
+        .filter(owner__isnull=False)
+        .order_by()
+        .values("owner_id", "owner__name", "owner__unit__name")
+        .annotate(customers=Count("id"), average=Avg("completeness"))
+        .order_by("average", "owner__name")
+    )
+    return [
+        {
+            "owner_id": r["owner_id"],
+            "owner_name": r["owner__name"],
+            "unit_name": r["owner__unit__name"],
+            "customers": r["customers"],
+            "average": round(r["average"] or 0),
+        }
+        for r in rows
+    ]
+
+
+def home_counts(viewer: Employee) -> dict:
+    live = customers_visible(viewer).exclude(status=Customer.Status.ARCHIVED).order_by()
+    return {
+        "customers": live.count(),
+        "due": live.filter(next_follow_up_on__lte=timezone.localdate()).count(),
+        "pool": pool_visible(viewer).order_by().count(),
+    }

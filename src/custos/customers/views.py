@@ -1,0 +1,287 @@
+"""Console pages for customer records: the list, a customer's file, and the forms that change it."""
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from custos.console.decorators import console_view
+from custos.core.errors import Conflict, Forbidden, InvalidInput
+from custos.customers import activity, export, forms, rules, selectors, services
+from custos.customers.models import Customer
+from custos.customers.reveal import reveal_contact
+from custos.customers.services import NewContact
+from custos.customers.timeline import timeline
+from custos.org.models import Role
+from custos.org.selectors import employees_visible, get_employee, units_visible
+
+PAGE_SIZE = 25
+
+
+def _unit_choices(viewer):
+    return [(u.pk, ("— " * u.depth) + u.name) for u in units_visible(viewer)]
+
+
+def _owner_choices(viewer):
+    """Who a manager may give customers to: active staff in scope, auditors aside."""
+    staff = employees_visible(viewer).filter(frozen_at__isnull=True).exclude(role=Role.AUDITOR)
+    return [(e.pk, f"{e.name} · {e.unit.name}") for e in staff.exclude(status="departed")]
+
+
+def _digit(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() and len(value) < 19 else None
+
+
+def _with_phone(customers) -> None:
+    for c in customers:
+        c.phone_masked = next((k.masked for k in c.contacts_in_use if k.kind == "phone"), "")
+
+
+def _filters(params) -> selectors.Filters:
+    return selectors.Filters(
+        q=(params.get("q") or "").strip()[:100] or None,
+        grade=params.get("grade") if params.get("grade") in services.grades() else None,
+        status=params.get("status") if params.get("status") in Customer.Status.values else None,
+        kind=params.get("kind") if params.get("kind") in Customer.Kind.values else None,
+        tag=(params.get("tag") or "").strip()[:20] or None,
+        unit_id=_digit(params.get("unit")),
+        owner_id=_digit(params.get("owner")),
+        follow_up_due=True if params.get("due") == "1" else None,
+    )
+
+
+@console_view
+def customer_list(request):
+    me = request.viewer
+    params = request.GET
+    query = params.copy()
+    query.pop("page", None)
+    page = Paginator(selectors.list_customers(me, _filters(params)), PAGE_SIZE).get_page(params.get("page"))
+    _with_phone(page)
+    context = {
+        "page": page,
+        "filters": params,
+        "query": query.urlencode(),
+        "grades": services.grades(),
+        "statuses": Customer.Status.choices,
+        "kinds": Customer.Kind.choices,
+        "units": _unit_choices(me),
+        "can_create": rules.may_edit(me),
+        "can_export": rules.may_manage(me),
+        "counts": selectors.home_counts(me),
+        "today": timezone.localdate(),
+    }
+    template = "customers/_rows.html" if request.htmx else "customers/list.html"
+    return render(request, template, context)
+
+
+@console_view
+def customer_create(request):
+    me = request.viewer
+    owners = _owner_choices(me) if rules.may_manage(me) else None
+    form = forms.CustomerForm(
+        request.POST or None, grades=services.grades(), owners=owners, initial={"grade": "C", "owner": me.pk}
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        owner_id = data.get("owner")
+        try:
+            customer = services.create_customer(
+                actor=me,
+                kind=data["kind"],
+                name=data["name"],
+                owner=get_employee(me, owner_id) if owner_id and owner_id != me.pk else None,
+                grade=data["grade"],
+                source=data["source"],
+                tags=forms.split_list(data["tags"]),
+                contacts_in=[NewContact(kind, value) for kind, value in form.contacts()],
+            )
+        except (InvalidInput, Conflict, Forbidden) as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, _("Customer %(name)s created.") % {"name": customer.name})
+            return redirect("customers:detail", customer_id=customer.pk)
+    return render(request, "customers/form.html", {"form": form, "title": _("New customer")})
+
+
+@console_view
+def customer_detail(request, customer_id: int):
+    me = request.viewer
+    customer = selectors.get_customer(me, customer_id)
+    can_edit = rules.may_edit(me)
+    can_manage = rules.may_manage(me)
+    return render(
+        request,
+        "customers/detail.html",
+        {
+            "customer": customer,
+            "contacts": customer.contacts_in_use,
+            "timeline": timeline(me, customer.pk, limit=50),
+            "can_edit": can_edit and customer.status != Customer.Status.ARCHIVED,
+            "can_manage": can_manage,
+            "can_reveal": rules.may_reveal(me, customer),
+            "follow_up_form": forms.FollowUpForm(),
+            "contact_form": forms.ContactForm(),
+            "purchase_form": forms.PurchaseForm(),
+            "feedback_form": forms.FeedbackForm(),
+            "owners": _owner_choices(me) if can_manage else [],
+        },
+    )
+
+
+@console_view
+def customer_edit(request, customer_id: int):
+    me = request.viewer
+    customer = selectors.get_customer(me, customer_id)
+    rules.require_editor(me, customer)
+    form_class = forms.PROFILE_FORMS[customer.kind]
+    initial = {
+        "name": customer.name,
+        "grade": customer.grade,
+        "source": customer.source,
+        "tags": "，".join(t.name for t in customer.tags.all()),
+        **form_class.initial_from(customer),
+    }
+    form = form_class(request.POST or None, initial=initial)
+    form.fields["grade"].choices = [(g, g) for g in services.grades()]
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.update_customer(
+                actor=me,
+                customer=customer,
+                name=data["name"],
+                grade=data["grade"],
+                source=data["source"],
+                tags=forms.split_list(data["tags"]),
+                # Every section the form shows is given; what it emptied is pruned away.
+                profile=form.profile(customer.profile),
+            )
+        except (InvalidInput, Conflict) as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, _("Saved."))
+            return redirect("customers:detail", customer_id=customer.pk)
+    return render(
+        request, "customers/form.html", {"form": form, "title": customer.name, "customer": customer}
+    )
+
+
+@never_cache
+@require_POST
+@console_view
+def contact_reveal(request, customer_id: int, contact_id: int):
+    """The value in clear, on a page that is not cached, never in a URL or the session."""
+    me = request.viewer
+    contact = selectors.get_contact(me, customer_id, contact_id)
+    try:
+        value = reveal_contact(viewer=me, contact=contact, reason=request.POST.get("reason", ""))
+    except (Forbidden, InvalidInput) as exc:
+        if not request.htmx:
+            raise
+        # In place of the value, so the page around it stays as it was.
+        return render(request, "customers/_revealed.html", {"contact": contact, "error": exc.message})
+    context = {"customer": contact.customer, "contact": contact, "value": value}
+    template = "customers/_revealed.html" if request.htmx else "customers/revealed.html"
+    return render(request, template, context)
+
+
+def _form_error(form) -> InvalidInput:
+    first = next(iter(form.errors.items()))
+    label = form.fields[first[0]].label if first[0] in form.fields else ""
+    return InvalidInput(f"{label}: {first[1][0]}" if label else first[1][0])
+
+
+@require_POST
+@console_view
+def customer_action(request, customer_id: int, action: str):
+    me = request.viewer
+    data = request.POST
+    if action == "claim":
+        customer = selectors.get_claimable(me, customer_id)
+    else:
+        customer = selectors.get_customer(me, customer_id)
+    if action == "follow-up":
+        form = forms.FollowUpForm(data)
+        if not form.is_valid():
+            raise _form_error(form)
+        activity.add_follow_up(actor=me, customer=customer, **form.cleaned_data)
+        messages.success(request, _("Follow-up recorded."))
+    elif action == "contact":
+        form = forms.ContactForm(data)
+        if not form.is_valid():
+            raise _form_error(form)
+        services.add_contact(actor=me, customer=customer, **form.cleaned_data)
+        messages.success(request, _("Contact added."))
+    elif action == "remove-contact":
+        contact_id = _digit(data.get("contact"))
+        contact = selectors.get_contact(me, customer.pk, contact_id or 0)
+        services.remove_contact(actor=me, customer=customer, contact=contact, reason=data.get("reason", ""))
+        messages.success(request, _("Contact removed."))
+    elif action == "purchase":
+        form = forms.PurchaseForm(data)
+        if not form.is_valid():
+            raise _form_error(form)
+        activity.add_purchase(actor=me, customer=customer, **form.cleaned_data)
+        messages.success(request, _("Purchase recorded."))
+    elif action == "feedback":
+        form = forms.FeedbackForm(data)
+        if not form.is_valid():
+            raise _form_error(form)
+        activity.add_feedback(actor=me, customer=customer, **form.cleaned_data)
+        messages.success(request, _("Feedback recorded."))
+    elif action in ("transfer", "assign"):
+        owner_id = _digit(data.get("owner"))
+        if owner_id is None:
+            raise InvalidInput(_("Choose who gets the customer."))
+        to = get_employee(me, owner_id)
+        services.change_owner(actor=me, customer=customer, kind=action, to=to, reason=data.get("reason", ""))
+        messages.success(request, _("%(name)s now owns this customer.") % {"name": to.name})
+    elif action in ("recycle", "claim"):
+        services.change_owner(actor=me, customer=customer, kind=action, reason=data.get("reason", ""))
+        messages.success(request, _("Claimed.") if action == "claim" else _("Put back into the pool."))
+        if action == "recycle" and not rules.in_scope(me, customer):
+            return redirect("customers:list")
+    elif action == "archive":
+        services.archive(actor=me, customer=customer, reason=data.get("reason", ""))
+        messages.success(request, _("Archived."))
+    elif action == "restore":
+        services.restore(actor=me, customer=customer, reason=data.get("reason", ""))
+        messages.success(request, _("Restored."))
+    elif action == "merge":
+        duplicate = selectors.get_customer(me, _digit(data.get("duplicate")) or 0)
+        services.merge(actor=me, survivor=customer, duplicate=duplicate, reason=data.get("reason", ""))
+        messages.success(request, _("Merged %(name)s into this customer.") % {"name": duplicate.name})
+    else:
+        raise InvalidInput(_("Unknown action."))
+    return redirect("customers:detail", customer_id=customer.pk)
+
+
+@console_view
+def pool(request):
+    me = request.viewer
+    page = Paginator(selectors.pool_visible(me), PAGE_SIZE).get_page(request.GET.get("page"))
+    _with_phone(page)
+    return render(request, "customers/pool.html", {"page": page, "can_claim": rules.may_edit(me)})
+
+
+@console_view
+def completeness(request):
+    rows = selectors.completeness_by_owner(request.viewer)
+    return render(request, "customers/completeness.html", {"rows": rows})
+
+
+@require_POST
+@console_view
+def customer_export(request):
+    """The list as filtered on the page, as a watermarked file; the ledger records who took it."""
+    fmt = request.POST.get("format", "csv")
+    result = export.export_customers(request.viewer, _filters(request.POST), fmt=fmt)
+    response = HttpResponse(result.data, content_type=result.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{result.filename}"'
+    response["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,419 @@
+"""The detection engine: built once from a lexicon and rules, then shared (immutable, thread-safe).
+
+    engine = Engine.from_default(extra_terms=[Term("私人号码", "contact_diversion", "high")],
+                                 allow=["4008208820", "custos_official"])
+    engine.scan("加我 V 信", sender_role="staff")
+    → [Hit(category="contact_diversion", rule="near:add_me_on_private_app", severity="high",
+           start=0, end=6, matched="加我 V 信")]
+    engine.scan_many([(text, role), ...])   # a batch: what ingestion should call
+
+How messages are scanned:
+1. normalise (normalise.py): one canonical unit per letter, digit or Chinese syllable, with
+   disguises folded and separators dropped; a batch is normalised as one joined string;
+2. run the trigger automaton (patterns.py) over the batch: terms, the cue words that open a
+   proximity rule or precede a contact id, stuttered fragments; and look for runs of digits
+   that may hold a mobile number. Most messages stop here, never touched by Python code;
+3. for each message that triggered: match every pattern (and, if a character repeats, every
+   pattern over the text with repeats collapsed), and where the matches can add up to a hit,
+   rebuild the canonical text unit by unit with its offsets (`Normaliser.units`) to check them
+   against the rules (a homophone of a short word is no match, allowed channels, sender role,
+   proximity within a sentence, negative contexts) and report spans of the original text.
+"""
+
+import dataclasses
+import functools
+import re
+import string
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from itertools import accumulate
+from operator import itemgetter
+
+from custos.detection import charmap, lexicon, patterns, phones
+from custos.detection.charmap import BOUNDARY
+from custos.detection.lexicon import Rules, Term
+from custos.detection.normalise import MIXED, REPEAT, Normaliser, Units, collapse
+from custos.detection.patterns import ALLOW, CUE, SEVERITY_RANK, TERM, TERM_BIT, Entry
+
+CONTACT_LEAK = "contact_leak"
+# Cue groups after which a WeChat id or contact number is looked for; in id_label the word itself
+# says an id follows (微信号), so an all-letter id is taken too.
+ID_CUE_GROUPS = {"contact_app": False, "id_label": True}
+# Proximity rules and "before" contexts do not reach across a sentence.
+SENTENCE_END = re.compile(r"[。！？!?；;\n]")
+# A homophone of a word this long is taken for the word; of a shorter one (四单 for 私单) it is not.
+HOMOPHONE_MIN_UNITS = 3
+# Between a contact app's name and an id: 微信号 abc123, 微信是 abc123.
+_ID_LABELS = ("号", "是", "为", "码", "号码")
+_ACCOUNT_ID = re.compile(r"[a-z][-_a-z0-9]{5,19}")
+# Where a contact id could be: Latin letters, or digits (QQ numbers in Chinese numerals are digits
+# in the canonical text).
+_ID_CHARACTER = re.compile(r"[A-Za-zＡ-Ｚａ-ｚ]")
+_DIGIT = re.compile(r"[0-9]")
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    category: str
+    rule: str
+    severity: str
+    start: int  # offsets in the original text, end exclusive: matched == text[start:end]
+    end: int
+    matched: str
+
+    def as_dict(self) -> dict:
+        return {
+            "category": self.category,
+            "rule": self.rule,
+            "severity": self.severity,
+            "start": self.start,
+            "end": self.end,
+            "matched": self.matched,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    category: str
+    rule: str
+    severity: str
+    pieces: tuple  # (start, end, entry) in canonical units: one for a term, two for a near rule
+
+
+@dataclass(slots=True)
+class _Pass:
+    """The matches of one canonical text of a message, sorted for the rules."""
+
+    candidates: list
+    cues: dict  # group → [(start, end, entry)]
+    allowed: list  # [(start, end, entry)] of allowed channels (company_channel tells which read so)
+    channels: list | None = None  # (start, end) of those that do, once units are known
+
+    def company_channel(self, units: Units, start: int, end: int) -> bool:
+        """Whether [start, end) overlaps an allowed phrase that is not inside it: 微信 in 企业微信."""
+        if not self.allowed:
+            return False
+        if self.channels is None:
+            # Read exactly (or spelled in pinyin), not as a homophone: 加我门店 is no 加我们.
+            self.channels = [
+                (a, b)
+                for a, b, entry in self.allowed
+                if units.folds[a:b] in entry.exact or any(units.latin[a:b])
+            ]
+        return any(a < end and start < b and not (start <= a and b <= end) for a, b in self.channels)
+
+
+def _as_term(item) -> Term:
+    if isinstance(item, Term):
+        return item
+    if isinstance(item, str):
+        return Term(item)
+    return Term(*item)
+
+
+class Engine:
+    """Sensitive-word detection over chat messages. Build once; `scan` and `scan_many` are thread-safe."""
+
+    def __init__(self, rules: Rules, terms: Iterable[Term | str], allow: Iterable[str] = ()):
+        self.rules = rules
+        self._norm = Normaliser(charmap.build(tuple(sorted(rules.lookalikes.items()))))
+        terms = [_as_term(t) for t in terms]
+        self._categories = dict(rules.categories)
+        for term in terms:
+            self._categories.setdefault(term.category, rules.category(term.category))
+        self._numbers, self._accounts, phrases = _split_allow(self._norm, [*rules.allow, *allow])
+        if rules.plural_we:
+            # 加我们, 转到我们: the company speaking, not the salesperson.
+            phrases += [word + "们" for words in rules.cues.values() for word in words if word.endswith("我")]
+        triggers = {getattr(rule, rule.trigger) for rule in rules.near}
+        triggers |= {group for group, labelled in ID_CUE_GROUPS.items() if labelled}
+        id_starts = [self._norm.canonical(ch) for ch in string.ascii_lowercase + string.digits]
+        id_starts += [self._norm.canonical(label) + start for label in _ID_LABELS for start in id_starts]
+        followed = {group: id_starts for group, labelled in ID_CUE_GROUPS.items() if not labelled}
+        self._patterns = patterns.build(self._norm, rules, terms, phrases, triggers, followed)
+        bits = self._patterns.group_bits
+        self._near_masks = [bits[r.first] | bits[r.then] for r in rules.near]
+        self._id_mask = sum(bits.get(group, 0) for group in ID_CUE_GROUPS)
+        self.size = self._patterns.terms
+        # Asked for every message that triggers, with few distinct arguments: remembered.
+        self._raised = functools.lru_cache(maxsize=1024)(self._raised_uncached)
+        self._completes = functools.lru_cache(maxsize=4096)(self._completes_uncached)
+        self._negated_categories = {c for negative in rules.negatives for c in negative.categories}
+
+    @classmethod
+    def from_default(cls, extra_terms: Iterable[Term | str] = (), allow: Iterable[str] = ()) -> "Engine":
+        """The shipped Chinese lexicon and rules, plus an operator's terms and allowed channels."""
+        extra_terms, allow = list(extra_terms), list(allow)
+        if not extra_terms and not allow:
+            return _default_engine()
+        return cls(_default_rules(), [*_default_terms(), *extra_terms], allow)
+
+    # scanning
+
+    def scan(self, text: str, sender_role: str | None = "staff") -> list[Hit]:
+        """Hits in one message, in order of position. `sender_role` is "staff", "customer", ..."""
+        if BOUNDARY in text:
+            return _unmask(text, self.scan(text.replace(BOUNDARY, " "), sender_role))
+        canon = self._norm.canonical(text)
+        runs = phones.mobile_runs(canon)
+        if not runs and not self._patterns.trigger.find_matches_as_indexes(canon):
+            return []
+        return self._evaluate(text, sender_role, canon, runs)
+
+    def scan_many(self, messages: Iterable[tuple[str, str | None]]) -> list[list[Hit]]:
+        """Hits for each (text, sender_role): one normalisation and one automaton pass for the batch."""
+        messages = list(messages)
+        if not messages:
+            return []
+        # Per-message work is kept to map() and C-level calls: it runs for every message.
+        texts = list(map(itemgetter(0), messages))
+        joined = BOUNDARY.join(texts)
+        if joined.count(BOUNDARY) != len(texts) - 1:
+            texts = [text.replace(BOUNDARY, " ") for text in texts]
+            joined = BOUNDARY.join(texts)
+        canon = self._norm.canonical(joined)
+        parts = canon.split(BOUNDARY)
+        offsets = list(accumulate(map((1).__add__, map(len, parts)), initial=0))
+
+        # Any one trigger is enough to look closer, so the non-overlapping search will do.
+        look = {
+            bisect_right(offsets, start) - 1
+            for _, start, _ in self._patterns.trigger.find_matches_as_indexes(canon)
+        }
+        runs: dict[int, list] = defaultdict(list)
+        for start, end in phones.mobile_runs(canon):
+            i = bisect_right(offsets, start) - 1
+            runs[i].append((start - offsets[i], end - offsets[i]))
+
+        results: list[list[Hit]] = [[] for _ in messages]
+        for i in look | runs.keys():
+            hits = self._evaluate(texts[i], messages[i][1], parts[i], runs.get(i, ()))
+            results[i] = _unmask(messages[i][0], hits) if texts[i] is not messages[i][0] else hits
+        return results
+
+    def _completes_uncached(self, mask: int) -> bool:
+        """Whether matches of these kinds (a mask) hold a term or both groups of a near rule."""
+        return bool(mask & TERM_BIT) or any(mask & pair == pair for pair in self._near_masks)
+
+    def _worth_a_look(self, mask: int, role: str | None, text: str, canon: str, runs) -> bool:
+        """Whether matches of these kinds (a mask) can add up to a hit."""
+        if self._completes(mask):
+            return True
+        if self._raised(CONTACT_LEAK, role):
+            if runs:
+                return True
+            if mask & self._id_mask and self._could_hold_id(text, canon):
+                return True
+        return False
+
+    @staticmethod
+    def _could_hold_id(text: str, canon: str) -> bool:
+        return bool(_ID_CHARACTER.search(text) or _DIGIT.search(canon))
+
+    def _raised_uncached(self, category: str, role: str | None) -> bool:
+        found = self._categories.get(category)
+        return found is None or found.raised_by(role)
+
+    def _evaluate(self, text: str, role: str | None, canon: str, runs) -> list[Hit]:
+        full, collapsed = self._patterns.full, self._patterns.collapsed
+        matches = full.find(canon)
+        second = None
+        if REPEAT.search(canon) and REPEAT.search(self._norm.folded(text)):
+            # A stutter: match the text again with repeats collapsed (回回扣扣 → 回扣). Only where a
+            # character is repeated, not a syllable: 有优惠 is no stutter.
+            stutter = collapsed.find(collapse(canon))
+            if self._worth_a_look(collapsed.mask(stutter), role, text, canon, ()):
+                second = self._pass(stutter, collapsed, role)
+        if second is None and not self._worth_a_look(full.mask(matches), role, text, canon, runs):
+            return []
+        first = self._pass(matches, full, role)
+        contacts = self._raised(CONTACT_LEAK, role)
+        id_cues = (
+            contacts and self._could_hold_id(text, canon) and any(first.cues.get(g) for g in ID_CUE_GROUPS)
+        )
+        if not (first.candidates or (second and second.candidates) or (contacts and runs) or id_cues):
+            return []
+
+        units = self._norm.units(text)
+        hits = self._verify(text, units, first)
+        if second and second.candidates:
+            hits += self._verify(text, units.collapsed(), second)
+        if runs or id_cues:
+            hits += self._contacts(text, units, runs, first)
+        return _merge(hits)
+
+    def _pass(self, matches, automaton: patterns.Automaton, role: str | None) -> _Pass:
+        allowed: list[tuple[int, int, Entry]] = []
+        cues: dict[str, list] = defaultdict(list)
+        terms = []
+        for pattern, start, end in matches:
+            for index in automaton.entries_of[pattern]:
+                entry = self._patterns.entries[index]
+                if entry.kind == TERM:
+                    terms.append((start, end, entry))
+                elif entry.kind == CUE:
+                    cues[entry.name].append((start, end, entry))
+                elif entry.kind == ALLOW:
+                    allowed.append((start, end, entry))
+
+        candidates = [
+            _Candidate(entry.category, entry.name, entry.severity, ((start, end, entry),))
+            for start, end, entry in terms
+            if self._raised(entry.category, role)
+        ]
+        for rule in self.rules.near:
+            firsts = cues.get(rule.first)
+            thens = cues.get(rule.then)
+            if not firsts or not thens or not self._raised(rule.category, role):
+                continue
+            for f in firsts:
+                for t in thens:
+                    if f[1] <= t[0] <= f[1] + rule.within:
+                        candidates.append(
+                            _Candidate(rule.category, f"near:{rule.name}", rule.severity, (f, t))
+                        )
+        return _Pass(candidates, cues, allowed)
+
+    @staticmethod
+    def _reads_as(units: Units, start: int, end: int, entry: Entry) -> bool:
+        """Whether the units match the entry as written, as spelled pinyin, or as a long homophone."""
+        folds = units.folds[start:end]
+        if folds in entry.exact:
+            return True
+        if any(fold.startswith(MIXED) for fold in folds):
+            return False
+        return end - start >= HOMOPHONE_MIN_UNITS or any(units.latin[start:end])
+
+    def _verify(self, text: str, units: Units, found: _Pass) -> list[Hit]:
+        hits = []
+        base = None
+        for candidate in found.candidates:
+            if not all(
+                self._reads_as(units, s, e, entry) and not found.company_channel(units, s, e)
+                for s, e, entry in candidate.pieces
+            ):
+                continue
+            first, last = candidate.pieces[0], candidate.pieces[-1]
+            if first is not last and SENTENCE_END.search(
+                text, units.ends[first[1] - 1], units.starts[last[0]]
+            ):
+                continue
+            start, end = units.span(first[0], last[1])
+            if candidate.category in self._negated_categories:
+                base = base or self._norm.base(text)
+                if self._negated(text, base, units, found, candidate, start, end):
+                    continue
+            hits.append(
+                Hit(candidate.category, candidate.rule, candidate.severity, start, end, text[start:end])
+            )
+        return hits
+
+    def _negated(
+        self, text: str, base: str, units: Units, found: _Pass, candidate: _Candidate, start: int, end: int
+    ) -> bool:
+        at = candidate.pieces[0][0]
+        for negative in self.rules.negatives:
+            if candidate.category not in negative.categories:
+                continue
+            if negative.around is not None:
+                for m in negative.around.finditer(base):
+                    if m.start() < end and start < m.end():
+                        return True
+            if negative.before_cue is not None:
+                for s, e, entry in found.cues.get(negative.before_cue, ()):
+                    if (
+                        e <= at <= e + negative.before_gap
+                        and self._reads_as(units, s, e, entry)
+                        and not SENTENCE_END.search(text, units.ends[e - 1], start)
+                    ):
+                        return True
+        return False
+
+    def _contacts(self, text: str, units: Units, runs, found: _Pass) -> list[Hit]:
+        hits = []
+        for a, b in runs:
+            digits = [(units.canon[i], units.starts[i], units.ends[i]) for i in range(a, b)]
+            for start, end, number in phones.mobile_spans(text, digits):
+                if number not in self._numbers:
+                    hits.append(Hit(CONTACT_LEAK, "contact:mobile", "high", start, end, text[start:end]))
+        folded = None
+        for group, labelled in ID_CUE_GROUPS.items():
+            for s, e, entry in found.cues.get(group, ()):
+                if not self._reads_as(units, s, e, entry) or found.company_channel(units, s, e):
+                    continue
+                folded = folded or self._norm.digits(text)
+                contact = phones.contact_id_after(folded, units.ends[e - 1], labelled)
+                if contact is None:
+                    continue
+                kind, start, end = contact
+                if folded[start:end] in self._accounts or folded[start:end] in self._numbers:
+                    continue
+                severity = "high" if kind == "wechat_id" else "medium"
+                hits.append(Hit(CONTACT_LEAK, f"contact:{kind}", severity, start, end, text[start:end]))
+        return hits
+
+
+def _unmask(original: str, hits: list[Hit]) -> list[Hit]:
+    """Hits on a text whose NUL characters (the batch separator) were read as spaces, one for one."""
+    return [dataclasses.replace(hit, matched=original[hit.start : hit.end]) for hit in hits]
+
+
+def _split_allow(norm: Normaliser, items: list[str]) -> tuple[frozenset, frozenset, list[str]]:
+    """The allow-list as hotline numbers, account ids and phrases (the company's channels)."""
+    numbers, accounts, phrases = set(), set(), []
+    for item in items:
+        digits = re.sub(r"[\s\-+()（）]", "", norm.digits(item))
+        folded = norm.base(item).strip()
+        if digits.isdigit() and len(digits) >= 5:
+            numbers.add(digits)
+            numbers.add(phones.mobile(digits) or digits)
+        elif _ACCOUNT_ID.fullmatch(folded):
+            accounts.add(folded)
+        elif item.strip():
+            phrases.append(item)
+    return frozenset(numbers), frozenset(accounts), phrases
+
+
+def _merge(hits: list[Hit]) -> list[Hit]:
+    """One hit per finding: duplicates and hits inside a no less severe one of the same category go."""
+    if len(hits) < 2:
+        return hits
+    shortest: dict[tuple, Hit] = {}
+    for hit in hits:
+        key = (hit.category, hit.rule, hit.start)
+        if key not in shortest or hit.end < shortest[key].end:
+            shortest[key] = hit
+    candidates = list(shortest.values())
+    best: dict[tuple, Hit] = {}
+    for hit in candidates:
+        rank = SEVERITY_RANK[hit.severity]
+        if any(
+            other.category == hit.category
+            and other.start <= hit.start
+            and hit.end <= other.end
+            and (other.start, other.end) != (hit.start, hit.end)
+            and SEVERITY_RANK[other.severity] >= rank
+            for other in candidates
+        ):
+            continue
+        key = (hit.category, hit.start, hit.end)
+        if key not in best or (-rank, hit.rule) < (-SEVERITY_RANK[best[key].severity], best[key].rule):
+            best[key] = hit
+    return sorted(best.values(), key=lambda h: (h.start, h.end, h.category))
+
+
+@functools.cache
+def _default_rules() -> Rules:
+    return lexicon.load_rules(lexicon.DEFAULT_RULES)
+
+
+@functools.cache
+def _default_terms() -> tuple[Term, ...]:
+    return tuple(lexicon.load_terms(lexicon.DEFAULT_LEXICON))
+
+
+@functools.cache
+def _default_engine() -> Engine:
+    return Engine(_default_rules(), _default_terms())

@@ -1,0 +1,151 @@
+"""Text → canonical form for matching, and back: where each canonical unit came from in the original.
+
+The canonical form keeps letters, digits and one unit per Chinese syllable, folded (width, case,
+traditional → simplified, look-alikes, digit spellings, homophones); everything else (spaces,
+punctuation, symbols, emoji) is dropped. Latin words that spell pinyin become syllable units.
+
+Two ways to compute it, which must agree exactly (a property test holds them to it):
+- `canonical`: C-speed, no offsets: `re.sub` for Latin words, then one `str.translate`. Run
+  over every message (joined in batches).
+- `units`: also records each unit's span in the original (translates and `compress` for the
+  characters, a loop over the syllables of pinyin words). Run only for the few messages with
+  something to report, to turn canonical offsets into original ones.
+"""
+
+import functools
+import re
+from dataclasses import dataclass
+from itertools import compress
+from operator import methodcaller
+
+from custos.detection import pinyin
+from custos.detection.charmap import CharTables
+
+# A Latin word, with any digits, _ or - it runs into: pinyin is read from words of letters alone, so
+# an id like chen_xiao_2026 stays letters and digits (what the id detector looks for), not syllables.
+# The look-behind comes after the first letter so that re can skip ahead to letters (4x faster).
+LATIN_WORD = re.compile(r"[A-Za-zＡ-Ｚａ-ｚ](?<![0-9０-９_\-].)[A-Za-zＡ-Ｚａ-ｚ0-9０-９_\-]*")
+# Repeated units (回回扣扣). Phone numbers are read from the text before collapsing.
+REPEAT = re.compile(r"([^\x00])\1+")
+# Marks the fold of a collapsed run of different characters of one syllable (有优 in 有优惠).
+MIXED = "\ufffd"
+
+
+@dataclass(frozen=True, slots=True)
+class Units:
+    """A canonical string, with for each of its units the original span and the folded characters."""
+
+    canon: str
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
+    # the unit's characters before homophone folding (微 for a 薇, "wei" for a spelled syllable)
+    folds: tuple[str, ...]
+    # the unit is a syllable spelled in Latin letters (pinyin), not a character
+    latin: tuple[bool, ...]
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """Original span of canonical units [start, end)."""
+        return self.starts[start], self.ends[end - 1]
+
+    def collapsed(self) -> "Units":
+        """The same text with runs of a repeated unit made one unit covering the whole run."""
+        canon, starts, ends, folds, latin = [], [], [], [], []
+        previous = None
+        for i, unit in enumerate(self.canon):
+            if unit == previous and unit != "\x00":
+                ends[-1] = self.ends[i]
+                latin[-1] = latin[-1] or self.latin[i]
+                if not folds[-1].endswith(self.folds[i]):
+                    # 有优 is one syllable said by two words, not a stutter: the unit keeps both, marked,
+                    # so that only a term written so (买卖 in 私下买卖) reads it exactly.
+                    folds[-1] = (
+                        folds[-1] if folds[-1].startswith(MIXED) else MIXED + folds[-1]
+                    ) + self.folds[i]
+                continue
+            canon.append(unit)
+            starts.append(self.starts[i])
+            ends.append(self.ends[i])
+            folds.append(self.folds[i])
+            latin.append(self.latin[i])
+            previous = unit
+        return Units("".join(canon), tuple(starts), tuple(ends), tuple(folds), tuple(latin))
+
+
+class Normaliser:
+    def __init__(self, tables: CharTables):
+        self.tables = tables
+        self._spell = functools.lru_cache(maxsize=65536)(self._spell_uncached)
+
+    def _spell_uncached(self, word: str) -> str:
+        syllables = pinyin.segment(word)
+        if syllables is None:
+            return word
+        return "".join(self.tables.spelling[s] for s in syllables)
+
+    def _spell_match(self, match: re.Match) -> str:
+        word = match.group()
+        # Ids and order numbers are never pinyin; kept out of the cache, they cannot flood it.
+        return self._spell(word) if word.isalpha() else word
+
+    def canonical(self, text: str) -> str:
+        if LATIN_WORD.search(text):
+            text = LATIN_WORD.sub(self._spell_match, text)
+        return text.translate(self.tables.main)
+
+    def units(self, text: str) -> Units:
+        tables = self.tables
+        canon: list[str] = []
+        starts: list[int] = []
+        ends: list[int] = []
+        folds: list[str] = []
+        latin: list[bool] = []
+
+        def plain(start: int, end: int) -> None:
+            # One character, one unit or none: three translates and a compress say which, in C.
+            piece = text[start:end]
+            kept = list(
+                compress(range(start, end), piece.translate(tables.keep).encode("latin-1", "replace"))
+            )
+            canon.append(piece.translate(tables.main))
+            starts.extend(kept)
+            ends.extend(map((1).__add__, kept))
+            folds.extend(piece.translate(tables.fold_kept))
+            latin.extend([False] * len(kept))
+
+        pos = 0
+        for word in LATIN_WORD.finditer(text):
+            syllables = pinyin.segment(word.group())
+            if syllables is None:
+                continue
+            plain(pos, word.start())
+            at = word.start()
+            for syllable in syllables:
+                canon.append(pinyin.unit_of(syllable))
+                starts.append(at)
+                ends.append(at + len(syllable))
+                folds.append(syllable)
+                latin.append(True)
+                at += len(syllable)
+            pos = word.end()
+        plain(pos, len(text))
+        return Units("".join(canon), tuple(starts), tuple(ends), tuple(folds), tuple(latin))
+
+    def folded(self, text: str) -> str:
+        """The folded characters of the units (Latin words left as letters): 薇信 → 微信, not the syllables."""
+        return text.translate(self.tables.fold_kept)
+
+    def base(self, text: str) -> str:
+        """Width, case and traditional → simplified folded; same length and offsets as `text`."""
+        return text.translate(self.tables.base)
+
+    def digits(self, text: str) -> str:
+        """`base` with every spelling of a digit made ASCII; same length and offsets as `text`."""
+        return text.translate(self.tables.digits)
+
+
+_FIRST = methodcaller("group", 1)  # a C-level callable: re expands a "\\1" template in Python
+
+
+def collapse(canon: str) -> str:
+    """The fast path's `Units.collapsed`."""
+    return REPEAT.sub(_FIRST, canon)

@@ -1,0 +1,215 @@
+"""The engine's automata: every written form of every term, cue word and allowed phrase, normalised.
+
+Two Aho-Corasick automata over the same canonical text:
+- `full` holds everything and runs over a single message that deserves a close look (and
+  `collapsed`, the same with repeats collapsed, over its text with repeats collapsed);
+- `trigger` holds only what can start a hit (terms, the cue words that open a proximity rule or
+  precede a contact id, and stuttered fragments of those) and runs over whole batches. Most
+  messages of a working day trigger nothing, and never meet Python code of their own.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ahocorasick_rs import MATCHKIND_STANDARD, AhoCorasick
+
+from custos.detection import lexicon, pinyin
+from custos.detection.lexicon import LexiconError, Rules, Term
+from custos.detection.normalise import Normaliser, collapse
+
+TERM, CUE, ALLOW = range(3)
+TERM_BIT = 1
+SEVERITY_RANK = {severity: rank for rank, severity in enumerate(lexicon.SEVERITIES)}
+_MAX_FORMS = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    kind: int
+    name: str  # a term's rule name, or a cue group
+    category: str = ""
+    severity: str = ""
+    # unit folds of every written form: a match reading like one of them is no mere homophone
+    exact: frozenset = frozenset()
+
+
+@dataclass(frozen=True, eq=False)
+class Automaton:
+    search: AhoCorasick
+    entries_of: tuple[tuple[int, ...], ...]  # pattern → its entries
+    masks: tuple[int, ...]  # pattern → TERM_BIT | the bits of its cue groups
+
+    def find(self, canon: str) -> list[tuple[int, int, int]]:
+        return self.search.find_matches_as_indexes(canon, overlapping=True)
+
+    def mask(self, matches) -> int:
+        masks = self.masks
+        mask = 0
+        for pattern, _, _ in matches:
+            mask |= masks[pattern]
+        return mask
+
+
+@dataclass(frozen=True, eq=False)
+class Patterns:
+    full: Automaton
+    # the patterns with repeated units collapsed, for text with repeats collapsed: 私下买卖 is
+    # si xia mai mai, and its stutter 私私下下买买卖卖 collapses to si xia mai
+    collapsed: Automaton
+    entries: tuple[Entry, ...]
+    group_bits: dict[str, int]
+    trigger: AhoCorasick
+    terms: int
+
+
+class _Builder:
+    """Collects written forms into patterns → entries."""
+
+    def __init__(self, normaliser: Normaliser, rules: Rules):
+        self.norm = normaliser
+        self.rules = rules
+        self.keys: dict[tuple, int] = {}
+        self.specs: list[list] = []  # [kind, name, category, severity, set of folds]
+        self.patterns: dict[str, list[int]] = {}
+
+    def forms(self, word: str) -> list[str]:
+        """The word and its disguise spellings from the synonyms table."""
+        plain = "".join(self.rules.lookalikes.get(ch, ch) for ch in self.norm.base(word))
+        forms = {plain}
+        for key, spellings in self.rules.synonyms.items():
+            if key in plain:
+                forms |= {form.replace(key, spelling) for form in forms for spelling in spellings}
+                if len(forms) > _MAX_FORMS:
+                    break
+        return sorted(forms)
+
+    def add(
+        self, word: str, kind: int, name: str, category: str = "", severity: str = "", readings: bool = True
+    ) -> bool:
+        key = (kind, name, category)
+        index = self.keys.get(key)
+        if index is None:
+            index = self.keys[key] = len(self.specs)
+            self.specs.append([kind, name, category, severity, set()])
+        elif SEVERITY_RANK.get(severity, -1) > SEVERITY_RANK.get(self.specs[index][3], -1):
+            self.specs[index][3] = severity
+        added = False
+        for form in self.forms(word):
+            units = self.norm.units(form)
+            if not units.canon:
+                continue
+            self.specs[index][4].add(units.folds)
+            self.specs[index][4].add(units.collapsed().folds)
+            self._register(units.canon, index)
+            added = True
+            if readings:
+                # The phrase's own reading (银行 is yin hang, not yin xing): matches the pinyin a
+                # person would spell out where a character has several readings.
+                spoken = "".join(
+                    pinyin.unit_of(piece) if is_syllable else self.norm.canonical(piece)
+                    for piece, is_syllable in pinyin.phrase_syllables(form)
+                )
+                if spoken and spoken != units.canon:
+                    self._register(spoken, index)
+        return added
+
+    def _register(self, pattern: str, index: int) -> None:
+        entries = self.patterns.setdefault(pattern, [])
+        if index not in entries:
+            entries.append(index)
+
+
+def _stutters(patterns: Iterable[str]) -> set[str]:
+    """Fragments a stutter (回回扣扣) leaves of the patterns: each bigram with either unit doubled.
+
+    After collapsing repeats such a text matches a pattern, so a message holding one of these
+    fragments gets the collapsed pass; a doubled unit next to nothing a pattern continues with
+    (谢谢您, 哈哈哈) does not.
+    """
+    out = set()
+    for pattern in patterns:
+        for a, b in zip(pattern, pattern[1:], strict=False):
+            if a != b:
+                out.add(a + a + b)
+                out.add(a + b + b)
+    return out
+
+
+def build(
+    normaliser: Normaliser,
+    rules: Rules,
+    terms: Iterable[Term],
+    allow: Iterable[str],
+    trigger_groups: set[str],
+    followed_groups: dict[str, Iterable[str]],
+) -> Patterns:
+    """The automata. Words of `trigger_groups` trigger a closer look wherever they are; words of
+    `followed_groups` only when followed by one of the group's followers (a contact app's name
+    by what could start an id: 微信 is everywhere, 微信 w or 微信号 1 is not)."""
+    builder = _Builder(normaliser, rules)
+    count = 0
+    for term in terms:
+        if term.severity not in SEVERITY_RANK:
+            raise LexiconError(
+                f"term {term.text!r}: severity {term.severity!r} is not one of {', '.join(lexicon.SEVERITIES)}"
+            )
+        if not builder.add(term.text, TERM, f"term:{term.text.strip()}", term.category, term.severity):
+            raise LexiconError(f"term {term.text!r} has no letter, digit or character to match")
+        count += 1
+    for group, words in rules.cues.items():
+        for word in words:
+            builder.add(word, CUE, group)
+    for phrase in allow:
+        builder.add(phrase, ALLOW, "", readings=False)
+
+    entries = tuple(
+        Entry(kind, name, category, severity, frozenset(folds))
+        for kind, name, category, severity, folds in builder.specs
+    )
+    group_bits = {group: 1 << (1 + i) for i, group in enumerate(rules.cues)}
+    full = _automaton(builder.patterns, entries, group_bits)
+    collapsed: dict[str, list[int]] = {}
+    for pattern, indexes in builder.patterns.items():
+        merged = collapsed.setdefault(collapse(pattern), [])
+        merged.extend(i for i in indexes if i not in merged)
+
+    triggers = [
+        pattern
+        for pattern, indexes in builder.patterns.items()
+        if any(
+            entries[i].kind == TERM or (entries[i].kind == CUE and entries[i].name in trigger_groups)
+            for i in indexes
+        )
+    ]
+    trigger = set(triggers) | _stutters(triggers)
+    for pattern, indexes in builder.patterns.items():
+        for index in indexes:
+            entry = entries[index]
+            if entry.kind == CUE and entry.name in followed_groups:
+                trigger.update(pattern + follower for follower in followed_groups[entry.name])
+    return Patterns(
+        full=full,
+        collapsed=_automaton(collapsed, entries, group_bits),
+        entries=entries,
+        group_bits=group_bits,
+        trigger=AhoCorasick(sorted(trigger), matchkind=MATCHKIND_STANDARD),
+        terms=count,
+    )
+
+
+def _automaton(
+    patterns: dict[str, list[int]], entries: tuple[Entry, ...], group_bits: dict[str, int]
+) -> Automaton:
+    keys = list(patterns)
+    entries_of = tuple(tuple(patterns[p]) for p in keys)
+    masks = []
+    for indexes in entries_of:
+        mask = 0
+        for index in indexes:
+            entry = entries[index]
+            if entry.kind == TERM:
+                mask |= TERM_BIT
+            elif entry.kind == CUE:
+                mask |= group_bits[entry.name]
+        masks.append(mask)
+    return Automaton(AhoCorasick(keys, matchkind=MATCHKIND_STANDARD), entries_of, tuple(masks))

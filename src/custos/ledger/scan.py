@@ -1,0 +1,196 @@
+"""Reading and checking entries for `verify`, range by range, in worker processes when it pays.
+
+A range of entries (a power of two, aligned) is read, every entry checked (seq, payload against
+payload_hash, leaf rebuilt from its columns against leaf_hash), and reduced to what the tree
+check needs: the roots of its 256-leaf blocks, and the hash of the leaves before each signed
+head's size that falls inside it. Ranges are independent, so with several CPUs they are checked
+in forked processes, each with its own database connection, and their results are put together
+in order by the parent.
+
+This is the hot loop of verification: rows come through a raw cursor (the binary protocol on
+PostgreSQL), strings as bytes ready for the leaf, so that per entry the Python is one struct,
+two hashes and a few comparisons.
+"""
+
+import hashlib
+import multiprocessing
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from operator import itemgetter
+
+from django.db import connections
+
+from custos.ledger import merkle
+from custos.ledger.hashing import EPOCH, leaf_data_raw, micros
+from custos.ledger.services import REDACTED
+
+CHUNK = 16384  # entries per query
+RANGE = 65536  # entries per unit of work: a power of two, a multiple of CHUNK and of the 256-leaf block
+BLOCK = 256
+
+# Columns in LeafData order. Strings come as UTF-8 bytes, ready for the leaf. Timestamps come as
+# psycopg's datetimes (its binary loader is cheaper than any arithmetic in SQL) or, from SQLite,
+# as the text Django stored (a cast keeps Django's converter away); either is turned into
+# microseconds here. No ORDER BY: the rows of a range are sorted in Python, which costs nothing on
+# rows already in order, and no query planner can turn it into a sort on disk.
+_SELECT = {
+    "postgresql": (
+        "SELECT seq, convert_to(kind, 'UTF8'), occurred_at, recorded_at, actor_id, unit_id, customer_id,"
+        " convert_to(source, 'UTF8'), convert_to(source_id, 'UTF8'), convert_to(payload, 'UTF8'),"
+        " convert_to(payload_hash, 'UTF8'), leaf_hash FROM ledger_entry WHERE seq >= %s AND seq < %s"
+    ),
+    "sqlite": (
+        "SELECT seq, CAST(kind AS BLOB), CAST(occurred_at AS TEXT), CAST(recorded_at AS TEXT), actor_id, unit_id,"
+        " customer_id, CAST(source AS BLOB), CAST(source_id AS BLOB), CAST(payload AS BLOB),"
+        " CAST(payload_hash AS BLOB), leaf_hash FROM ledger_entry WHERE seq >= %s AND seq < %s"
+    ),
+}
+_NAIVE_EPOCH = EPOCH.replace(tzinfo=None)
+_US = timedelta(microseconds=1)
+
+
+class Problem(Exception):
+    """The first thing found wrong; its message is the one line `custos ledger verify` prints."""
+
+
+@dataclass
+class RangeResult:
+    lo: int
+    hi: int
+    roots: list[bytes]  # of the complete 256-leaf blocks in lo..hi-1
+    tails: dict[int, bytes]  # head size s -> MTH of the leaves from s's block start to s
+
+
+def _sqlite_micros(text: str) -> int:
+    """Microseconds since the epoch of a timestamp as Django stores it in SQLite (naive UTC text)."""
+    ts = datetime.fromisoformat(text)
+    if ts.tzinfo is not None:  # not how Django writes it, but the same instant all the same
+        ts = ts.astimezone(UTC).replace(tzinfo=None)
+    return (ts - _NAIVE_EPOCH) // _US
+
+
+def _fetch(connection, lo: int, hi: int) -> list[tuple]:
+    """Entries lo..hi-1 in seq order (missing ones are simply absent)."""
+    if connection.vendor == "postgresql":
+        # psycopg's own cursor for the binary protocol: Django's client-side cursor reads text,
+        # and parsing text timestamps costs more than all the hashing.
+        import psycopg
+
+        connection.ensure_connection()
+        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(_SELECT["postgresql"], (lo, hi), binary=True)
+            try:
+                rows = cursor.fetchall()
+            except psycopg.DataError as exc:  # e.g. 'infinity', which no entry is given
+                raise Problem(f"entries {lo}..{hi - 1}: a timestamp no entry could have ({exc})") from None
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(_SELECT["sqlite"], [lo, hi])
+            rows = cursor.fetchall()
+    rows.sort(key=itemgetter(0))
+    return rows
+
+
+def check_rows(rows: list[tuple], expected: int, covered: set[int], to_micros) -> list[bytes]:
+    """Check entries expected, expected+1, ... in `rows`; returns their leaf hashes."""
+    sha256, leaf_data = hashlib.sha256, leaf_data_raw
+    leaves: list[bytes] = []
+    append = leaves.append
+    # A batch shares recorded_at, and events often occurred_at: convert each distinct value once.
+    occ_text = occ_us = rec_text = rec_us = None
+    for seq, kind, occ, rec, actor, unit, customer, source, source_id, body, digest, leaf in rows:
+        if seq != expected:
+            raise Problem(f"entry {expected}: missing (the next entry is {seq})")
+        if body is None:
+            if seq not in covered:
+                raise Problem(f"entry {seq}: payload removed without a {REDACTED} entry naming it")
+        elif sha256(body).hexdigest().encode() != digest:
+            raise Problem(f"entry {seq}: payload does not match its payload_hash")
+        try:
+            if occ != occ_text:
+                occ_text, occ_us = occ, to_micros(occ)
+            if rec != rec_text:
+                rec_text, rec_us = rec, to_micros(rec)
+            occ, rec = occ_us, rec_us
+            data = leaf_data(seq, kind, occ, rec, actor, unit, customer, source, source_id, digest)
+        except (TypeError, ValueError, struct.error):
+            raise Problem(f"entry {seq}: a column no entry could have (not a timestamp, too long)") from None
+        h = sha256(b"\x00" + data).digest()
+        if h != leaf:
+            raise Problem(f"entry {seq}: leaf_hash does not match its columns")
+        append(h)
+        expected += 1
+    return leaves
+
+
+def check_range(
+    using: str, lo: int, hi: int, size: int, covered: set[int], head_sizes: list[int]
+) -> RangeResult:
+    """Check entries lo..hi-1 (lo a multiple of BLOCK) of a log of `size` entries."""
+    connection = connections[using]
+    to_micros = micros if connection.vendor == "postgresql" else _sqlite_micros
+    leaves: list[bytes] = []
+    for start in range(lo, hi, CHUNK):
+        end = min(start + CHUNK, hi)
+        got = check_rows(_fetch(connection, start, end), start, covered, to_micros)
+        if len(got) < end - start:
+            missing = start + len(got)
+            at_end = (
+                f" (the log ends at {missing - 1}, the ledger state says {size} entries)"
+                if end == size
+                else ""
+            )
+            raise Problem(f"entry {missing}: missing{at_end}")
+        leaves.extend(got)
+    full = len(leaves) - len(leaves) % BLOCK
+    roots = [merkle.mth(leaves[b : b + BLOCK]) for b in range(0, full, BLOCK)]
+    tails = {}
+    for s in head_sizes:
+        if lo < s <= hi:
+            block_start = (s - 1) // BLOCK * BLOCK
+            tails[s] = merkle.mth(leaves[block_start - lo : s - lo])
+    return RangeResult(lo, hi, roots, tails)
+
+
+# ---- running ranges, here or in forked workers ----------------------------------------------------
+
+_job: dict = {}  # what forked workers inherit: alias, size, covered seqs, head sizes
+
+
+def _work(bounds: tuple[int, int]) -> RangeResult | Problem:
+    try:
+        return check_range(_job["using"], *bounds, _job["size"], _job["covered"], _job["heads"])
+    except Problem as problem:
+        return problem  # returned, not raised: the parent reports problems in log order
+
+
+def can_fork(using: str) -> bool:
+    """Workers need their own connections to the same data: not an in-memory database, not data
+    only this connection's open transaction can see, and a platform that forks."""
+    connection = connections[using]
+    if connection.in_atomic_block or "fork" not in multiprocessing.get_all_start_methods():
+        return False
+    return not (connection.vendor == "sqlite" and connection.is_in_memory_db())
+
+
+def ranges(
+    using: str, size: int, covered: set[int], head_sizes: list[int], jobs: int
+) -> Iterator[RangeResult]:
+    """RangeResults for 0..size-1 in order; a Problem is raised when its range's turn comes."""
+    bounds = [(lo, min(lo + RANGE, size)) for lo in range(0, size, RANGE)]
+    if jobs <= 1 or len(bounds) < 2 or not can_fork(using):
+        for lo, hi in bounds:
+            yield check_range(using, lo, hi, size, covered, head_sizes)
+        return
+    _job.update(using=using, size=size, covered=covered, heads=head_sizes)
+    connections[using].close()  # each worker opens its own; a forked socket must not be shared
+    try:
+        with multiprocessing.get_context("fork").Pool(min(jobs, len(bounds))) as pool:
+            for result in pool.imap(_work, bounds):
+                if isinstance(result, Problem):
+                    raise result
+                yield result
+    finally:
+        _job.clear()

@@ -1,0 +1,18 @@
+from django.http import JsonResponse
+from django.urls import include, path, re_path
+from django.utils.translation import gettext as _
+
+from custos.api.root import api
+
+
+def api_not_found(request, rest=""):
+    return JsonResponse({"error": "not_found", "message": _("No such API endpoint.")}, status=404)
+
+
+urlpatterns = [
+    path("api/v1/", api.urls),
+    re_path(r"^api/(?P<rest>.*)$", api_not_found),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("customers/", include("custos.customers.urls")),
+    path("", include("custos.console.urls")),
+]

@@ -1,0 +1,45 @@
+"""verify in several processes: the same answers as in one, found in the same order."""
+
+import pytest
+from django.db import connection
+
+from custos.ledger import heads, scan, triggers
+from custos.ledger.verify import Problem, verify
+from tests.ledger.conftest import fill
+
+
+@pytest.fixture
+def small_ranges(monkeypatch):
+    monkeypatch.setattr(scan, "RANGE", 1024)
+    monkeypatch.setattr(scan, "CHUNK", 512)
+
+
+def problem(jobs):
+    with pytest.raises(Problem) as caught:
+        verify(jobs=jobs)
+    return str(caught.value)
+
+
+def test_inside_a_transaction_it_stays_in_one_process(db, small_ranges):
+    fill(3000)
+    assert not scan.can_fork("default")  # the workers could not see this test's uncommitted rows
+    assert verify(jobs=4).size == 3000
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_parallel_verify_agrees_and_names_the_first_problem(small_ranges):
+    fill(2500)
+    heads.sign_head()  # a head inside the third range, in a partial block
+    fill(2500, start=2500)
+    heads.sign_head()
+    assert scan.can_fork("default")
+    assert verify(jobs=2) == verify(jobs=1)
+
+    triggers.remove(connection)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE ledger_entry SET kind = 'forged' WHERE seq IN (1500, 4000)")
+    finally:
+        triggers.install(connection)
+    assert problem(jobs=2) == problem(jobs=1) == "entry 1500: leaf_hash does not match its columns"

@@ -1,0 +1,34 @@
+"""Settings for the test suite: SQLite by default, PostgreSQL when CUSTOS_TEST_DATABASE=postgres.
+
+Where PostgreSQL is asked for but does not answer, the suite falls back to SQLite and every test
+is skipped with the reason (tests/conftest.py), except under CI=true, where that is a failure.
+"""
+
+import os
+import tempfile
+
+os.environ.setdefault("CUSTOS_DATA_DIR", tempfile.mkdtemp(prefix="custos-test-"))
+os.environ.pop("DATABASE_URL", None)
+
+POSTGRES_WANTED = os.environ.get("CUSTOS_TEST_DATABASE") == "postgres"
+POSTGRES_URL = os.environ.get("CUSTOS_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
+POSTGRES_UNAVAILABLE = None
+
+if POSTGRES_WANTED:
+    import psycopg
+
+    try:
+        psycopg.connect(POSTGRES_URL.replace("postgres://", "postgresql://", 1), connect_timeout=3).close()
+    except psycopg.Error as exc:
+        POSTGRES_UNAVAILABLE = f"PostgreSQL at {POSTGRES_URL.split('@')[-1]} does not answer ({str(exc).strip().splitlines()[0]})"
+        if os.environ.get("CI") == "true":
+            raise SystemExit(f"CI=true and {POSTGRES_UNAVAILABLE}: the PostgreSQL half of the suite cannot run") from exc
+    else:
+        os.environ["DATABASE_URL"] = POSTGRES_URL
+
+from custos.settings import *  # noqa: E402, F403
+
+# Fast hashing for the hundreds of users tests create; test_auth checks argon2 is what production uses.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *PASSWORD_HASHERS]  # noqa: F405
+HUEY = {**HUEY, "immediate": True}  # noqa: F405
+CUSTOS_LOGIN_MAX_FAILURES = 5
