@@ -17,6 +17,8 @@ COMMANDS = [
     "demo",
     "createadmin",
     "ledger",
+    "customers",
+    "scan",
     "check",
     "shell",
 ]

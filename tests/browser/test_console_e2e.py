@@ -52,8 +52,9 @@ def test_manager_walks_the_console(page, company, tmp_path):
     assert response.status == 404
 
     # English on request, and back
-    page.select_option("select[name=language]", "en")
-    page.wait_for_load_state()
+    # the select submits its form on change; wait for that navigation, not the current page
+    with page.expect_navigation():
+        page.select_option("select[name=language]", "en")
     assert page.locator("nav.main").inner_text().split()[:2] == ["Home", "Organisation"]
 
     # a phone-sized screen still shows every field of a row
