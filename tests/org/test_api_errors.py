@@ -43,3 +43,24 @@ def test_status_change_needs_a_last_day(company, api):
     response = api(company.manager_a).post(f"employees/{company.sales_a.pk}/status", {"status": "resigning"})
     assert response.status_code == 400
     assert response.json() == {"error": "invalid", "message": "办理离职需要填写最后工作日。"}
+
+
+@pytest.mark.parametrize(
+    "path,body",
+    [
+        ("tokens", {"name": "phone\x00", "kind": "personal"}),
+        ("units", {"name": "店", "kind": "store", "parent_id": 1, "nested": ["a", {"b": "\x00"}]}),
+        ("employees?search=%00", None),
+    ],
+)
+def test_nul_characters_are_refused_not_stored(company, api, path, body):
+    # PostgreSQL cannot hold NUL in text: without the check this is a 500 there
+    client = api(company.admin)
+    response = client.get(path) if body is None else client.post(path, body)
+    assert response.status_code == 422, response.content
+    assert "NUL" in response.json()["message"]
+
+
+def test_a_backslash_u0000_in_text_is_ordinary_text(company, api):
+    response = api(company.admin).post("units", {"name": "\\u0000店", "kind": "store", "parent_id": company.south.pk})
+    assert response.status_code in (200, 201), response.content

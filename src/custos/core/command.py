@@ -1,6 +1,7 @@
 """Running a management command as `custos NAME`: one line for every error, never a traceback."""
 
 import sys
+from contextlib import contextmanager
 
 from django.core.management import CommandError, get_commands, load_command_class
 from django.core.management.base import CommandParser
@@ -12,11 +13,23 @@ def _one_line_error(parser: CommandParser, message: str):
     sys.exit(2)
 
 
-def run_command(name: str, args: list[str]) -> int:
+@contextmanager
+def _one_line_errors():
+    # Subparsers are built by argparse from the class, so the class is patched, but only while
+    # parsing: call_command in the same process (tests, the shell) keeps Django's behaviour.
+    original = CommandParser.error
     CommandParser.error = _one_line_error
+    try:
+        yield
+    finally:
+        CommandParser.error = original
+
+
+def run_command(name: str, args: list[str]) -> int:
     command = load_command_class(get_commands()[name], name)
-    parser = command.create_parser("custos", name)
-    options = vars(parser.parse_args(args))
+    with _one_line_errors():
+        parser = command.create_parser("custos", name)
+        options = vars(parser.parse_args(args))
     positional = options.pop("args", ())
     try:
         command.execute(*positional, **options)
