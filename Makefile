@@ -31,11 +31,11 @@ run: setup
 	$(BIN)/custos serve --host $(HOST) --port $(PORT)
 
 lint: setup
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench scripts/merge-translations
 
 test: setup
 	scripts/ensure-chromium
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench scripts/merge-translations
 	$(BIN)/custos check --fail-level WARNING
 	$(BIN)/pytest -q -n 2 tests
 	CUSTOS_TEST_DATABASE=postgres CUSTOS_TEST_DATABASE_URL=$${CUSTOS_TEST_DATABASE_URL:-$(PG_URL)} $(BIN)/pytest -q -n 2 tests
