@@ -32,3 +32,12 @@ from custos.settings import *  # noqa: E402, F403
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *PASSWORD_HASHERS]  # noqa: F405
 HUEY = {**HUEY, "immediate": True}  # noqa: F405
 CUSTOS_LOGIN_MAX_FAILURES = 5
+
+if POSTGRES_WANTED and not POSTGRES_UNAVAILABLE:
+    # Test databases named after the checkout: two clones testing against one server at the same
+    # time (a CI run beside a developer's) must not drop and refill each other's databases.
+    import hashlib
+    import pathlib
+
+    _checkout = hashlib.sha1(str(pathlib.Path(__file__).resolve().parent.parent).encode()).hexdigest()[:8]
+    DATABASES["default"]["TEST"] = {"NAME": f"test_custos_{_checkout}"}  # noqa: F405
