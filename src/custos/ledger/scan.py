@@ -159,6 +159,25 @@ def check_range(
 _job: dict = {}  # what forked workers inherit: alias, size, covered seqs, head sizes
 
 
+_inherited: list = []  # kept, never closed: freeing it would end the parent's session on the shared socket
+
+
+def _own_connection(using: str) -> None:
+    """Pool initializer: forget any database connection inherited through fork and open a new one.
+
+    The parent closes its connection before forking, yet after a browser test had run in the same
+    process the workers were seen sharing one inherited socket and reading each other's rows.
+    Dropping the reference (not closing: that would end the parent's session) makes each worker
+    connect afresh on first use.
+    """
+    connection = connections[using]
+    _inherited.append(connection.connection)
+    connection.connection = None
+    connection.in_atomic_block = False
+    connection.needs_rollback = False
+    connection.savepoint_ids = []
+
+
 def _work(bounds: tuple[int, int]) -> RangeResult | Problem:
     try:
         return check_range(_job["using"], *bounds, _job["size"], _job["covered"], _job["heads"])
@@ -187,7 +206,9 @@ def ranges(
     _job.update(using=using, size=size, covered=covered, heads=head_sizes)
     connections[using].close()  # each worker opens its own; a forked socket must not be shared
     try:
-        with multiprocessing.get_context("fork").Pool(min(jobs, len(bounds))) as pool:
+        with multiprocessing.get_context("fork").Pool(
+            min(jobs, len(bounds)), initializer=_own_connection, initargs=(using,)
+        ) as pool:
             for result in pool.imap(_work, bounds):
                 if isinstance(result, Problem):
                     raise result
