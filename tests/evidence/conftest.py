@@ -11,7 +11,8 @@ from custos.ledger.services import Event, append_batch
 
 _ids = itertools.count(1)
 _phones = itertools.count(13900000001)
-T0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
+# Recent enough that no retention rule of a test (a year or more) reaches the fixture's chats.
+T0 = (datetime.now(UTC) - timedelta(days=200)).replace(hour=9, minute=0, second=0, microsecond=0)
 
 
 def message(employee, customer, text, *, when, received=False, attachment=None, contact="wx_zhang"):
