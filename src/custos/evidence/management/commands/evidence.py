@@ -20,6 +20,8 @@ from custos.evidence import offline, services
 from custos.evidence.selectors import Selection
 from custos.org.models import Employee
 
+PROGRESS_FROM = 2_000  # entries; smaller packages are built before a bar would be worth drawing
+
 
 def _id(text: str) -> int:
     if not text.isdigit() or len(text) > 18:
@@ -63,18 +65,22 @@ class Command(BaseCommand):
             actor = Employee.objects.select_related("unit").filter(user__username=username).first()
             if actor is None:
                 raise CommandError(f"no employee with username {username!r}")
-        bar = tqdm(total=0, unit=" entries", file=self.stderr._out, leave=False)
+        bars = []
 
         def progress(stage, done, total):
-            bar.set_description(stage)
-            bar.total = total
-            bar.n = done
-            bar.refresh()
+            if total < PROGRESS_FROM:
+                return
+            if not bars:
+                bars.append(tqdm(total=total, unit=" entries", file=self.stderr._out, leave=False))
+            bars[0].set_description(stage)
+            bars[0].n = done
+            bars[0].refresh()
 
         try:
             built = services.build_now(Selection(customer, employee, since, until), actor=actor, progress=progress)
         finally:
-            bar.close()
+            for bar in bars:
+                bar.close()
         shutil.copyfile(built.path, out)
         self.stdout.write(
             f"evidence package written to {out}: {built.entries} entries, "
