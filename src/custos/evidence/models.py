@@ -7,6 +7,7 @@ or a hold must keep saying what it covered even if the customer record is merged
 import uuid
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from custos.org.models import Employee
 
@@ -15,10 +16,10 @@ class EvidencePackage(models.Model):
     """One request for a package, and the progress of the job building it (the console polls this)."""
 
     class Status(models.TextChoices):
-        QUEUED = "queued", "queued"
-        RUNNING = "running", "running"
-        DONE = "done", "done"
-        FAILED = "failed", "failed"
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Building")
+        DONE = "done", _("Ready")
+        FAILED = "failed", _("Failed")
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     requested_by = models.ForeignKey(Employee, on_delete=models.PROTECT, related_name="+", null=True)

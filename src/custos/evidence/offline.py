@@ -176,7 +176,7 @@ def _check_head(head: dict, key: Ed25519PublicKey | None, report: Report) -> tup
     if key is not None:
         report.key_id = key_id(key)
         if head.get("key_id") != report.key_id:
-            report.fail("head.json: signed by key id %s, but public_key.pem has id %s" % (head.get("key_id"), report.key_id))
+            report.fail(f"head.json: signed by key id {head.get('key_id')}, but public_key.pem has id {report.key_id}")
         try:
             key.verify(signature, tree_head_bytes(ts, size, root))
         except InvalidSignature:

@@ -62,7 +62,7 @@ def lines(entries, employee_names: dict[int, str], customer_names: dict[int, str
             direction = "in" if payload.get("sender_role") == "customer" or e.kind == "message.received" else "out"
             text = payload.get("text") or ""
             if not text and not names:
-                text = "[%s]" % payload.get("msgtype", "")
+                text = f"[{payload.get('msgtype', '')}]"
             out.append(Line(e.seq, e.occurred_at, e.kind, who, counterpart, direction, text, names))
         else:
             out.append(Line(e.seq, e.occurred_at, e.kind, who, counterpart, "", _summary(e.kind, payload), names))
@@ -104,7 +104,7 @@ def pdf(title: str, meta: list[tuple[str, str]], rows: list[Line]) -> bytes:
     for row in rows:
         when = timezone.localtime(row.when).strftime("%Y-%m-%d %H:%M:%S")
         parts = [p for p in (row.who, row.counterpart) if p]
-        arrow = " → " if row.direction == "out" else " ← " if row.direction == "in" else " · "
+        arrow = " → " if row.direction == "out" else " ← " if row.direction == "in" else " | "
         story.append(Paragraph(_escape(f"#{row.seq} {when} {row.kind} {arrow.join(parts)}"), small))
         if row.redacted:
             text = _("[body redacted under a retention rule; its hash is kept]")
