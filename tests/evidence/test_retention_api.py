@@ -6,28 +6,20 @@ from custos.ledger.models import Entry
 def test_rules_admin_only(chats, api):
     c = chats.company
     admin = api(c.admin)
-    response = admin.client.put(
-        "/api/v1/evidence/retention/rules", {"kind_prefix": "message.", "days": 1095}, content_type="application/json"
-    )
+    response = admin.post("evidence/retention/rules", {"kind_prefix": "message.", "days": 1095})
     assert response.status_code == 200, response.content
     rules = admin.get("evidence/retention/rules").json()
     assert [(r["kind_prefix"], r["days"]) for r in rules] == [("message.", 1095)]
     auditor = api(c.auditor)
     assert len(auditor.get("evidence/retention/rules").json()) == 1
-    refused = auditor.client.put(
-        "/api/v1/evidence/retention/rules", {"kind_prefix": "call.", "days": 30}, content_type="application/json"
-    )
+    refused = auditor.post("evidence/retention/rules", {"kind_prefix": "call.", "days": 30})
     assert refused.status_code == 403
     assert api(c.manager_a).get("evidence/retention/rules").status_code == 403
-    bad = admin.client.put(
-        "/api/v1/evidence/retention/rules", {"kind_prefix": "retention.", "days": 30}, content_type="application/json"
-    )
+    bad = admin.post("evidence/retention/rules", {"kind_prefix": "retention.", "days": 30})
     assert bad.status_code == 400
-    zero = admin.client.put(
-        "/api/v1/evidence/retention/rules", {"kind_prefix": "call.", "days": 0}, content_type="application/json"
-    )
+    zero = admin.post("evidence/retention/rules", {"kind_prefix": "call.", "days": 0})
     assert zero.status_code == 422
-    dry = admin.post("evidence/retention/dry-run").json()
+    dry = admin.get("evidence/retention/dry-run").json()
     assert dry[0]["kind_prefix"] == "message." and dry[0]["expired"] == 0
     assert admin.delete("evidence/retention/rules/message.").status_code == 204
     assert admin.delete("evidence/retention/rules/message.").status_code == 404

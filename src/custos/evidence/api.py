@@ -124,7 +124,7 @@ def list_rules(request):
     return list(selectors.retention_rules(viewer(request)))
 
 
-@router.put("/retention/rules", response=RuleOut, summary="Set the retention period of a kind (admins)")
+@router.post("/retention/rules", response=RuleOut, summary="Set the retention period of a kind (admins)")
 def put_rule(request, body: RuleIn):
     return services.set_rule(viewer(request), body.kind_prefix, body.days)
 
@@ -135,7 +135,7 @@ def delete_rule(request, kind_prefix: str):
     return Status(204, None)
 
 
-@router.post("/retention/dry-run", response=list[RetentionRunOut], summary="What a retention run would redact now")
+@router.get("/retention/dry-run", response=list[RetentionRunOut], summary="What a retention run would redact now")
 def retention_dry_run(request):
     me = viewer(request)
     selectors.retention_rules(me)

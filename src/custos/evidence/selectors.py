@@ -6,9 +6,10 @@ neither package another store's people nor learn that they exist.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db.models import QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from custos.access.scope import scope_of
@@ -50,8 +51,22 @@ def require_holder(viewer: Employee | None) -> None:
         raise Forbidden(_("Only administrators and auditors place or release legal holds."))
 
 
+def utc(ts: datetime | None) -> datetime | None:
+    """An aware UTC time the databases can hold, or InvalidInput (year 1 at +08:00 is not one)."""
+    if ts is None:
+        return None
+    try:
+        ts = (timezone.make_aware(ts) if timezone.is_naive(ts) else ts).astimezone(UTC)
+    except (OverflowError, ValueError) as exc:
+        raise InvalidInput(_("%(time)s is not a time the ledger can hold.") % {"time": ts.isoformat()}) from exc
+    if ts.year < 2 or ts.year > 9998:
+        raise InvalidInput(_("%(time)s is not a time the ledger can hold.") % {"time": ts.isoformat()})
+    return ts
+
+
 def check_selection(viewer: Employee | None, selection: Selection) -> None:
     """Refuse an empty or reversed selection; a customer or employee out of scope is a 404."""
+    selection.since, selection.until = utc(selection.since), utc(selection.until)
     if selection.customer_id is None and selection.employee_id is None and not (selection.since or selection.until):
         raise InvalidInput(_("Choose a customer, an employee or a time range."))
     if selection.since and selection.until and selection.since >= selection.until:

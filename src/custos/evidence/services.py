@@ -25,7 +25,7 @@ from custos.evidence import selectors
 from custos.evidence.models import EvidencePackage, LegalHold, RetentionRule
 from custos.evidence.selectors import Selection
 from custos.ledger import services as ledger
-from custos.ledger.models import Entry
+from custos.ledger.models import Entry, LedgerState
 from custos.org.models import Employee, Unit
 
 log = logging.getLogger(__name__)
@@ -93,9 +93,11 @@ def _created_event(built: builder.Built, selection: dict, actor: Employee | None
 def run_package(package_id: int) -> EvidencePackage:
     """Build a requested package (the Huey task's body). Failures are kept on the row, not raised."""
     package = EvidencePackage.objects.select_related("requested_by__unit").get(pk=package_id)
-    if package.status != EvidencePackage.Status.QUEUED:
+    started = EvidencePackage.objects.filter(pk=package_id, status=EvidencePackage.Status.QUEUED).update(
+        status=EvidencePackage.Status.RUNNING, stage="collecting"
+    )
+    if not started:  # another worker has it, or it is finished: a retried task must not build twice
         return package
-    EvidencePackage.objects.filter(pk=package_id).update(status=EvidencePackage.Status.RUNNING, stage="collecting")
     actor = package.requested_by
     selection = Selection(package.customer_id, package.employee_id, package.since, package.until)
     try:
@@ -252,6 +254,7 @@ def place_hold(actor: Employee, data: HoldInput) -> LegalHold:
         raise InvalidInput(_("A legal hold needs a reason."))
     if all(v is None for v in (data.customer_id, data.employee_id, data.unit_id, data.since, data.until)):
         raise InvalidInput(_("A legal hold covers a customer, an employee, a unit or a time range: choose at least one."))
+    data.since, data.until = selectors.utc(data.since), selectors.utc(data.until)
     if data.since and data.until and data.since >= data.until:
         raise InvalidInput(_("The start of the time range must be before its end."))
     selectors.check_hold_targets(actor, data.customer_id, data.employee_id, data.unit_id)
@@ -347,27 +350,34 @@ def run_retention(*, dry_run: bool = False, now: datetime | None = None, actor: 
     """Redact every body past its kind's retention period, except those a legal hold covers.
 
     Each batch is its own transaction (ledger.redact), so a long first run makes progress that
-    sticks; a run that stops is simply run again.
+    sticks; a run that stops is simply run again. A batch holds the ledger's append lock while it
+    reads the holds and redacts: a hold being placed (its ledger entry takes the same lock) is
+    either seen by the batch or placed after it, never missed half way.
     """
     now = now or timezone.now()
     rules = list(RetentionRule.objects.all())
-    holds = list(LegalHold.objects.filter(released_at__isnull=True))
     results = []
     for rule in rules:
         result = RuleResult(rule.kind_prefix, rule.days, now - timedelta(days=rule.days))
         expired = expired_entries(rule, rules, result.cutoff)
-        free = expired
-        for hold in holds:
-            free = free.exclude(hold_q(hold))
         result.expired = expired.count()
-        seqs = list(free.order_by("seq").values_list("seq", flat=True))
-        result.held = result.expired - len(seqs)
-        if not dry_run:
-            reason = f"retention rule {rule.kind_prefix}*: {rule.days} days"
-            for i in range(0, len(seqs), REDACT_BATCH):
-                entry = ledger.redact(seqs[i : i + REDACT_BATCH], reason, actor_id=actor.pk if actor else None)
-                if entry is not None:
-                    result.entries.append(entry.seq)
-                    result.redacted += len(ledger.redacted_seqs(entry))
+        result.held = result.expired - _not_held(expired).count()
+        reason = f"retention rule {rule.kind_prefix}*: {rule.days} days"
+        while not dry_run:
+            with transaction.atomic():
+                list(LedgerState.objects.select_for_update().filter(pk=1))
+                # Redacted bodies leave the query (payload IS NULL), so each batch starts afresh.
+                seqs = list(_not_held(expired).order_by("seq").values_list("seq", flat=True)[:REDACT_BATCH])
+                entry = ledger.redact(seqs, reason, actor_id=actor.pk if actor else None) if seqs else None
+            if entry is None:
+                break
+            result.entries.append(entry.seq)
+            result.redacted += len(ledger.redacted_seqs(entry))
         results.append(result)
     return results
+
+
+def _not_held(qs):
+    for hold in LegalHold.objects.filter(released_at__isnull=True):
+        qs = qs.exclude(hold_q(hold))
+    return qs
