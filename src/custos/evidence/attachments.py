@@ -31,7 +31,6 @@ _providers: list[Provider] = []
 
 NO_PROVIDER = "no attachment store is installed"
 NOT_FOUND = "the attachment store does not hold this file"
-REDACTED = "the entry's body was redacted under a retention rule"
 
 
 def register(provider: Provider) -> None:

@@ -154,9 +154,17 @@ def build(
 
     report("proving", 0, total)
     reader = tree.Tree()
+    known: dict[tuple[int, int], bytes] = {}
+
+    def subtree(lo: int, hi: int) -> bytes:
+        # Neighbouring entries' proofs share most of their nodes: each is computed once.
+        if (lo, hi) not in known:
+            known[(lo, hi)] = reader.subtree(lo, hi)
+        return known[(lo, hi)]
+
     proofs = {}
     for i, e in enumerate(entries, 1):
-        path = merkle.inclusion_path(e.seq, size, reader.subtree)
+        path = merkle.inclusion_path(e.seq, size, subtree)
         if not merkle.verify_inclusion(bytes(e.leaf_hash), e.seq, size, path, root):
             raise InvalidInput(_("Entry %(seq)s does not prove against the signed head: run custos ledger verify.") % {"seq": e.seq})
         proofs[str(e.seq)] = [p.hex() for p in path]
