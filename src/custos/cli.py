@@ -19,6 +19,8 @@ COMMANDS = [
     "ledger",
     "customers",
     "scan",
+    "evidence",
+    "retention",
     "check",
     "shell",
 ]
@@ -40,6 +42,11 @@ def _usage() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:2] == ["evidence", "verify"]:
+        # Offline by design: no settings, no database, so it runs on any machine holding the ZIP.
+        from custos.evidence.offline import main as verify
+
+        return verify(argv[2:])
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "custos.settings")
     import django
     from django.core.management import get_commands

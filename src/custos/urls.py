@@ -15,5 +15,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("customers/", include("custos.customers.urls")),
     path("ledger/", include("custos.ledger.urls")),
+    path("evidence/", include("custos.evidence.urls")),
     path("", include("custos.console.urls")),
 ]

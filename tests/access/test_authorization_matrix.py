@@ -35,6 +35,7 @@ BODIES = {
     "employees/{employee_id}/status": {"status": "resigning", "last_day": "2030-01-01"},
     "employees/{employee_id}/freeze": {"reason": "test"},
     "units/{unit_id}": {"name": "改名"},
+    "evidence/retention/rules": {"kind_prefix": "message.", "days": 30},
 }
 
 
@@ -61,8 +62,13 @@ def test_store_a_manager_cannot_reach_store_b_objects(company, api, method, path
 
 
 # Tokens are the holder's own credentials, not company data: an auditor may hold and revoke a
-# personal token (tests/access/test_tokens.py covers who may issue which kind).
-@pytest.mark.parametrize("method,path", [r for r in routes() if r[0] in WRITE and not r[1].startswith("tokens")])
+# personal token (tests/access/test_tokens.py covers who may issue which kind). Producing evidence
+# packages and placing legal holds are an auditor's job and change no company data
+# (tests/evidence covers who may do them).
+AUDITOR_MAY = ("tokens", "evidence/packages", "evidence/holds")
+
+
+@pytest.mark.parametrize("method,path", [r for r in routes() if r[0] in WRITE and not r[1].startswith(AUDITOR_MAY)])
 def test_auditor_writes_nothing(company, api, method, path):
     client = api(company.auditor)
     url = fill(path, employee_id=company.sales_a.pk, unit_id=company.store_a.pk)

@@ -3,6 +3,12 @@
 A projection registers a handler that receives each batch of new entries inside the append
 transaction, and a reset that empties its tables so `custos ledger rebuild NAME` can replay
 the whole ledger into it.
+
+Redaction: a projection that copies payload text (the archive's message table, a search index)
+must drop those copies when a retention rule erases the bodies. It registers
+`on_redacted(name, clear)`; services.redact calls `clear(seqs)` inside the redacting transaction,
+after the payloads are set to NULL, with the seqs just redacted. On a rebuild the projection
+sees redacted entries with `payload` None and must copy nothing from them.
 """
 
 from collections.abc import Callable
@@ -26,12 +32,27 @@ class Projection:
 
 
 _registry: dict[str, Projection] = {}
+_redaction_handlers: dict[str, Callable[[list[int]], None]] = {}
 
 
 def register(
     name: str, *, kinds: tuple[str, ...], handle: Callable[[list], None], reset: Callable[[], None]
 ) -> None:
     _registry[name] = Projection(name, kinds, handle, reset)
+
+
+def on_redacted(name: str, clear: Callable[[list[int]], None]) -> None:
+    """Call `clear(seqs)` whenever entries are redacted, so copies of their bodies go too."""
+    _redaction_handlers[name] = clear
+
+
+def unregister_redacted(name: str) -> None:
+    _redaction_handlers.pop(name, None)
+
+
+def redacted(seqs: list[int]) -> None:
+    for clear in list(_redaction_handlers.values()):
+        clear(seqs)
 
 
 def registered() -> dict[str, Projection]:

@@ -257,7 +257,8 @@ def redact(seqs, reason: str, actor_id: int | None = None) -> Entry | None:
 
     Appends a `retention.redacted` entry naming the seqs and the reason, then sets their payload
     to NULL, the one change the database triggers allow. The leaf covers payload_hash, so the
-    tree and every signed head still verify. Seqs already redacted are skipped; returns None
+    tree and every signed head still verify. Handlers registered with projections.on_redacted
+    then clear their copies of those bodies. Seqs already redacted are skipped; returns None
     when nothing was left to redact.
     """
     reason = (reason or "").strip()
@@ -286,4 +287,5 @@ def redact(seqs, reason: str, actor_id: int | None = None) -> Entry | None:
     entry = append(REDACTED, {"seqs": todo, "reason": reason}, actor_id=actor_id, source="retention")
     for i in range(0, len(todo), _CHUNK):
         Entry.objects.filter(seq__in=todo[i : i + _CHUNK]).update(payload=None)
+    projections.redacted(todo)  # read models drop their copies of the bodies in this transaction
     return entry
