@@ -8,7 +8,7 @@ employee's device may still call: to fetch its lock command.
 from dataclasses import asdict
 
 from django.http import HttpRequest
-from ninja import Path, Router
+from ninja import Path, Router, Status
 from ninja.security import HttpBearer
 
 from custos.access import tokens
@@ -44,14 +44,14 @@ class DeviceToken(HttpBearer):
 def _case_detail(me, case_id: int):
     case = selectors.get_case(me, case_id)
     case.summary = services.refresh(case)
-    case.items_list = list(selectors.checklist(me, case_id))
-    return {**CaseOut.from_orm(case).dict(), "summary": case.summary, "items": case.items_list}
+    case.checklist_items = list(selectors.checklist(me, case_id))
+    return case
 
 
 def _plan(me, plan_id: int):
     plan = selectors.get_plan(me, plan_id)
-    plan.moves_list = list(selectors.moves_of(plan))
-    return {**{k: getattr(plan, k) for k in PlanOut.model_fields if k != "moves"}, "moves": plan.moves_list}
+    plan.move_rows = list(selectors.moves_of(plan))
+    return plan
 
 
 @router.get("/handover/cases", response=list[CaseOut], summary="Departure cases in the caller's scope")
@@ -63,7 +63,7 @@ def list_cases(request, status: str | None = None):
 def open_case(request, body: CaseIn):
     me = viewer(request)
     case = services.open_case(actor=me, employee=get_employee(me, body.employee_id), last_day=body.last_day, reason=body.reason)
-    return 201, _case_detail(me, case.pk)
+    return Status(201, _case_detail(me, case.pk))
 
 
 @router.get("/handover/cases/{case_id}", response=CaseDetail, summary="A case with its checklist, re-ticked from the data")
@@ -129,7 +129,7 @@ def preview(request, body: PlanIn):
         daily_cap=body.daily_cap,
         reason=body.reason,
     )
-    return 201, _plan(me, plan.pk)
+    return Status(201, _plan(me, plan.pk))
 
 
 @router.get("/handover/plans/{plan_id}", response=PlanOut)
@@ -159,14 +159,14 @@ def list_rotations(request):
 @router.post("/handover/rotations", response={201: RotationOut}, auth=WRITERS, summary="A rotation (轮岗) of staff across units")
 def create_rotation(request, body: RotationIn):
     me = viewer(request)
-    return 201, services.create_rotation(actor=me, name=body.name, unit_ids=body.unit_ids, months=body.months, strategy=body.strategy)
+    return Status(201, services.create_rotation(actor=me, name=body.name, unit_ids=body.unit_ids, months=body.months, strategy=body.strategy))
 
 
 @router.post("/handover/rotations/{rotation_id}/preview", response={201: PlanOut}, auth=WRITERS)
 def preview_rotation(request, body: SeedIn, rotation_id: int = ObjId):
     me = viewer(request)
     plan = services.preview_rotation(actor=me, rotation=selectors.get_rotation(me, rotation_id), seed=body.seed)
-    return 201, _plan(me, plan.pk)
+    return Status(201, _plan(me, plan.pk))
 
 
 @router.get("/handover/rotations/{rotation_id}/report", summary="Handover quality per rotation round")

@@ -48,7 +48,7 @@ class ItemOut(Schema):
 
 class CaseDetail(CaseOut):
     summary: dict
-    items: list[ItemOut]
+    items: list[ItemOut] = Field(..., alias="checklist_items")
 
 
 class PlanIn(Schema):
@@ -92,7 +92,7 @@ class PlanOut(Schema):
     rotation_id: int | None
     created_at: datetime
     committed_at: datetime | None
-    moves: list[MoveOut]
+    moves: list[MoveOut] = Field(..., alias="move_rows")
 
 
 class RotationIn(Schema):
