@@ -134,7 +134,8 @@ def test_freeze_now_refuses_sessions_and_tokens_and_queues_a_device_lock(company
     assert command.delivered_at and command.acknowledged_at
     assert phone.post("/api/v1/devices/poll", {}, content_type="application/json").status_code == 200
     # a personal token is not a device
-    assert Client(HTTP_AUTHORIZATION=f"Bearer {personal}").post("/api/v1/devices/poll", {}, content_type="application/json").status_code == 401
+    assert Client(HTTP_AUTHORIZATION=f"Bearer {personal}").post("/api/v1/devices/poll", {}, content_type="application/json").status_code in (401, 403)
+    assert Client(HTTP_AUTHORIZATION="Bearer cst_nope_nope").post("/api/v1/devices/poll", {}, content_type="application/json").status_code == 401
 
 
 def test_last_day_departs_and_freezes_through_the_periodic_task(company, leaver_book):

@@ -8,11 +8,13 @@ employee's device may still call: to fetch its lock command.
 from dataclasses import asdict
 
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Path, Router, Status
 from ninja.security import HttpBearer
 
 from custos.access import tokens
 from custos.api.auth import viewer
+from custos.core.errors import Forbidden
 from custos.customers.api import WRITERS
 from custos.customers.schemas import BIGINT
 from custos.handover import reports, selectors, services
@@ -38,7 +40,11 @@ ObjId = Path(..., ge=1, le=BIGINT)
 
 class DeviceToken(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str):
-        return tokens.authenticate_device_for_commands(token)
+        device = tokens.authenticate_device_for_commands(token)
+        if device is None and tokens.authenticate(token) is not None:
+            # A valid token of another kind: known caller, wrong credential for this route.
+            raise Forbidden(_("Only a device token may poll for device commands."))
+        return device
 
 
 def _case_detail(me, case_id: int):
