@@ -138,7 +138,8 @@ def test_freeze_now_refuses_sessions_and_tokens_and_queues_a_device_lock(company
     assert Client(HTTP_AUTHORIZATION="Bearer cst_nope_nope").post("/api/v1/devices/poll", {}, content_type="application/json").status_code == 401
 
 
-def test_last_day_departs_and_freezes_through_the_periodic_task(company, leaver_book):
+def test_last_day_departs_and_freezes_through_the_periodic_task(company, leaver_book, settings):
+    settings.CUSTOS_HANDOVER_FREEZE_HOUR = 0
     s = company.sales_a
     device, _clear = tokens.issue(actor=company.manager_a, kind=ApiToken.Kind.DEVICE, name="工作手机", employee=s)
     case = services.open_case(actor=company.manager_a, employee=s, last_day=timezone.localdate())
@@ -227,3 +228,32 @@ def test_weighted_plan_records_its_seed_and_replays(company, leaver_book, make_c
     again = services.preview(actor=company.manager_a, kind="handover", case=case, strategy="weighted", receiver_ids=receivers, weights=weights, seed=first.seed)
     pairs = lambda p: sorted(p.moves.values_list("customer_id", "to_employee_id"))  # noqa: E731
     assert pairs(first) == pairs(again)
+
+
+def test_the_leaver_works_their_whole_last_day(company, leaver_book):
+    s = company.sales_a
+    case = services.open_case(actor=company.manager_a, employee=s, last_day=timezone.localdate())
+    morning = timezone.localtime().replace(hour=9, minute=0)
+    assert services.leave_on_last_day(morning) == []
+    s.refresh_from_db()
+    assert s.status == Employee.Status.RESIGNING and s.frozen_at is None
+    evening = morning.replace(hour=18, minute=5)
+    assert [c.pk for c in services.leave_on_last_day(evening)] == [case.pk]
+    s.refresh_from_db()
+    assert s.status == Employee.Status.DEPARTED and s.frozen_at is not None
+
+
+def test_a_withdrawn_resignation_is_left_alone_and_a_closed_case_still_departs(company, make_customer):
+    stays, goes = company.sales_a, company.sales_a_peer
+    later = timezone.localtime() + timedelta(days=2)
+    kept = services.open_case(actor=company.manager_a, employee=stays, last_day=timezone.localdate())
+    org_services.set_status(actor=company.manager_a, employee=stays, status="active")
+    closed = services.open_case(actor=company.manager_a, employee=goes, last_day=timezone.localdate())
+    services.freeze_now(actor=company.manager_a, case=closed, reason="提前离岗")
+    services.close_case(actor=company.manager_a, case=closed)
+    left = services.leave_on_last_day(later)
+    assert [c.pk for c in left] == [closed.pk]
+    stays.refresh_from_db()
+    goes.refresh_from_db()
+    assert stays.status == "active" and stays.frozen_at is None and kept.pk
+    assert goes.status == "departed"

@@ -9,7 +9,7 @@ from custos.core.errors import Conflict, InvalidInput
 from custos.customers import services as customer_services
 from custos.customers.models import Customer
 from custos.handover import reports, services
-from custos.handover.models import Plan
+from custos.handover.models import Plan, Rotation
 from custos.ledger.models import Entry
 from custos.org import services as org_services
 from custos.org.models import Employee, Role
@@ -124,3 +124,14 @@ def test_rotation_units_must_be_in_scope(company):
         services.create_rotation(actor=company.manager_a, name="越权", unit_ids=[company.store_a.pk, company.store_b.pk])
     assert err.value.__class__.__name__ == "NotFound"
     assert Plan.objects.count() == 0
+
+
+def test_a_due_rotation_is_proposed_by_the_periodic_round(company, make_customer):
+    make_customer(company.sales_a)
+    make_customer(company.sales_a2)
+    rotation = services.create_rotation(actor=company.region_manager, name="华南轮岗", unit_ids=[company.store_a.pk, company.store_a2.pk], months=6)
+    assert services.propose_due_rotations() == []  # never rotated: started by hand
+    Rotation.objects.filter(pk=rotation.pk).update(last_rotated_on=timezone.localdate() - timedelta(days=200))
+    [plan] = services.propose_due_rotations()
+    assert plan.kind == "rotation" and plan.status == "draft" and plan.created_by == company.region_manager
+    assert services.propose_due_rotations() == []  # one waiting proposal is enough

@@ -42,3 +42,8 @@ def message_template() -> str:
 
 def rotation_months() -> int:
     return int(getattr(settings, "CUSTOS_ROTATION_MONTHS", 6))
+
+
+def freeze_hour() -> int:
+    """The local hour on the last working day when the leaver is frozen by the periodic task."""
+    return int(getattr(settings, "CUSTOS_HANDOVER_FREEZE_HOUR", 18))

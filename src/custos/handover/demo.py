@@ -119,7 +119,7 @@ def build(seed: int = 2026) -> dict:
         plan = services.preview(actor=manager, kind="handover", case=case, strategy="round_robin", receiver_ids=receivers, reason="离职交接")
         services.commit(actor=manager, plan=plan)
         services.freeze_now(actor=manager, case=case, reason="最后工作日")
-        services.leave_on_last_day(today)
+        services.leave_on_last_day(timezone.localtime().replace(hour=23, minute=59))
         # The successors pick up: some inherited customers write back the same day.
         heirs = list(plan.moves.filter(to_employee__isnull=False).select_related("customer", "to_employee")[:6])
         append_batch([_msg("message.received", m.to_employee, m.customer, timezone.now(), 99) for m in heirs[::2]])

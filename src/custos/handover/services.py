@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from custos.access import policy
 from custos.access.models import ApiToken
 from custos.access.scope import scope_of
-from custos.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from custos.core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from custos.customers import rules as customer_rules
 from custos.customers import services as customer_services
 from custos.customers.models import Customer
@@ -155,22 +155,32 @@ def freeze_now(*, actor: Employee, case: DepartureCase, reason: str) -> Departur
 
 def _mark_frozen(case: DepartureCase, actor: Employee | None) -> DepartureCase:
     queue_lock(case, actor)
-    if case.status == DepartureCase.Status.OPEN:
+    if case.status == DepartureCase.Status.OPEN and case.employee.frozen_at is not None:
         case.status, case.frozen_at = DepartureCase.Status.FROZEN, timezone.now()
         case.save(update_fields=["status", "frozen_at"])
     return case
 
 
-def leave_on_last_day(today: date | None = None) -> list[DepartureCase]:
-    """Every live case whose last day has come: the leaver departs (and is frozen), devices lock."""
-    today = today or timezone.localdate()
+def last_day_over(now: datetime | None = None) -> date:
+    """The latest last day that is over: yesterday's, or today's once the freeze hour has come
+    (CUSTOS_HANDOVER_FREEZE_HOUR, 18:00 by default), so a leaver works their whole last day."""
+    local = timezone.localtime(now or timezone.now())
+    return local.date() if local.hour >= config.freeze_hour() else local.date() - timedelta(days=1)
+
+
+def leave_on_last_day(now: datetime | None = None) -> list[DepartureCase]:
+    """Everyone whose last day is over departs (and is frozen); their devices get a lock command.
+
+    Cases closed early count too: closing hands the customers over, the last day ends the job.
+    Someone whose resignation was withdrawn (active again) is left alone.
+    """
+    over = last_day_over(now)
     done = []
-    for case in DepartureCase.objects.exclude(status=DepartureCase.Status.CLOSED).filter(last_day__lte=today):
+    due = DepartureCase.objects.filter(last_day__lte=over, employee__status=Employee.Status.RESIGNING)
+    for case_id in due.values_list("pk", flat=True):
         with transaction.atomic():
-            case = DepartureCase.objects.select_for_update().select_related("employee").get(pk=case.pk)
-            employee = case.employee
-            if employee.status != Employee.Status.DEPARTED:
-                org_services.depart_on_last_day(employee=employee)
+            case = DepartureCase.objects.select_for_update().select_related("employee").get(pk=case_id)
+            org_services.depart_on_last_day(employee=case.employee)
             _mark_frozen(case, None)
             done.append(case)
     return done
@@ -430,7 +440,10 @@ def preview(
         raise InvalidInput(_("%(name)s has no customers to hand over.") % {"name": source.name})
     receivers, _people = _receivers(actor, receiver_ids, weights=weights, cap=daily_cap, exclude={source.pk})
     candidates, skipped = _candidates(customers, limit_moves=kind == Plan.Kind.TRANSFER)
-    manual_map = {int(k): int(v) for k, v in (manual or {}).items() if v not in (None, "")}
+    try:
+        manual_map = {int(k): int(v) for k, v in (manual or {}).items() if v not in (None, "")}
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(_("Say who gets each customer by their ids.")) from exc
     result = allocation.allocate(
         strategy, candidates, receivers, manual=manual_map, seed=seed, quota=int(quota) if quota else None, rule=config.grade_rule()
     )
@@ -657,6 +670,21 @@ def preview_rotation(*, actor: Employee, rotation: Rotation, seed: int | None = 
         customers=customers, skipped=skipped_all, rotation=rotation, staff_moves=staff_moves,
         reason=f"轮岗 {rotation.name}",
     )  # fmt: skip
+
+
+def propose_due_rotations(today: date | None = None) -> list[Plan]:
+    """A rotation whose time has come gets a preview from its creator, waiting to be committed."""
+    today = today or timezone.localdate()
+    proposed = []
+    for rotation in Rotation.objects.filter(last_rotated_on__isnull=False).select_related("created_by", "created_by__unit"):
+        due = next_rotation_on(rotation)
+        if due is None or due > today or rotation.plans.filter(status=Plan.Status.DRAFT).exists():
+            continue
+        try:
+            proposed.append(preview_rotation(actor=rotation.created_by, rotation=rotation))
+        except DomainError:
+            continue  # the creator left or lost the scope; the rotation page still offers it by hand
+    return proposed
 
 
 # --- contact tasks and device commands -------------------------------------------------------

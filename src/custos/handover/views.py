@@ -49,6 +49,16 @@ def _date(value) -> date | None:
         raise InvalidInput(_("Give the date as YYYY-MM-DD.")) from exc
 
 
+def _weight(value) -> float:
+    try:
+        weight = float(value or 1)
+    except ValueError as exc:
+        raise InvalidInput(_("A weight is a number from 0 to 1000.")) from exc
+    if not 0 <= weight <= 1000:
+        raise InvalidInput(_("A weight is a number from 0 to 1000."))
+    return weight
+
+
 def _receivers(me, exclude=None):
     """Who may receive customers, in the viewer's scope, with how many they hold now."""
     staff = list(
@@ -68,15 +78,16 @@ def _plan_args(request) -> dict:
     data = request.POST
     receivers = [i for i in (_int(v) for v in data.getlist("receivers")) if i]
     manual = {}
-    for key, value in data.items():
-        if key.startswith("to_") and _int(key[3:]) and _int(value):
-            manual[key[3:]] = _int(value)
-            if _int(value) not in receivers:
-                receivers.append(_int(value))
+    if data.get("strategy") == allocation.MANUAL:
+        for key, value in data.items():
+            if key.startswith("to_") and _int(key[3:]) and _int(value):
+                manual[key[3:]] = _int(value)
+                if _int(value) not in receivers:
+                    receivers.append(_int(value))
     return {
         "strategy": data.get("strategy", ""),
         "receiver_ids": receivers,
-        "weights": {str(r): float(data.get(f"weight_{r}") or 1) for r in receivers} if data.get("strategy") == allocation.WEIGHTED else None,
+        "weights": {str(r): _weight(data.get(f"weight_{r}")) for r in receivers} if data.get("strategy") == allocation.WEIGHTED else None,
         "quota": _int(data.get("quota")),
         "manual": manual,
         "seed": _int(data.get("seed")),
