@@ -527,16 +527,19 @@ def commit(*, actor: Employee, plan: Plan) -> Plan:
     change = CHANGE_KIND[plan.kind]
     today = timezone.localdate()
     counts: dict[int, int] = {}
+    # Read after the staff moves: a rotation's receivers now work in the customers' unit.
+    receivers = Employee.objects.select_related("unit").in_bulk({m.to_employee_id for m in moves})
+    tasks = []
     for m in moves:
-        customer = locked[m.customer_id]
-        to = Employee.objects.select_related("unit").get(pk=m.to_employee_id)
+        customer, to = locked[m.customer_id], receivers[m.to_employee_id]
         m.completeness = customer.completeness
         m.follow_up_overdue = bool(customer.next_follow_up_on and customer.next_follow_up_on < today)
         customer_services.change_owner(
             actor=actor, customer=customer, kind=change, to=to, reason=plan.reason or f"{plan.kind} plan {plan.pk}"
         )
-        ContactTask.objects.create(assignee=to, customer=customer, plan=plan, message=_message(customer, to, m.from_employee))
+        tasks.append(ContactTask(assignee=to, customer=customer, plan=plan, message=_message(customer, to, m.from_employee)))
         counts[to.pk] = counts.get(to.pk, 0) + 1
+    ContactTask.objects.bulk_create(tasks)
     PlanMove.objects.bulk_update(moves, ["completeness", "follow_up_overdue"])
     plan.status, plan.committed_by, plan.committed_at = Plan.Status.COMMITTED, actor, timezone.now()
     plan.save(update_fields=["status", "committed_by", "committed_at"])
