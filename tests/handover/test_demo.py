@@ -23,5 +23,8 @@ def test_demo_departures():
     report = reports.departure(store2, done.pk)
     assert report.handed_over > 0 and len(report.deleted_by_customers) == 2
     assert report.retention[0].kept_so_far > 0
+    # two of the leaver's chats ended with the customer's message, and nobody answered since
+    assert len(report.unanswered) == 2 and not any(u["answered"] for u in report.unanswered)
+    assert all(u["customer_id"] and u["label"] != u["ref"] for u in report.unanswered)
     store1 = Employee.objects.get(user__username="store1")
     assert reports.departure(store1, live.pk).case == live

@@ -183,6 +183,15 @@ def test_handover_commit_moves_everything_and_successors_see_history(company, le
     # and a task to tell the customer who their new contact is
     task = ContactTask.objects.get(customer=waiting)
     assert task.assignee == heir and heir.name in task.message and waiting.name in task.message
+    # the report: who got what, and the customer left waiting is answered once the heir writes
+    from custos.handover import reports
+
+    report = reports.departure(company.manager_a, case.pk)
+    assert report.handed_over == 4 and [u["answered"] for u in report.unanswered] == [False]
+    from custos.ledger.services import append_batch
+
+    append_batch([message("message.sent", heir, waiting)])
+    assert [u["answered"] for u in reports.departure(company.manager_a, case.pk).unanswered] == [True]
     # a second commit of the same plan is refused
     with pytest.raises(Conflict):
         services.commit(actor=company.manager_a, plan=plan)

@@ -60,9 +60,11 @@ def pending(case: DepartureCase) -> dict[tuple[str, str], dict]:
     listed = set(case.items.filter(kind=K.FILL_IN).values_list("customer_id", flat=True))
     for c in Customer.objects.filter(pk__in=owned_ids | listed, completeness__lt=threshold).order_by("id"):
         add(K.FILL_IN, c.pk, c.name, c.pk, completeness=c.completeness, threshold=threshold)
+    names = {c.pk: c.name for c in owned}
     for u in conversation_facts.unanswered(leaver_id):
         if u.customer_id is None or u.customer_id in owned_ids:
-            add(K.UNANSWERED, u.conversation, u.contact or u.conversation, u.customer_id, last_at=u.last_at.isoformat())
+            label = names.get(u.customer_id) or u.contact or u.conversation
+            add(K.UNANSWERED, u.conversation, label, u.customer_id, last_at=u.last_at.isoformat())
     for g in conversation_facts.groups(leaver_id):
         if not g.covered:
             add(K.GROUP, g.group, g.name, None, created_at=g.created_at.isoformat())

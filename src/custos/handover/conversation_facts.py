@@ -101,3 +101,8 @@ def customers_replying(customer_ids, start: datetime, end: datetime) -> set[int]
             .distinct()
         )
     return found
+
+
+def answered_since(customer_id: int, since: datetime) -> bool:
+    """Has anyone of the company written to this customer after `since`?"""
+    return Entry.objects.filter(kind="message.sent", customer_id=customer_id, occurred_at__gt=since).exists()

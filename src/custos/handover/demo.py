@@ -23,7 +23,7 @@ from custos.org.models import Employee, Role
 SOURCE = "demo-archive"
 
 
-def _msg(kind, employee, customer, at, n, group=None):
+def _msg(kind, employee, customer, at, n, group=None, part=0):
     return Event(
         kind=kind,
         payload={
@@ -41,7 +41,7 @@ def _msg(kind, employee, customer, at, n, group=None):
         unit_id=employee.unit_id,
         customer_id=customer.pk,
         source=SOURCE,
-        source_id=f"{kind}-{customer.pk}-{n}",
+        source_id=f"{kind}-{customer.pk}-{n}-{part}",
         occurred_at=at,
     )
 
@@ -65,7 +65,7 @@ def _chatter(leaver: Employee, customers: list[Customer], now, rng: random.Rando
         events.append(_msg("message.sent", leaver, c, at, n))
         events.append(_msg("message.received", leaver, c, at + timedelta(minutes=7), n))
         if n >= 2:  # the first two wait for an answer that never came
-            events.append(_msg("message.sent", leaver, c, at + timedelta(minutes=20), n))
+            events.append(_msg("message.sent", leaver, c, at + timedelta(minutes=20), n, part=1))
     events.append(
         Event(
             kind="group.created",

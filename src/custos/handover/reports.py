@@ -6,7 +6,7 @@ run their course are counted apart ("so far"), so a fresh handover does not read
 """
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.utils import timezone
 
@@ -100,10 +100,14 @@ def departure(viewer, case_id: int) -> DepartureReport:
         {**d, "name": names.get(d["customer_id"], d["contact"])}
         for d in conversation_facts.deleted_by_customers(case.employee_id, since)
     ]
-    report.unanswered = [
-        {"ref": i.ref, "label": i.label, "customer_id": i.customer_id, "answered": i.done_at is not None, "waived": i.waived_at is not None}
-        for i in case.items.filter(kind=ChecklistItem.Kind.UNANSWERED).order_by("id")
-    ]
+    # Unanswered at the handover; answered means someone (the leaver or a successor) wrote since.
+    report.unanswered = []
+    for i in case.items.filter(kind=ChecklistItem.Kind.UNANSWERED).order_by("id"):
+        last_at = datetime.fromisoformat(i.detail["last_at"]) if i.detail.get("last_at") else case.opened_at
+        answered = bool(i.customer_id) and conversation_facts.answered_since(i.customer_id, last_at)
+        report.unanswered.append(
+            {"ref": i.ref, "label": i.label, "customer_id": i.customer_id, "answered": answered, "waived": i.waived_at is not None}
+        )
     report.waived = [
         {"kind": i.kind, "label": i.label, "reason": i.waived_reason, "by": i.waived_by.name if i.waived_by else ""}
         for i in case.items.filter(waived_at__isnull=False, done_at__isnull=True).select_related("waived_by")
