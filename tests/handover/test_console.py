@@ -97,3 +97,13 @@ def test_transfer_rotation_and_tasks_pages(company, make_customer, console):
     assert 'id="staff-moves"' in browser.get(response["Location"]).content.decode()
     browser.post(f"/handover/plans/{plan.pk}/commit/")
     assert 'id="quality"' in browser.get(f"/handover/rotations/{rotation.pk}/").content.decode()
+
+
+def test_marking_resigning_on_the_staff_page_shows_a_case_at_once(company, make_customer, console):
+    make_customer(company.sales_a)
+    browser = console(company.manager_a)
+    last_day = (timezone.localdate() + timedelta(days=10)).isoformat()
+    browser.post(f"/staff/{company.sales_a.pk}/status/", {"status": "resigning", "last_day": last_day})
+    page = browser.get("/handover/").content.decode()
+    case = DepartureCase.objects.get(employee=company.sales_a)
+    assert f'data-case="{case.pk}"' in page and case.last_day.isoformat() == last_day

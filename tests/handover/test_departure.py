@@ -266,3 +266,13 @@ def test_a_withdrawn_resignation_is_left_alone_and_a_closed_case_still_departs(c
     goes.refresh_from_db()
     assert stays.status == "active" and stays.frozen_at is None and kept.pk
     assert goes.status == "departed"
+
+
+def test_a_freeze_from_the_staff_page_locks_the_devices_too(company, leaver_book):
+    device, _clear = tokens.issue(actor=company.manager_a, kind=ApiToken.Kind.DEVICE, name="工作手机", employee=company.sales_a)
+    case = services.open_case(actor=company.manager_a, employee=company.sales_a, last_day=tomorrow())
+    org_services.freeze(actor=company.manager_a, employee=company.sales_a, reason="调查")
+    tasks.handover_rounds.call_local()
+    case.refresh_from_db()
+    assert case.status == DepartureCase.Status.FROZEN
+    assert DeviceCommand.objects.filter(token=device, kind="lock").count() == 1

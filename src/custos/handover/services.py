@@ -188,6 +188,11 @@ def leave_on_last_day(now: datetime | None = None) -> list[DepartureCase]:
 
 @transaction.atomic
 def refresh(case: DepartureCase) -> dict:
+    """Re-tick the checklist; a leaver frozen elsewhere (the staff page) gets the case frozen
+    and the device lock too."""
+    if case.status == DepartureCase.Status.OPEN and Employee.objects.filter(pk=case.employee_id, frozen_at__isnull=False).exists():
+        case = DepartureCase.objects.select_for_update().select_related("employee").get(pk=case.pk)
+        _mark_frozen(case, None)
     return checklist.refresh(case)
 
 

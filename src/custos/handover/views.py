@@ -100,6 +100,9 @@ def index(request):
     me = request.viewer
     if not policy.may_manage_staff(me):
         return redirect("handover:tasks")
+    # Someone marked resigning on the staff page a minute ago gets their case now, not at the
+    # next periodic round.
+    services.open_missing_cases()
     status = request.GET.get("status") if request.GET.get("status") in DepartureCase.Status.values else None
     candidates = employees_visible(me).filter(status__in=[Employee.Status.ACTIVE, Employee.Status.RESIGNING], frozen_at__isnull=True).exclude(pk=me.pk)
     return render(
