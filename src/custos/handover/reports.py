@@ -109,7 +109,7 @@ def departure(viewer, case_id: int) -> DepartureReport:
             {"ref": i.ref, "label": i.label, "customer_id": i.customer_id, "answered": answered, "waived": i.waived_at is not None}
         )
     report.waived = [
-        {"kind": i.kind, "label": i.label, "reason": i.waived_reason, "by": i.waived_by.name if i.waived_by else ""}
+        {"kind": i.kind, "kind_label": i.get_kind_display(), "label": i.label, "reason": i.waived_reason, "by": i.waived_by.name if i.waived_by else ""}
         for i in case.items.filter(waived_at__isnull=False, done_at__isnull=True).select_related("waived_by")
     ]
     report.retention = [retention(moves, plans, d) for d in WINDOWS]
