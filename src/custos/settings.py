@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "custos.customers",
     "custos.evidence",
     "custos.detection",
+    "custos.handover",
     "custos.api",
     "custos.console",
 ]

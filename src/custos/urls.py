@@ -16,5 +16,6 @@ urlpatterns = [
     path("customers/", include("custos.customers.urls")),
     path("ledger/", include("custos.ledger.urls")),
     path("evidence/", include("custos.evidence.urls")),
+    path("handover/", include("custos.handover.urls")),
     path("", include("custos.console.urls")),
 ]

@@ -132,3 +132,20 @@ def authenticate(clear: str) -> ApiToken | None:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token
 
+
+
+def authenticate_device_for_commands(clear: str) -> ApiToken | None:
+    """A device token, live or not-yet-revoked, even when its employee is frozen or departed.
+
+    Only for the device command poll (custos.handover): a frozen salesperson's work phone must
+    still be able to fetch the lock command that concerns it, and nothing else.
+    """
+    parts = (clear or "").split("_")
+    if len(parts) < 3 or parts[0] != "cst":
+        return None
+    token = ApiToken.objects.select_related("employee").filter(prefix=parts[1], kind=ApiToken.Kind.DEVICE).first()
+    if token is None or not hmac.compare_digest(token.token_hash, _hash(clear)):
+        return None
+    if token.revoked_at or (token.expires_at and token.expires_at <= timezone.now()):
+        return None
+    return token

@@ -60,6 +60,7 @@ def _mount():
     from custos.access.api import router as access_router
     from custos.customers.api import router as customers_router
     from custos.evidence.api import router as evidence_router
+    from custos.handover.api import router as handover_router
     from custos.ledger.api import router as ledger_router
     from custos.org.api import router as org_router
 
@@ -68,6 +69,7 @@ def _mount():
     api.add_router("/ledger", ledger_router)
     api.add_router("/", customers_router)
     api.add_router("/evidence", evidence_router)
+    api.add_router("/", handover_router)
 
 
 _mount()

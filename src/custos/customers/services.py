@@ -513,7 +513,10 @@ def update_customer(
 # --- ownership --------------------------------------------------------------------------
 
 ASSIGN, TRANSFER, CLAIM, RECYCLE = "assign", "transfer", "claim", "recycle"
-OWNER_CHANGES = (ASSIGN, TRANSFER, CLAIM, RECYCLE)
+# Transfers made by the handover app: a leaver's customers, or a rotation's (轮岗).
+HANDOVER, ROTATION = "handover", "rotation"
+OWNER_CHANGES = (ASSIGN, TRANSFER, CLAIM, RECYCLE, HANDOVER, ROTATION)
+MOVES = (TRANSFER, HANDOVER, ROTATION)
 
 
 def _claimable(actor: Employee, customer: Customer) -> bool:
@@ -537,6 +540,7 @@ def change_owner(
     transfer  a manager moves an owned customer to someone else (在职/离职继承)
     claim     someone takes a pool customer of their unit for themselves (领取)
     recycle   the owner or a manager puts the customer back into the pool (回收)
+    handover, rotation   a transfer made by a departure case or a rotation (custos.handover)
     """
     policy.require_writer(actor)
     if kind not in OWNER_CHANGES:
@@ -567,7 +571,7 @@ def change_owner(
         rules.require_may_own(actor, to)
         if kind == ASSIGN and customer.status != Customer.Status.IN_POOL:
             raise Conflict(_("Only a customer in the pool can be assigned; transfer an owned one."))
-        if kind == TRANSFER and customer.status == Customer.Status.IN_POOL:
+        if kind in MOVES and customer.status == Customer.Status.IN_POOL:
             raise Conflict(_("This customer is in the pool; assign it instead."))
         if to.pk == customer.owner_id:
             raise Conflict(_("%(name)s already owns this customer.") % {"name": to.name})

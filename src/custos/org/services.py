@@ -238,3 +238,24 @@ def update_company_settings(*, actor: Employee, require_admin_totp: bool) -> Com
     company.save(update_fields=["require_admin_totp"])
     _record("org.settings_changed", actor, {"require_admin_totp": require_admin_totp}, unit_id=actor.unit_id)
     return company
+
+
+@transaction.atomic
+def depart_on_last_day(*, employee: Employee, reason: str = "last day") -> Employee:
+    """The system's own status change (custos.handover on the leaver's last day): no actor to
+    check, since nobody acts; the entry says so with actor None."""
+    if employee.status == Employee.Status.DEPARTED:
+        return employee
+    old, employee.status = employee.status, Employee.Status.DEPARTED
+    fields = ["status"]
+    if employee.frozen_at is None:
+        employee.frozen_at, employee.frozen_reason = timezone.now(), reason[:200]
+        fields += ["frozen_at", "frozen_reason"]
+    employee.save(update_fields=fields)
+    _record(
+        "org.status_changed",
+        None,
+        {"employee": employee.pk, "from": old, "to": employee.status, "last_day": employee.last_day.isoformat() if employee.last_day else None},
+        unit_id=employee.unit_id,
+    )
+    return employee
