@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "custos.ledger",
     "custos.customers",
     "custos.detection",
+    "custos.alerts",
     "custos.api",
     "custos.console",
 ]
