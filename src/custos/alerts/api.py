@@ -118,7 +118,7 @@ class CountOut(Schema):
     open: int
 
 
-def _detail(me, alert: Alert) -> AlertDetail:
+def _detail(me, alert: Alert) -> Alert:
     items = []
     for e in selectors.evidence(me, alert):
         p = e.payload if isinstance(e.payload, dict) else {}
@@ -130,12 +130,10 @@ def _detail(me, alert: Alert) -> AlertDetail:
                 hits=[HitOut.from_orm(h) for h in e.hits],
             )
         )  # fmt: skip
-    return AlertDetail(
-        **AlertOut.from_orm(alert).dict(),
-        items=items,
-        recipients=[RecipientOut(id=r.pk, name=r.name, unit_name=r.unit.name) for r in selectors.recipients(alert)],
-        allow_candidates=selectors.allow_candidates(me, alert),
-    )
+    alert.items = items
+    alert.recipients = [RecipientOut(id=r.pk, name=r.name, unit_name=r.unit.name) for r in selectors.recipients(alert)]
+    alert.allow_candidates = selectors.allow_candidates(me, alert)
+    return alert
 
 
 def _str(value) -> str | None:
