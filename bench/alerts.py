@@ -26,7 +26,12 @@ VIOLATIONS = [
     "加#我#薇#信，这个号要交回公司了", "si xia jiao yi 比较划算", "回回扣扣照老规矩给你", "钱直接转到我个人账户上就行",
     "我下个月离职，以后去我新店买", "飛單的事你知我知", "加我ｗｘ，方便点", "好处费少不了你的",
 ]  # fmt: skip
-CLEAN = ["您好，之前您看的沙发到货了", "好的，明天下午给您安排发货", "这款有白色和墨绿两种颜色", "加我们门店企业微信，有专人服务"]
+CLEAN = [
+    "您好，之前您看的沙发到货了",
+    "好的，明天下午给您安排发货",
+    "这款有白色和墨绿两种颜色",
+    "加我们门店企业微信，有专人服务",
+]
 
 
 def setup(tmp: str, postgres_url: str | None) -> None:
@@ -102,9 +107,17 @@ def run(args) -> int:
         contact = f"wm_bench_{counter[0]}"  # a new customer each time: every violation is a new alert
         return Event(
             kind="message.sent",
-            payload={"msgtype": "text", "conversation": f"single:{employee.pk}:{contact}", "contact": contact,
-                     "group": None, "text": text, "attachment": None, "amount": None, "sender_role": "staff",
-                     "raw": {}},  # fmt: skip
+            payload={
+                "msgtype": "text",
+                "conversation": f"single:{employee.pk}:{contact}",
+                "contact": contact,
+                "group": None,
+                "text": text,
+                "attachment": None,
+                "amount": None,
+                "sender_role": "staff",
+                "raw": {},
+            },  # fmt: skip
             actor_id=employee.pk,
             unit_id=employee.unit_id,
             source="bench",

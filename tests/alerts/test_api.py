@@ -42,7 +42,9 @@ def test_filters_and_count(company, send, api):
     send(message_event(company.sales_a, None, msgtype="redpacket", amount=100))
     client = api(company.manager_a)
     assert client.get("alerts/count").json() == {"open": 2}
-    assert [a["rule"] for a in client.get("alerts", rule="money_transfer").json()["items"]] == ["money_transfer"]
+    assert [a["rule"] for a in client.get("alerts", rule="money_transfer").json()["items"]] == [
+        "money_transfer"
+    ]
     assert len(client.get("alerts", severity="high").json()["items"]) == 1
     assert client.get("alerts", unit_id=company.store_b.pk).status_code == 404
     assert len(client.get("alerts", unit_id=company.store_a.pk, state="open").json()["items"]) == 2
@@ -59,7 +61,9 @@ def test_lifecycle_each_change_a_ledger_entry(company, send, api):
     r = client.post(f"alerts/{alert.pk}/resolve", {"reason": "已约谈，客户转回公司账户"})
     assert r.json()["state"] == "resolved" and r.json()["closed_by_id"] == company.manager_a.pk
     assert client.post(f"alerts/{alert.pk}/false-positive", {"reason": "x"}).status_code == 409
-    kinds = list(Entry.objects.filter(kind__startswith="alert.").order_by("seq").values_list("kind", flat=True))
+    kinds = list(
+        Entry.objects.filter(kind__startswith="alert.").order_by("seq").values_list("kind", flat=True)
+    )
     assert kinds == ["alert.raised", "alert.acknowledged", "alert.resolved"]
     last = json.loads(Entry.objects.filter(kind="alert.resolved").get().payload)
     assert last["reason"] == "已约谈，客户转回公司账户" and last["alert"] == alert.pk
@@ -95,7 +99,10 @@ def test_terms_per_unit_apply_to_the_subtree_and_invalidate_engines(company, sen
     [before] = send(message_event(company.sales_a, "下次用暗号蓝莓交货"))
     assert not Hit.objects.filter(entry_seq=before.seq).exists()
     client = api(company.region_manager)
-    r = client.post("lexicon/terms", {"unit_id": company.south.pk, "text": "暗号蓝莓", "category": "private_deal", "severity": "high"})
+    r = client.post(
+        "lexicon/terms",
+        {"unit_id": company.south.pk, "text": "暗号蓝莓", "category": "private_deal", "severity": "high"},
+    )
     assert r.status_code == 201, r.content
     term_id = r.json()["id"]
     [inside] = send(message_event(company.sales_a, "下次用暗号蓝莓交货"))
@@ -107,12 +114,25 @@ def test_terms_per_unit_apply_to_the_subtree_and_invalidate_engines(company, sen
     assert not Hit.objects.filter(entry_seq=off.seq).exists()
     # Scope: the other region's manager neither sees nor changes it; an auditor reads it.
     assert api(company.manager_b).patch(f"lexicon/terms/{term_id}", {"enabled": True}).status_code == 404
-    assert api(company.manager_b).post("lexicon/terms", {"unit_id": company.south.pk, "text": "x", "category": "kickback"}).status_code == 404
+    assert (
+        api(company.manager_b)
+        .post("lexicon/terms", {"unit_id": company.south.pk, "text": "x", "category": "kickback"})
+        .status_code
+        == 404
+    )
     assert [t["id"] for t in api(company.auditor).get("lexicon/terms").json()["items"]] == [term_id]
-    assert api(company.auditor).post("lexicon/terms", {"unit_id": company.hq.pk, "text": "x", "category": "kickback"}).status_code == 403
+    assert (
+        api(company.auditor)
+        .post("lexicon/terms", {"unit_id": company.hq.pk, "text": "x", "category": "kickback"})
+        .status_code
+        == 403
+    )
     assert api(company.sales_a).get("lexicon/terms").json()["items"] == []
     # The store manager sees what the region above gave its store.
-    assert [t["id"] for t in api(company.manager_a).get("lexicon/terms", unit_id=company.store_a.pk).json()["items"]] == [term_id]
+    assert [
+        t["id"]
+        for t in api(company.manager_a).get("lexicon/terms", unit_id=company.store_a.pk).json()["items"]
+    ] == [term_id]
 
 
 def test_import_terms(company, api):
@@ -131,7 +151,9 @@ def test_allowed_channels_per_unit(company, send, api):
     client = api(company.manager_a)
     [before] = send(message_event(company.sales_a, "加我微信号 tianhe_store01 咨询"))
     assert Hit.objects.filter(entry_seq=before.seq, category="contact_leak").exists()
-    r = client.post("lexicon/allowed", {"unit_id": company.store_a.pk, "value": "tianhe_store01", "note": "门店官方号"})
+    r = client.post(
+        "lexicon/allowed", {"unit_id": company.store_a.pk, "value": "tianhe_store01", "note": "门店官方号"}
+    )
     assert r.status_code == 201
     [after] = send(message_event(company.sales_a, "加我微信号 tianhe_store01 咨询"))
     assert not Hit.objects.filter(entry_seq=after.seq, category="contact_leak").exists()
@@ -143,13 +165,40 @@ def _put(client, path, body):
 
 def test_thresholds_nearest_unit_wins(company, api):
     admin, manager = api(company.admin), api(company.manager_a)
-    assert _put(admin, "alert-thresholds", {"unit_id": company.hq.pk, "key": "deletions_count", "value": 5}).status_code == 200
-    r = _put(manager, "alert-thresholds", {"unit_id": company.store_a.pk, "key": "deletions_count", "value": 2})
+    assert (
+        _put(
+            admin, "alert-thresholds", {"unit_id": company.hq.pk, "key": "deletions_count", "value": 5}
+        ).status_code
+        == 200
+    )
+    r = _put(
+        manager, "alert-thresholds", {"unit_id": company.store_a.pk, "key": "deletions_count", "value": 2}
+    )
     values = {t["key"]: t for t in r.json()}
-    assert values["deletions_count"]["value"] == 2 and values["deletions_count"]["unit_id"] == company.store_a.pk
-    region = {t["key"]: t for t in api(company.region_manager).get("alert-thresholds", unit_id=company.store_a2.pk).json()}
+    assert (
+        values["deletions_count"]["value"] == 2 and values["deletions_count"]["unit_id"] == company.store_a.pk
+    )
+    region = {
+        t["key"]: t
+        for t in api(company.region_manager).get("alert-thresholds", unit_id=company.store_a2.pk).json()
+    }
     assert region["deletions_count"]["value"] == 5 and region["deletions_count"]["unit_id"] == company.hq.pk
     assert region["dedupe_hours"]["unit_id"] is None
-    assert _put(manager, "alert-thresholds", {"unit_id": company.store_a.pk, "key": "deletions_count", "value": 1}).status_code == 400
-    assert _put(manager, "alert-thresholds", {"unit_id": company.store_b.pk, "key": "deletions_count", "value": 3}).status_code == 404
-    assert _put(manager, "alert-thresholds", {"unit_id": company.store_a.pk, "key": "nope", "value": 3}).status_code == 400
+    assert (
+        _put(
+            manager, "alert-thresholds", {"unit_id": company.store_a.pk, "key": "deletions_count", "value": 1}
+        ).status_code
+        == 400
+    )
+    assert (
+        _put(
+            manager, "alert-thresholds", {"unit_id": company.store_b.pk, "key": "deletions_count", "value": 3}
+        ).status_code
+        == 404
+    )
+    assert (
+        _put(
+            manager, "alert-thresholds", {"unit_id": company.store_a.pk, "key": "nope", "value": 3}
+        ).status_code
+        == 400
+    )

@@ -10,7 +10,7 @@ from .conftest import message_event
 def test_nav_badge_and_inbox(company, send, console):
     client = console(company.manager_a)
     home = client.get("/").content.decode()
-    assert 'hx-get="/alerts/badge/"' in home and 'every 5s' in home
+    assert 'hx-get="/alerts/badge/"' in home and "every 5s" in home
     assert client.get("/alerts/badge/").content == b""
     send(message_event(company.sales_a, "这单咱们私下交易"))
     badge = client.get("/alerts/badge/").content.decode()
@@ -34,7 +34,8 @@ def test_alert_page_marks_the_exact_span(company, send, console):
     alert = Alert.objects.get()
     page = console(company.manager_a).get(f"/alerts/{alert.pk}/").content.decode()
     [(category, start, end, marked)] = re.findall(
-        r'<mark class="hit" data-category="(\w+)" data-start="(\d+)" data-end="(\d+)"[^>]*>([^<]*)</mark>', page
+        r'<mark class="hit" data-category="(\w+)" data-start="(\d+)" data-end="(\d+)"[^>]*>([^<]*)</mark>',
+        page,
     )
     assert category == "private_deal" and text[int(start) : int(end)] == marked
     assert "私下交易" in marked
@@ -60,14 +61,35 @@ def test_transitions_from_the_console(company, send, console):
 
 def test_lexicon_and_settings_pages(company, console):
     client = console(company.region_manager)
-    r = client.post("/alerts/lexicon/", {"what": "term", "unit": company.south.pk, "text": "走后门", "category": "private_deal", "severity": "high"})
+    r = client.post(
+        "/alerts/lexicon/",
+        {
+            "what": "term",
+            "unit": company.south.pk,
+            "text": "走后门",
+            "category": "private_deal",
+            "severity": "high",
+        },
+    )
     assert r.status_code == 302
     assert LexiconTerm.objects.filter(unit=company.south, text="走后门").exists()
-    client.post("/alerts/lexicon/", {"what": "import", "unit": company.south.pk, "lines": "茶水钱\tkickback\thigh\n"})
-    client.post("/alerts/lexicon/", {"what": "allow", "unit": company.south.pk, "value": "400-820-8820", "note": "热线"})
+    client.post(
+        "/alerts/lexicon/", {"what": "import", "unit": company.south.pk, "lines": "茶水钱\tkickback\thigh\n"}
+    )
+    client.post(
+        "/alerts/lexicon/",
+        {"what": "allow", "unit": company.south.pk, "value": "400-820-8820", "note": "热线"},
+    )
     page = client.get(f"/alerts/lexicon/?unit={company.store_a.pk}").content.decode()
-    assert 'data-term="走后门"' in page and 'data-term="茶水钱"' in page and 'data-allowed="400-820-8820"' in page
-    client.post("/alerts/settings/", {"what": "threshold", "unit": company.south.pk, "key": "deletions_count", "value": "5"})
+    assert (
+        'data-term="走后门"' in page
+        and 'data-term="茶水钱"' in page
+        and 'data-allowed="400-820-8820"' in page
+    )
+    client.post(
+        "/alerts/settings/",
+        {"what": "threshold", "unit": company.south.pk, "key": "deletions_count", "value": "5"},
+    )
     assert Threshold.objects.get(unit=company.south, key="deletions_count").value == 5
     client.post("/alerts/settings/", {"what": "webhook", "unit": company.south.pk, "name": "店长群", "kind": "wecom",
                                       "url": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=abc", "min_severity": "medium"})  # fmt: skip

@@ -16,7 +16,14 @@ def test_demo_leaves_alerts_in_every_state_and_every_category():
     counts = demo.build(2026)
     assert all(counts[state] >= 1 for state in ("open", "acknowledged", "resolved", "false_positive")), counts
     categories = set(Hit.objects.values_list("category", flat=True))
-    assert categories >= {"private_deal", "contact_diversion", "kickback", "payment_diversion", "poaching", "contact_leak"}
+    assert categories >= {
+        "private_deal",
+        "contact_diversion",
+        "kickback",
+        "payment_diversion",
+        "poaching",
+        "contact_leak",
+    }
     rules = set(Alert.objects.values_list("rule", flat=True))
     assert rules >= {"sensitive_words", "contact_leak", "customer_deleted", "mass_deletion", "chat_deleted",
                      "recall_after_hit", "private_group", "money_transfer"}  # fmt: skip

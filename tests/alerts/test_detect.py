@@ -43,13 +43,19 @@ def test_non_text_and_redacted_messages_are_skipped(company, send):
 
 
 def test_rebuild_brings_hits_back_without_raising_again(company, send):
-    send(message_event(company.sales_a, "这单咱们私下交易"), message_event(company.sales_b, "回扣照老规矩给你"))
-    before = list(Hit.objects.order_by("entry_seq", "start").values_list("entry_seq", "category", "start", "end"))
+    send(
+        message_event(company.sales_a, "这单咱们私下交易"), message_event(company.sales_b, "回扣照老规矩给你")
+    )
+    before = list(
+        Hit.objects.order_by("entry_seq", "start").values_list("entry_seq", "category", "start", "end")
+    )
     alerts = Alert.objects.count()
     raised = Entry.objects.filter(kind="alert.raised").count()
     assert alerts == 2 and raised == 2
     rebuild("alerts.detect")
-    after = list(Hit.objects.order_by("entry_seq", "start").values_list("entry_seq", "category", "start", "end"))
+    after = list(
+        Hit.objects.order_by("entry_seq", "start").values_list("entry_seq", "category", "start", "end")
+    )
     assert after == before
     assert Alert.objects.count() == alerts
     assert Entry.objects.filter(kind="alert.raised").count() == raised

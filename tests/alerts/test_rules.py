@@ -25,7 +25,13 @@ def test_recall_after_a_hit(company, send):
 
 
 def test_chat_deleted_and_group_without_observer(company, send):
-    send(event("chat.deleted_on_device", company.sales_a, {"conversation": "c1", "contact": "wm_1", "group": None}))
+    send(
+        event(
+            "chat.deleted_on_device",
+            company.sales_a,
+            {"conversation": "c1", "contact": "wm_1", "group": None},
+        )
+    )
     assert Alert.objects.filter(rule="chat_deleted").count() == 1
     members = [{"contact": "wm_1"}, {"employee": company.sales_a.pk}]
     send(event("group.created", company.sales_a,
@@ -58,13 +64,25 @@ def test_one_incident_is_one_alert(company, send):
 
 
 def test_bulk_reveal_and_export(company, send):
-    send(event("risk.bulk_reveal", company.manager_a, {"employee": company.manager_a.pk, "limit": 20, "count": 20}))
+    send(
+        event(
+            "risk.bulk_reveal",
+            company.manager_a,
+            {"employee": company.manager_a.pk, "limit": 20, "count": 20},
+        )
+    )
     send(event("risk.bulk_export", company.manager_a, {"rows": 900}))
     alert = Alert.objects.get(rule="bulk_access")
     assert alert.severity == "high" and len(alert.evidence) == 2
     services.set_threshold(actor=company.admin, unit=company.hq, key="reveals_count", value=3)
     for i in range(3):
-        send(event("access.revealed", company.sales_b, {"contact": i, "kind": "phone", "masked": "138****0000", "reason": "x"}))
+        send(
+            event(
+                "access.revealed",
+                company.sales_b,
+                {"contact": i, "kind": "phone", "masked": "138****0000", "reason": "x"},
+            )
+        )
     assert Alert.objects.get(rule="bulk_access", employee=company.sales_b).severity == "medium"
 
 
@@ -86,7 +104,9 @@ def test_resigning_employee_contacting_many_customers(company, send):
 
 def org_services_status(employee, actor):
     last_day = timezone.localdate() + timedelta(days=14)
-    org_services.set_status(actor=actor, employee=employee, status=Employee.Status.RESIGNING, last_day=last_day)
+    org_services.set_status(
+        actor=actor, employee=employee, status=Employee.Status.RESIGNING, last_day=last_day
+    )
 
 
 def test_contact_frequency_collapse_against_the_pairs_own_baseline(company, send):
@@ -98,9 +118,17 @@ def test_contact_frequency_collapse_against_the_pairs_own_baseline(company, send
     for week in range(14):
         at = now - timedelta(weeks=week, hours=1)
         for n in range(5):
-            events.append(message_event(company.sales_a, "在吗", customer_id=steady.pk, occurred_at=at - timedelta(minutes=n)))
+            events.append(
+                message_event(
+                    company.sales_a, "在吗", customer_id=steady.pk, occurred_at=at - timedelta(minutes=n)
+                )
+            )
             if week >= 2:
-                events.append(message_event(company.sales_a, "在吗", customer_id=dropped.pk, occurred_at=at - timedelta(minutes=n)))
+                events.append(
+                    message_event(
+                        company.sales_a, "在吗", customer_id=dropped.pk, occurred_at=at - timedelta(minutes=n)
+                    )
+                )
         if week in (3, 9):
             events.append(message_event(company.sales_a, "在吗", customer_id=rare.pk, occurred_at=at))
     send(*events)

@@ -73,7 +73,9 @@ def _retry(times=1):
         delivery.send_due(now=later)
 
 
-def test_generic_webhook_retried_until_delivered_once(company, send, receiver, django_capture_on_commit_callbacks):
+def test_generic_webhook_retried_until_delivered_once(
+    company, send, receiver, django_capture_on_commit_callbacks
+):
     r = receiver(fail=2)
     hook = services.create_webhook(actor=company.admin, unit=company.hq, name="SIEM", kind=Webhook.Kind.GENERIC,
                                    url=r.url, secret="s3cret-key")  # fmt: skip
@@ -81,7 +83,9 @@ def test_generic_webhook_retried_until_delivered_once(company, send, receiver, d
     rows = list(Delivery.objects.filter(webhook=hook))
     assert len(rows) >= 1 and all(d.alert_id for d in rows)
     d = Delivery.objects.get(webhook=hook, alert=alert)
-    assert d.state == "pending" and d.attempts == 1 and "500" in d.last_error  # sent at once after commit, failed
+    assert (
+        d.state == "pending" and d.attempts == 1 and "500" in d.last_error
+    )  # sent at once after commit, failed
     delivery.send_due()  # not due yet: backoff
     assert len(r.requests) == len(rows)
     _retry(2)
@@ -94,7 +98,9 @@ def test_generic_webhook_retried_until_delivered_once(company, send, receiver, d
     body = json.loads(last["body"])
     assert body["event"] == "alert.raised" and body["alert"]["rule"] == "sensitive_words"
     stamp = last["headers"]["X-Custos-Timestamp"]
-    expected = "sha256=" + hmac.new(b"s3cret-key", stamp.encode() + b"." + last["body"], hashlib.sha256).hexdigest()
+    expected = (
+        "sha256=" + hmac.new(b"s3cret-key", stamp.encode() + b"." + last["body"], hashlib.sha256).hexdigest()
+    )
     assert last["headers"]["X-Custos-Signature"] == expected
 
 
@@ -117,13 +123,17 @@ def test_wecom_and_dingtalk_formats(company, send, receiver, django_capture_on_c
     assert body["msgtype"] == "markdown" and body["markdown"]["title"] and body["markdown"]["text"]
     query = urllib.parse.parse_qs(urllib.parse.urlsplit(last["path"]).query)
     stamp = query["timestamp"][0]
-    expected = base64.b64encode(hmac.new(b"SECabc", f"{stamp}\nSECabc".encode(), hashlib.sha256).digest()).decode()
+    expected = base64.b64encode(
+        hmac.new(b"SECabc", f"{stamp}\nSECabc".encode(), hashlib.sha256).digest()
+    ).decode()
     assert query["sign"] == [expected] and query["access_token"] == ["t0k"]
 
 
 def test_a_robot_error_code_is_a_failure(company, send, receiver, django_capture_on_commit_callbacks):
     r = receiver(fail=0, answer=b'{"errcode":93000,"errmsg":"invalid webhook url"}')
-    services.create_webhook(actor=company.admin, unit=company.hq, name="bad", kind=Webhook.Kind.WECOM, url=r.url)
+    services.create_webhook(
+        actor=company.admin, unit=company.hq, name="bad", kind=Webhook.Kind.WECOM, url=r.url
+    )
     _raise(company, send, django_capture_on_commit_callbacks)
     d = Delivery.objects.first()
     assert d.state == "pending" and "93000" in d.last_error
@@ -131,7 +141,9 @@ def test_a_robot_error_code_is_a_failure(company, send, receiver, django_capture
 
 def test_nothing_sent_when_the_alert_rolls_back(company, send, receiver, django_capture_on_commit_callbacks):
     r = receiver(fail=0)
-    services.create_webhook(actor=company.admin, unit=company.hq, name="x", kind=Webhook.Kind.GENERIC, url=r.url, secret="k")
+    services.create_webhook(
+        actor=company.admin, unit=company.hq, name="x", kind=Webhook.Kind.GENERIC, url=r.url, secret="k"
+    )
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         send(message_event(company.sales_a, "这单咱们私下交易"))
     assert callbacks and not r.requests  # queued for after commit, nothing sent inside the transaction
@@ -147,5 +159,8 @@ def test_secrets_encrypted_at_rest_and_masked(company, api):
     assert "abcdef123456" not in hook.url_encrypted and "top-secret" not in hook.secret_encrypted
     assert services.open_secret(hook) == "top-secret"
     assert api(company.manager_b).get("webhooks").json() == []
-    bad = client.post("webhooks", {"unit_id": company.hq.pk, "name": "x", "kind": "generic", "url": "ftp://x/y", "secret": "k"})
+    bad = client.post(
+        "webhooks",
+        {"unit_id": company.hq.pk, "name": "x", "kind": "generic", "url": "ftp://x/y", "secret": "k"},
+    )
     assert bad.status_code == 400

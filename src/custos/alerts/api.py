@@ -131,7 +131,9 @@ def _detail(me, alert: Alert) -> Alert:
             )
         )  # fmt: skip
     alert.items = items
-    alert.recipients = [RecipientOut(id=r.pk, name=r.name, unit_name=r.unit.name) for r in selectors.recipients(alert)]
+    alert.recipients = [
+        RecipientOut(id=r.pk, name=r.name, unit_name=r.unit.name) for r in selectors.recipients(alert)
+    ]
     alert.allow_candidates = selectors.allow_candidates(me, alert)
     return alert
 
@@ -151,7 +153,9 @@ def count_alerts(request):
     return CountOut(open=selectors.open_count(viewer(request)))
 
 
-@router.get("/alerts/{alert_id}", response=AlertDetail, summary="An alert with its evidence, the hits highlighted")
+@router.get(
+    "/alerts/{alert_id}", response=AlertDetail, summary="An alert with its evidence, the hits highlighted"
+)
 def get_alert(request, alert_id: int = Id):
     me = viewer(request)
     return _detail(me, selectors.get_alert(me, alert_id))
@@ -250,7 +254,9 @@ def list_terms(request, q: Query[UnitQuery]):
 def add_term(request, body: TermIn):
     me = viewer(request)
     unit = get_unit(me, body.unit_id)
-    term = services.add_term(actor=me, unit=unit, text=body.text, category=body.category, severity=body.severity)
+    term = services.add_term(
+        actor=me, unit=unit, text=body.text, category=body.category, severity=body.severity
+    )
     return Status(201, term)
 
 
@@ -275,13 +281,17 @@ def list_allowed(request, q: Query[UnitQuery]):
 @router.post("/lexicon/allowed", response={201: AllowedOut}, auth=WRITERS)
 def add_allowed(request, body: AllowedIn):
     me = viewer(request)
-    return Status(201, services.add_allowed(actor=me, unit=get_unit(me, body.unit_id), value=body.value, note=body.note))
+    return Status(
+        201, services.add_allowed(actor=me, unit=get_unit(me, body.unit_id), value=body.value, note=body.note)
+    )
 
 
 @router.patch("/lexicon/allowed/{allowed_id}", response=AllowedOut, auth=WRITERS)
 def patch_allowed(request, body: EnabledIn, allowed_id: int = Id):
     me = viewer(request)
-    return services.set_allowed_enabled(actor=me, allowed=selectors.get_allowed(me, allowed_id), enabled=body.enabled)
+    return services.set_allowed_enabled(
+        actor=me, allowed=selectors.get_allowed(me, allowed_id), enabled=body.enabled
+    )
 
 
 # --- thresholds ---------------------------------------------------------------------------
@@ -339,7 +349,9 @@ class WebhookIn(Schema):
     name: str = Field(..., min_length=1, max_length=60)
     kind: Webhook.Kind
     url: str = Field(..., min_length=8, max_length=1000)
-    secret: str = Field("", max_length=200, description="DingTalk sign secret, or the JSON webhook's HMAC key")
+    secret: str = Field(
+        "", max_length=200, description="DingTalk sign secret, or the JSON webhook's HMAC key"
+    )
     min_severity: str = Field("low", pattern=SEVERITY)
 
 
@@ -372,7 +384,9 @@ def create_webhook(request, body: WebhookIn):
 @router.patch("/webhooks/{webhook_id}", response=WebhookOut, auth=WRITERS)
 def patch_webhook(request, body: EnabledIn, webhook_id: int = Id):
     me = viewer(request)
-    return services.set_webhook_enabled(actor=me, webhook=selectors.get_webhook(me, webhook_id), enabled=body.enabled)
+    return services.set_webhook_enabled(
+        actor=me, webhook=selectors.get_webhook(me, webhook_id), enabled=body.enabled
+    )
 
 
 @router.get("/webhooks/{webhook_id}/deliveries", response=list[DeliveryOut])

@@ -26,7 +26,9 @@ def check(now=None) -> list[Alert]:
     since = now - timedelta(weeks=longest)
     owners = {
         pk: path
-        for pk, path in Employee.objects.exclude(status=Employee.Status.DEPARTED).values_list("pk", "unit__path")
+        for pk, path in Employee.objects.exclude(status=Employee.Status.DEPARTED).values_list(
+            "pk", "unit__path"
+        )
     }
     settings_by_path: dict[str, dict] = {}
     raised = []
@@ -47,14 +49,21 @@ def check(now=None) -> list[Alert]:
         if path not in settings_by_path:
             settings_by_path[path] = thresholds.values(path)
         s = settings_by_path[path]
-        key = (s["collapse_recent_weeks"], s["collapse_history_weeks"], s["collapse_min_per_week"], s["collapse_percent"])
+        key = (
+            s["collapse_recent_weeks"],
+            s["collapse_history_weeks"],
+            s["collapse_min_per_week"],
+            s["collapse_percent"],
+        )
         todo.setdefault(key, []).append((actor_id, customer_id))
     for (recent_w, history_w, min_per_week, percent), group in todo.items():
         recent_start = now - timedelta(weeks=recent_w)
         history_start = recent_start - timedelta(weeks=history_w)
         customers = [c for _a, c in group]
         rows = (
-            Entry.objects.filter(rules.message_query(), customer_id__in=customers, occurred_at__gte=history_start)
+            Entry.objects.filter(
+                rules.message_query(), customer_id__in=customers, occurred_at__gte=history_start
+            )
             .values("actor_id", "customer_id")
             .annotate(
                 recent=Count("seq", filter=Q(occurred_at__gte=recent_start)),

@@ -55,7 +55,9 @@ def check_url(url: str) -> str:
 
 def mask_url(url: str) -> str:
     parts = urllib.parse.urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{mask_text(parts.path, keep=4)}"[:120] + ("?…" if parts.query else "")
+    return f"{parts.scheme}://{parts.netloc}{mask_text(parts.path, keep=4)}"[:120] + (
+        "?…" if parts.query else ""
+    )
 
 
 def backoff(attempts: int) -> int:
@@ -197,7 +199,9 @@ def attempt(delivery_id: int, now=None) -> str | None:
     )
     if not taken:
         return None
-    delivery = Delivery.objects.select_related("webhook", "alert__employee", "alert__unit").get(pk=delivery_id)
+    delivery = Delivery.objects.select_related("webhook", "alert__employee", "alert__unit").get(
+        pk=delivery_id
+    )
     if not delivery.webhook.enabled:
         Delivery.objects.filter(pk=delivery_id).update(leased_until=None)
         return None

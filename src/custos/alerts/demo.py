@@ -64,7 +64,9 @@ class _Demo:
             occurred_at=self.at(hours_ago),
         )
 
-    def message(self, employee, customer, text, hours_ago, role="staff", msgtype="text", amount=None) -> Event:
+    def message(
+        self, employee, customer, text, hours_ago, role="staff", msgtype="text", amount=None
+    ) -> Event:
         contact = f"wm_demo_{customer.pk}"
         return self.event(
             "message.sent" if role == "staff" else "message.received",
@@ -100,7 +102,11 @@ def _manager_of(employee: Employee) -> Employee | None:
 def build(seed: int = 2026) -> dict[str, int]:
     """Append the demo's risky traffic; returns the number of alerts in each state."""
     d = _Demo(seed)
-    sales = [e for e in Employee.objects.filter(role=Role.SALES).select_related("unit").order_by("pk") if _customers_of(e, 1)]
+    sales = [
+        e
+        for e in Employee.objects.filter(role=Role.SALES).select_related("unit").order_by("pk")
+        if _customers_of(e, 1)
+    ]
     if not sales:
         return {}
     d.rng.shuffle(sales)
@@ -120,15 +126,37 @@ def build(seed: int = 2026) -> dict[str, int]:
     events.append(d.message(first, c1[0], None, 20, msgtype="redpacket", amount=8800))
     events.append(d.event("group.created", first, {"group": "wrdemo_g1", "name": "VIP老客户福利群", "has_company_observer": False,
                           "members": [{"employee": first.pk}, *({"contact": f"wm_demo_{c.pk}"} for c in c1[:3])]}, 18))  # fmt: skip
-    events.append(d.event("chat.deleted_on_device", second, {"conversation": "single:x", "contact": "wm_demo_x", "group": None}, 16))
+    events.append(
+        d.event(
+            "chat.deleted_on_device",
+            second,
+            {"conversation": "single:x", "contact": "wm_demo_x", "group": None},
+            16,
+        )
+    )
     # A hit recalled a minute later.
     c2 = _customers_of(second, 3)
     hit = d.message(second, c2[0], "这单别走公司，私下交易给你便宜五百", 12)
     events.append(hit)
-    events.append(d.event("message.recalled", second, {"message": hit.source_id, "conversation": hit.payload["conversation"]}, 11.98))
+    events.append(
+        d.event(
+            "message.recalled",
+            second,
+            {"message": hit.source_id, "conversation": hit.payload["conversation"]},
+            11.98,
+        )
+    )
     # Customers deleted one after another.
     for k, customer in enumerate(_customers_of(second, 4)):
-        events.append(d.event("contact.deleted_by_staff", second, {"contact": f"wm_demo_{customer.pk}"}, 8 - k * 0.2, customer))
+        events.append(
+            d.event(
+                "contact.deleted_by_staff",
+                second,
+                {"contact": f"wm_demo_{customer.pk}"},
+                8 - k * 0.2,
+                customer,
+            )
+        )
     # A word in an innocent sentence: the false positive a manager clears.
     third = cast[2 % len(cast)]
     fp = d.message(third, _customers_of(third, 1)[0], FALSE_POSITIVE, 30)
@@ -136,7 +164,9 @@ def build(seed: int = 2026) -> dict[str, int]:
     events.sort(key=lambda e: e.occurred_at)
     append_batch(events)
 
-    alerts = list(Alert.objects.filter(evidence__isnull=False).select_related("employee", "unit").order_by("raised_at"))
+    alerts = list(
+        Alert.objects.filter(evidence__isnull=False).select_related("employee", "unit").order_by("raised_at")
+    )
     fp_alert = next((a for a in alerts if a.category == "kickback" and a.employee_id == third.pk), None)
     handled = 0
     for alert in alerts:
@@ -145,10 +175,14 @@ def build(seed: int = 2026) -> dict[str, int]:
             continue
         if alert is fp_alert:
             services.mark_false_positive(actor=manager, alert=alert, reason="公司制度说明，不是违规")
-        elif alert.rule in ("chat_deleted", "money_transfer") or (alert.rule == "sensitive_words" and handled % 3 == 0):
+        elif alert.rule in ("chat_deleted", "money_transfer") or (
+            alert.rule == "sensitive_words" and handled % 3 == 0
+        ):
             services.acknowledge(actor=manager, alert=alert, note="已安排约谈")
             if alert.rule == "money_transfer" or handled % 2 == 0:
-                services.resolve(actor=manager, alert=Alert.objects.get(pk=alert.pk), reason="已约谈，客户关系交回门店")
+                services.resolve(
+                    actor=manager, alert=Alert.objects.get(pk=alert.pk), reason="已约谈，客户关系交回门店"
+                )
         handled += 1
     counts = {}
     for state, _label in Alert.State.choices:

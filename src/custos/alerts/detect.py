@@ -38,7 +38,9 @@ def _payload(entry) -> dict | None:
 def scan(items: list) -> dict[int, list[Hit]]:
     """Hits of the messages among (entry, payload) pairs, stored; by entry seq."""
     messages = [
-        (e, p) for e, p in items if e.kind in MESSAGES and isinstance(p.get("text"), str) and p["text"].strip()
+        (e, p)
+        for e, p in items
+        if e.kind in MESSAGES and isinstance(p.get("text"), str) and p["text"].strip()
     ]
     if not messages:
         return {}

@@ -75,9 +75,11 @@ class _Context:
 
     def __init__(self, items):
         actor_ids = {e.actor_id for e, _p in items if e.actor_id is not None}
-        self.staff = {
-            e.pk: e for e in Employee.objects.filter(pk__in=actor_ids).select_related("unit")
-        } if actor_ids else {}
+        self.staff = (
+            {e.pk: e for e in Employee.objects.filter(pk__in=actor_ids).select_related("unit")}
+            if actor_ids
+            else {}
+        )
         unit_ids = {e.unit_id for e, _p in items if e.unit_id is not None}
         self.paths = dict(Unit.objects.filter(pk__in=unit_ids).values_list("pk", "path")) if unit_ids else {}
         self._values: dict[str, dict] = {}
@@ -130,7 +132,9 @@ def _word_signals(entry, payload, hits, ctx) -> list[Signal]:
         rule = "contact_leak" if category == "contact_leak" else "sensitive_words"
         detail = "、".join(dict.fromkeys(h.matched for h in found))[:300]
         signals.append(
-            _signal(entry, ctx, rule, category, severity, contact=_contact(payload), detail=detail, hits=found)
+            _signal(
+                entry, ctx, rule, category, severity, contact=_contact(payload), detail=detail, hits=found
+            )
         )
     return signals
 
@@ -182,11 +186,7 @@ def _recalled(entry, payload, hits_by_seq) -> tuple[int, list] | None:
     source_id = payload.get("message")
     if not isinstance(source_id, str):
         return None
-    seq = (
-        Entry.objects.filter(source=entry.source, source_id=source_id)
-        .values_list("seq", flat=True)
-        .first()
-    )
+    seq = Entry.objects.filter(source=entry.source, source_id=source_id).values_list("seq", flat=True).first()
     if seq is None:
         return None
     hits = hits_by_seq.get(seq) or list(Hit.objects.filter(entry_seq=seq))
@@ -233,7 +233,9 @@ def evaluate(items: list, hits_by_seq: dict[int, list[Hit]]) -> list[Signal]:
                                 detail=str(len(seqs)), key=f"mass_deletion:{entry.actor_id}")
                     )  # fmt: skip
         elif kind == "chat.deleted_on_device":
-            signals.append(_signal(entry, ctx, "chat_deleted", "deletion", "medium", contact=_contact(payload)))
+            signals.append(
+                _signal(entry, ctx, "chat_deleted", "deletion", "medium", contact=_contact(payload))
+            )
         elif kind == "group.created":
             members = payload.get("members") or []
             customers = [m for m in members if isinstance(m, dict) and m.get("contact")]

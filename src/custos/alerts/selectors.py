@@ -112,7 +112,9 @@ def _spans(text: str, hits: list[Hit], mask: bool) -> list[Span]:
         if hit.start > at:
             spans.append(Span(text[at : hit.start]))
         piece = text[hit.start : hit.end]
-        spans.append(Span(mask_text(piece, keep=2) if mask and hit.category == "contact_leak" else piece, hit))
+        spans.append(
+            Span(mask_text(piece, keep=2) if mask and hit.category == "contact_leak" else piece, hit)
+        )
         at = hit.end
     if at < len(text):
         spans.append(Span(text[at:]))
@@ -137,7 +139,11 @@ def evidence(viewer: Employee, alert: Alert) -> list[Evidence]:
         if entry is None:
             continue
         payload = json.loads(entry.payload) if entry.payload else None
-        text = payload.get("text") if isinstance(payload, dict) and isinstance(payload.get("text"), str) else None
+        text = (
+            payload.get("text")
+            if isinstance(payload, dict) and isinstance(payload.get("text"), str)
+            else None
+        )
         found = hits.get(seq, [])
         spans = _spans(text, found, mask=True) if text else []
         result.append(
@@ -157,7 +163,9 @@ def evidence(viewer: Employee, alert: Alert) -> list[Evidence]:
 
 
 @functools.lru_cache(maxsize=512)
-def _suppressing_phrase(path: str, version: int, text: str, start: int, end: int, category: str) -> str | None:
+def _suppressing_phrase(
+    path: str, version: int, text: str, start: int, end: int, category: str
+) -> str | None:
     """The shortest phrase around a hit that, allowed, stops it: a false positive's allow-list candidate.
 
     The engine ignores an allowed phrase that lies inside a hit (allowing 回扣 itself would switch
@@ -192,9 +200,13 @@ def allow_candidates(viewer: Employee, alert: Alert) -> list[str]:
 
 def recipients(alert: Alert) -> QuerySet[Employee]:
     """The managers whose scope covers the alert's unit (the people told first)."""
-    return Employee.objects.filter(
-        role=Role.MANAGER, unit_id__in=ancestor_ids(alert.unit.path), frozen_at__isnull=True
-    ).exclude(status=Employee.Status.DEPARTED).select_related("unit")
+    return (
+        Employee.objects.filter(
+            role=Role.MANAGER, unit_id__in=ancestor_ids(alert.unit.path), frozen_at__isnull=True
+        )
+        .exclude(status=Employee.Status.DEPARTED)
+        .select_related("unit")
+    )
 
 
 def thresholds_of(viewer: Employee, unit_id: int) -> dict[str, dict]:

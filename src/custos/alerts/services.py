@@ -174,7 +174,12 @@ def mark_false_positive(*, actor: Employee, alert: Alert, reason: str, allow: li
         unit = Unit.objects.get(pk=alert.unit_id)
         require_unit_manager(actor, unit)
         for phrase in phrases:
-            add_allowed(actor=actor, unit=unit, value=phrase, note=_("False positive of alert #%(id)s") % {"id": alert.pk})
+            add_allowed(
+                actor=actor,
+                unit=unit,
+                value=phrase,
+                note=_("False positive of alert #%(id)s") % {"id": alert.pk},
+            )
     return alert
 
 
@@ -222,7 +227,9 @@ def _term_fields(category: str, severity: str) -> tuple[str, str]:
 
 
 @transaction.atomic
-def add_term(*, actor: Employee, unit: Unit, text: str, category: str, severity: str = "medium") -> LexiconTerm:
+def add_term(
+    *, actor: Employee, unit: Unit, text: str, category: str, severity: str = "medium"
+) -> LexiconTerm:
     require_unit_manager(actor, unit)
     text = _clean_term(text)
     category, severity = _term_fields(category, severity)
@@ -233,7 +240,12 @@ def add_term(*, actor: Employee, unit: Unit, text: str, category: str, severity:
         term.category, term.severity, term.enabled = category, severity, True
         term.save(update_fields=["category", "severity", "enabled", "updated_at"])
     engines.bump()
-    _audit("lexicon.term_added", actor, unit, {"term": term.pk, "text": text, "category": category, "severity": severity})
+    _audit(
+        "lexicon.term_added",
+        actor,
+        unit,
+        {"term": term.pk, "text": text, "category": category, "severity": severity},
+    )
     return term
 
 
@@ -244,7 +256,12 @@ def set_term_enabled(*, actor: Employee, term: LexiconTerm, enabled: bool) -> Le
         term.enabled = enabled
         term.save(update_fields=["enabled", "updated_at"])
         engines.bump()
-        _audit("lexicon.term_" + ("enabled" if enabled else "disabled"), actor, term.unit, {"term": term.pk, "text": term.text})
+        _audit(
+            "lexicon.term_" + ("enabled" if enabled else "disabled"),
+            actor,
+            term.unit,
+            {"term": term.pk, "text": term.text},
+        )
     return term
 
 
@@ -330,7 +347,9 @@ def set_threshold(*, actor: Employee, unit: Unit, key: str, value: int | None) -
     else:
         low, high = thresholds.BOUNDS[key]
         if not isinstance(value, int) or not low <= value <= high:
-            raise InvalidInput(_("%(key)s must be between %(low)d and %(high)d.") % {"key": key, "low": low, "high": high})
+            raise InvalidInput(
+                _("%(key)s must be between %(low)d and %(high)d.") % {"key": key, "low": low, "high": high}
+            )
         Threshold.objects.update_or_create(unit=unit, key=key, defaults={"value": value, "updated_by": actor})
     _audit("alert.threshold_set", actor, unit, {"key": key, "value": value})
 
@@ -351,7 +370,14 @@ def open_secret(webhook: Webhook) -> str:
 
 @transaction.atomic
 def create_webhook(
-    *, actor: Employee, unit: Unit, name: str, kind: str, url: str, secret: str = "", min_severity: str = "low"
+    *,
+    actor: Employee,
+    unit: Unit,
+    name: str,
+    kind: str,
+    url: str,
+    secret: str = "",
+    min_severity: str = "low",
 ) -> Webhook:
     require_unit_manager(actor, unit)
     name = " ".join((name or "").split())[:60]
@@ -384,9 +410,18 @@ def set_webhook_enabled(*, actor: Employee, webhook: Webhook, enabled: bool) -> 
     if webhook.enabled != enabled:
         webhook.enabled = enabled
         webhook.save(update_fields=["enabled"])
-        _audit("alert.webhook_" + ("enabled" if enabled else "disabled"), actor, webhook.unit, {"webhook": webhook.pk})
+        _audit(
+            "alert.webhook_" + ("enabled" if enabled else "disabled"),
+            actor,
+            webhook.unit,
+            {"webhook": webhook.pk},
+        )
     if enabled:
-        pending = list(Delivery.objects.filter(webhook=webhook, state=Delivery.State.PENDING).values_list("pk", flat=True))
+        pending = list(
+            Delivery.objects.filter(webhook=webhook, state=Delivery.State.PENDING).values_list(
+                "pk", flat=True
+            )
+        )
         if pending:
             transaction.on_commit(lambda: delivery.enqueue(pending))
     return webhook

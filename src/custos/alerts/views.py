@@ -116,7 +116,9 @@ def action(request, alert_id: int, name: str):
         services.resolve(actor=me, alert=alert, reason=reason)
         messages.success(request, _("Alert resolved."))
     elif name == "false_positive":
-        services.mark_false_positive(actor=me, alert=alert, reason=reason, allow=request.POST.getlist("allow"))
+        services.mark_false_positive(
+            actor=me, alert=alert, reason=reason, allow=request.POST.getlist("allow")
+        )
         messages.success(request, _("Marked as a false positive."))
     else:
         raise InvalidInput(_("Unknown action."))
@@ -143,7 +145,9 @@ def lexicon(request):
             counts = services.import_terms(actor=me, unit=unit, text=request.POST.get("lines", ""))
             messages.success(request, _("Imported: %(created)d new, %(updated)d changed.") % counts)
         elif what == "allow":
-            services.add_allowed(actor=me, unit=unit, value=request.POST.get("value", ""), note=request.POST.get("note", ""))
+            services.add_allowed(
+                actor=me, unit=unit, value=request.POST.get("value", ""), note=request.POST.get("note", "")
+            )
             messages.success(request, _("Channel allowed."))
         elif what == "term_toggle":
             term = selectors.get_term(me, _digit(request.POST.get("id")) or 0)
@@ -167,7 +171,14 @@ def lexicon(request):
     )
 
 
-_WORD_CATEGORIES = ("private_deal", "contact_diversion", "kickback", "payment_diversion", "poaching", "custom")
+_WORD_CATEGORIES = (
+    "private_deal",
+    "contact_diversion",
+    "kickback",
+    "payment_diversion",
+    "poaching",
+    "custom",
+)
 
 
 @console_view
