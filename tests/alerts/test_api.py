@@ -160,7 +160,7 @@ def test_allowed_channels_per_unit(company, send, api):
 
 
 def _put(client, path, body):
-    return client.client.put(f"/api/v1/{path}", body, content_type="application/json")
+    return client.post(path, body)
 
 
 def test_thresholds_nearest_unit_wins(company, api):

@@ -317,7 +317,7 @@ def list_thresholds(request, unit_id: int = Query(..., ge=1, le=BIGINT)):
     return list(selectors.thresholds_of(viewer(request), unit_id).values())
 
 
-@router.put("/alert-thresholds", response=list[ThresholdOut], auth=WRITERS)
+@router.post("/alert-thresholds", response=list[ThresholdOut], auth=WRITERS)
 def set_threshold(request, body: ThresholdIn):
     me = viewer(request)
     unit = get_unit(me, body.unit_id)
