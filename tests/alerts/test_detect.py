@@ -32,7 +32,8 @@ def test_contact_leak_only_for_staff_senders(company, send):
         message_event(company.sales_a, "我手机 13912345678，有事直接打"),
         message_event(company.sales_a, "我手机 13912345678，有事直接打", role="customer"),
     )
-    assert Hit.objects.filter(entry_seq=staff.seq, category="contact_leak").exists()
+    leak = Hit.objects.get(entry_seq=staff.seq, category="contact_leak")
+    assert leak.matched == "13*******78" and (leak.start, leak.end) == (4, 15)  # stored masked
     assert not Hit.objects.filter(entry_seq=customer.seq, category="contact_leak").exists()
     assert Alert.objects.filter(rule="contact_leak").count() == 1
 

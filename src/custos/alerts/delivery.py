@@ -73,9 +73,7 @@ def alert_link(alert) -> str:
 
 
 def shown_summary(alert) -> str:
-    """The alert's detail as it may leave the building: a shared phone or id masked."""
-    if alert.category == "contact_leak":
-        return "、".join(mask_text(part, keep=2) for part in alert.summary.split("、"))
+    """The alert's detail as it may leave the building (a shared number or id was masked when stored)."""
     return alert.summary
 
 

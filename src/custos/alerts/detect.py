@@ -11,6 +11,8 @@ from collections import defaultdict
 
 from custos.alerts import engines, rules, services
 from custos.alerts.models import DetectorState, Hit
+from custos.core.masking import mask_text
+from custos.detection.engine import CONTACT_LEAK
 from custos.org.models import Unit
 
 NAME = "alerts.detect"
@@ -68,7 +70,8 @@ def scan(items: list) -> dict[int, list[Hit]]:
                         severity=h.severity,
                         start=h.start,
                         end=h.end,
-                        matched=h.matched[:200],
+                        # A shared number or id is kept masked here; the ledger entry holds the text.
+                        matched=mask_text(h.matched, keep=2) if h.category == CONTACT_LEAK else h.matched[:200],
                     )
                     for h in hits
                 ]

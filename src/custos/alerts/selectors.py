@@ -97,13 +97,6 @@ class Evidence:
     spans: list  # the text cut at the hits, for highlighting
 
 
-def _masked(hit: Hit) -> Hit:
-    if hit.category != "contact_leak":
-        return hit
-    return Hit(**{**{f.attname: getattr(hit, f.attname) for f in Hit._meta.concrete_fields},
-                  "matched": mask_text(hit.matched, keep=2)})  # fmt: skip
-
-
 def _spans(text: str, hits: list[Hit], mask: bool) -> list[Span]:
     spans, at = [], 0
     for hit in sorted(hits, key=lambda h: (h.start, -h.end)):
@@ -155,7 +148,7 @@ def evidence(viewer: Employee, alert: Alert) -> list[Evidence]:
                 customer_id=entry.customer_id,
                 payload=payload,
                 text="".join(span.text for span in spans) if text else None,
-                hits=[_masked(h) for h in found],
+                hits=found,
                 spans=spans,
             )
         )
