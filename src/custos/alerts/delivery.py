@@ -52,7 +52,13 @@ def check_url(url: str) -> str:
         parts.port  # noqa: B018 - raises ValueError on a port that is no number
     except ValueError:
         parts = None
-    if parts is None or any(ch.isspace() or ord(ch) < 32 for ch in url) or parts.scheme not in ("http", "https") or not parts.netloc or len(url) > 1000:
+    if (
+        parts is None
+        or any(ch.isspace() or ord(ch) < 32 for ch in url)
+        or parts.scheme not in ("http", "https")
+        or not parts.netloc
+        or len(url) > 1000
+    ):
         raise InvalidInput(_("A webhook URL starts with https:// (or http://) and names a host."))
     return url
 

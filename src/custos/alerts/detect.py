@@ -71,7 +71,9 @@ def scan(items: list) -> dict[int, list[Hit]]:
                         start=h.start,
                         end=h.end,
                         # A shared number or id is kept masked here; the ledger entry holds the text.
-                        matched=mask_text(h.matched, keep=2) if h.category == CONTACT_LEAK else h.matched[:200],
+                        matched=mask_text(h.matched, keep=2)
+                        if h.category == CONTACT_LEAK
+                        else h.matched[:200],
                     )
                     for h in hits
                 ]
