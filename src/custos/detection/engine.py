@@ -52,6 +52,7 @@ _ACCOUNT_ID = re.compile(r"[a-z][-_a-z0-9]{5,19}")
 # in the canonical text).
 _ID_CHARACTER = re.compile(r"[A-Za-zＡ-Ｚａ-ｚ]")
 _DIGIT = re.compile(r"[0-9]")
+_NO_HITS: list = []
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,16 +179,26 @@ class Engine:
         offsets = list(accumulate(map((1).__add__, map(len, parts)), initial=0))
 
         # Any one trigger is enough to look closer, so the non-overlapping search will do.
-        look = {
-            bisect_right(offsets, start) - 1
-            for _, start, _ in self._patterns.trigger.find_matches_as_indexes(canon)
-        }
+        trigger, stutter_only = self._patterns.trigger, self._patterns.stutter_only
+        look, maybe = set(), set()
+        for pattern, start, _ in trigger.find_matches_as_indexes(canon):
+            (maybe if pattern in stutter_only else look).add(bisect_right(offsets, start) - 1)
+        # A stutter fragment alone (有优惠 reads you you hui) counts only where a character really
+        # repeats, as _evaluate decides; or where a real trigger hid under it in the search above.
+        for i in maybe - look:
+            if REPEAT.search(self._norm.folded(texts[i])) or any(
+                p not in stutter_only for p, _, _ in trigger.find_matches_as_indexes(parts[i], overlapping=True)
+            ):
+                look.add(i)
         runs: dict[int, list] = defaultdict(list)
         for start, end in phones.mobile_runs(canon):
             i = bisect_right(offsets, start) - 1
             runs[i].append((start - offsets[i], end - offsets[i]))
 
-        results: list[list[Hit]] = [[] for _ in messages]
+        # Messages without hits share one empty list: a fresh one each would be a hundred thousand
+        # objects for the garbage collector to walk per 100,000 messages. Read results, do not
+        # change them in place.
+        results: list[list[Hit]] = [_NO_HITS] * len(messages)
         for i in look | runs.keys():
             hits = self._evaluate(texts[i], messages[i][1], parts[i], runs.get(i, ()))
             results[i] = _unmask(messages[i][0], hits) if texts[i] is not messages[i][0] else hits
