@@ -159,9 +159,29 @@ class Engine:
             return _unmask(text, self.scan(text.replace(BOUNDARY, " "), sender_role))
         canon = self._norm.canonical(text)
         runs = phones.mobile_runs(canon)
-        if not runs and not self._patterns.trigger.find_matches_as_indexes(canon):
-            return []
+        if not runs and not self._triggered(text, canon):
+            return _NO_HITS
         return self._evaluate(text, sender_role, canon, runs)
+
+    def _triggered(self, text: str, canon: str) -> bool:
+        """Whether one message deserves a closer look, as scan_many decides for a batch."""
+        matches = self._patterns.trigger.find_matches_as_indexes(canon)
+        if not matches:
+            return False
+        stutter_only = self._patterns.stutter_only
+        if any(pattern not in stutter_only for pattern, _, _ in matches):
+            return True
+        return self._stutter_counts(text, canon)
+
+    def _stutter_counts(self, text: str, canon: str) -> bool:
+        """A stutter fragment alone (有优惠 reads you you hui) counts only where a character really
+        repeats, as _evaluate decides; or where a real trigger hid under it in a search that does
+        not overlap."""
+        stutter_only = self._patterns.stutter_only
+        return bool(REPEAT.search(self._norm.folded(text))) or any(
+            p not in stutter_only
+            for p, _, _ in self._patterns.trigger.find_matches_as_indexes(canon, overlapping=True)
+        )
 
     def scan_many(self, messages: Iterable[tuple[str, str | None]]) -> list[list[Hit]]:
         """Hits for each (text, sender_role): one normalisation and one automaton pass for the batch."""
@@ -183,12 +203,8 @@ class Engine:
         look, maybe = set(), set()
         for pattern, start, _ in trigger.find_matches_as_indexes(canon):
             (maybe if pattern in stutter_only else look).add(bisect_right(offsets, start) - 1)
-        # A stutter fragment alone (有优惠 reads you you hui) counts only where a character really
-        # repeats, as _evaluate decides; or where a real trigger hid under it in the search above.
         for i in maybe - look:
-            if REPEAT.search(self._norm.folded(texts[i])) or any(
-                p not in stutter_only for p, _, _ in trigger.find_matches_as_indexes(parts[i], overlapping=True)
-            ):
+            if self._stutter_counts(texts[i], parts[i]):
                 look.add(i)
         runs: dict[int, list] = defaultdict(list)
         for start, end in phones.mobile_runs(canon):
