@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "custos.evidence",
     "custos.detection",
     "custos.handover",
+    "custos.alerts",
     "custos.api",
     "custos.console",
 ]
@@ -165,7 +166,8 @@ REDIS_URL = os.environ.get("CUSTOS_REDIS_URL")
 HUEY = {
     "name": "custos",
     "immediate": env_bool("CUSTOS_HUEY_IMMEDIATE"),
-    "consumer": {"workers": int(os.environ.get("CUSTOS_WORKERS", "2")), "worker_type": "thread"},
+    # An idle consumer polls the SQLite queue at most every max_delay seconds: alert webhooks go out within it.
+    "consumer": {"workers": int(os.environ.get("CUSTOS_WORKERS", "2")), "worker_type": "thread", "max_delay": 2.0},
 }
 if REDIS_URL:
     HUEY.update({"huey_class": "huey.RedisHuey", "url": REDIS_URL})

@@ -17,5 +17,6 @@ urlpatterns = [
     path("ledger/", include("custos.ledger.urls")),
     path("evidence/", include("custos.evidence.urls")),
     path("handover/", include("custos.handover.urls")),
+    path("alerts/", include("custos.alerts.urls")),
     path("", include("custos.console.urls")),
 ]

@@ -58,6 +58,7 @@ def on_http_error(request, exc: HttpError):
 
 def _mount():
     from custos.access.api import router as access_router
+    from custos.alerts.api import router as alerts_router
     from custos.customers.api import router as customers_router
     from custos.evidence.api import router as evidence_router
     from custos.handover.api import router as handover_router
@@ -70,6 +71,7 @@ def _mount():
     api.add_router("/", customers_router)
     api.add_router("/evidence", evidence_router)
     api.add_router("/", handover_router)
+    api.add_router("/", alerts_router)
 
 
 _mount()

@@ -52,6 +52,7 @@ _ACCOUNT_ID = re.compile(r"[a-z][-_a-z0-9]{5,19}")
 # in the canonical text).
 _ID_CHARACTER = re.compile(r"[A-Za-zＡ-Ｚａ-ｚ]")
 _DIGIT = re.compile(r"[0-9]")
+_NO_HITS: list = []
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,9 +159,29 @@ class Engine:
             return _unmask(text, self.scan(text.replace(BOUNDARY, " "), sender_role))
         canon = self._norm.canonical(text)
         runs = phones.mobile_runs(canon)
-        if not runs and not self._patterns.trigger.find_matches_as_indexes(canon):
-            return []
+        if not runs and not self._triggered(text, canon):
+            return _NO_HITS
         return self._evaluate(text, sender_role, canon, runs)
+
+    def _triggered(self, text: str, canon: str) -> bool:
+        """Whether one message deserves a closer look, as scan_many decides for a batch."""
+        matches = self._patterns.trigger.find_matches_as_indexes(canon)
+        if not matches:
+            return False
+        stutter_only = self._patterns.stutter_only
+        if any(pattern not in stutter_only for pattern, _, _ in matches):
+            return True
+        return self._stutter_counts(text, canon)
+
+    def _stutter_counts(self, text: str, canon: str) -> bool:
+        """A stutter fragment alone (有优惠 reads you you hui) counts only where a character really
+        repeats, as _evaluate decides; or where a real trigger hid under it in a search that does
+        not overlap."""
+        stutter_only = self._patterns.stutter_only
+        return bool(REPEAT.search(self._norm.folded(text))) or any(
+            p not in stutter_only
+            for p, _, _ in self._patterns.trigger.find_matches_as_indexes(canon, overlapping=True)
+        )
 
     def scan_many(self, messages: Iterable[tuple[str, str | None]]) -> list[list[Hit]]:
         """Hits for each (text, sender_role): one normalisation and one automaton pass for the batch."""
@@ -178,16 +199,22 @@ class Engine:
         offsets = list(accumulate(map((1).__add__, map(len, parts)), initial=0))
 
         # Any one trigger is enough to look closer, so the non-overlapping search will do.
-        look = {
-            bisect_right(offsets, start) - 1
-            for _, start, _ in self._patterns.trigger.find_matches_as_indexes(canon)
-        }
+        trigger, stutter_only = self._patterns.trigger, self._patterns.stutter_only
+        look, maybe = set(), set()
+        for pattern, start, _ in trigger.find_matches_as_indexes(canon):
+            (maybe if pattern in stutter_only else look).add(bisect_right(offsets, start) - 1)
+        for i in maybe - look:
+            if self._stutter_counts(texts[i], parts[i]):
+                look.add(i)
         runs: dict[int, list] = defaultdict(list)
         for start, end in phones.mobile_runs(canon):
             i = bisect_right(offsets, start) - 1
             runs[i].append((start - offsets[i], end - offsets[i]))
 
-        results: list[list[Hit]] = [[] for _ in messages]
+        # Messages without hits share one empty list: a fresh one each would be a hundred thousand
+        # objects for the garbage collector to walk per 100,000 messages. Read results, do not
+        # change them in place.
+        results: list[list[Hit]] = [_NO_HITS] * len(messages)
         for i in look | runs.keys():
             hits = self._evaluate(texts[i], messages[i][1], parts[i], runs.get(i, ()))
             results[i] = _unmask(messages[i][0], hits) if texts[i] is not messages[i][0] else hits

@@ -60,6 +60,8 @@ class Patterns:
     group_bits: dict[str, int]
     trigger: AhoCorasick
     terms: int
+    # indexes of trigger patterns that are only a stutter fragment, no term or cue of their own
+    stutter_only: frozenset = frozenset()
 
 
 class _Builder:
@@ -181,19 +183,22 @@ def build(
             for i in indexes
         )
     ]
-    trigger = set(triggers) | _stutters(triggers)
+    trigger = set(triggers)
     for pattern, indexes in builder.patterns.items():
         for index in indexes:
             entry = entries[index]
             if entry.kind == CUE and entry.name in followed_groups:
                 trigger.update(pattern + follower for follower in followed_groups[entry.name])
+    stutters = _stutters(triggers) - trigger
+    trigger_keys = sorted(trigger | stutters)
     return Patterns(
         full=full,
         collapsed=_automaton(collapsed, entries, group_bits),
         entries=entries,
         group_bits=group_bits,
-        trigger=AhoCorasick(sorted(trigger), matchkind=MATCHKIND_STANDARD),
+        trigger=AhoCorasick(trigger_keys, matchkind=MATCHKIND_STANDARD),
         terms=count,
+        stutter_only=frozenset(i for i, pattern in enumerate(trigger_keys) if pattern in stutters),
     )
 
 

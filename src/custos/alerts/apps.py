@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class AlertsConfig(AppConfig):
+    name = "custos.alerts"
+    label = "alerts"
+    verbose_name = _("Alerts")
+
+    def ready(self):
+        from custos.alerts import detect
+        from custos.ledger import projections
+
+        projections.register(detect.NAME, kinds=detect.KINDS, handle=detect.handle, reset=detect.reset)

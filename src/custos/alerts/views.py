@@ -1,0 +1,223 @@
+"""Console pages: the alert inbox with its live count, an alert with its evidence highlighted,
+the lexicon and allow-list per unit, and a unit's thresholds and webhooks."""
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from custos.access.policy import may_manage_staff
+from custos.access.scope import scope_of
+from custos.alerts import selectors, services, thresholds
+from custos.alerts.models import Alert, Severity, Webhook
+from custos.alerts.rules import CATEGORIES, RULES
+from custos.console.decorators import console_view
+from custos.core.errors import Forbidden, InvalidInput
+from custos.org.models import Employee
+from custos.org.selectors import get_unit, units_visible
+
+PAGE_SIZE = 30
+
+
+def _digit(value) -> int | None:
+    return int(value) if value and str(value).isdigit() and len(str(value)) < 19 else None
+
+
+def _labels(alerts) -> None:
+    for a in alerts:
+        a.rule_label = RULES.get(a.rule, a.rule)
+        a.category_label = CATEGORIES.get(a.category, a.category)
+
+
+def _reader(me: Employee) -> None:
+    if scope_of(me).kind in ("own", "none"):
+        raise Forbidden(_("Alerts are for managers, executives, administrators and auditors."))
+
+
+@console_view
+def inbox(request):
+    me = request.viewer
+    _reader(me)
+    params = request.GET
+    state = params.get("state", "active")
+    filters = selectors.Filters(
+        state=state if state in {*Alert.State.values, "active"} else None,
+        severity=params.get("severity") if params.get("severity") in Severity.values else None,
+        rule=params.get("rule") if params.get("rule") in RULES else None,
+        unit_id=_digit(params.get("unit")),
+    )
+    query = params.copy()
+    query.pop("page", None)
+    page = Paginator(selectors.list_alerts(me, filters), PAGE_SIZE).get_page(params.get("page"))
+    _labels(page)
+    context = {
+        "page": page,
+        "filters": params,
+        "state": state,
+        "query": query.urlencode(),
+        "states": Alert.State.choices,
+        "severities": Severity.choices,
+        "rules": list(RULES.items()),
+        "units": [(u.pk, ("— " * u.depth) + u.name) for u in units_visible(me)],
+        "open_count": selectors.open_count(me),
+    }
+    template = "alerts/_rows.html" if request.htmx else "alerts/inbox.html"
+    return render(request, template, context)
+
+
+@never_cache
+@console_view
+def badge(request):
+    """The nav's live count, polled by htmx every few seconds."""
+    me = request.viewer
+    if scope_of(me).kind in ("own", "none"):
+        return HttpResponse("")
+    n = selectors.open_count(me)
+    return HttpResponse(f'<span class="count" data-open="{n}">{n}</span>' if n else "")
+
+
+@console_view
+def detail(request, alert_id: int):
+    me = request.viewer
+    _reader(me)
+    alert = selectors.get_alert(me, alert_id)
+    _labels([alert])
+    items = selectors.evidence(me, alert)
+    for item in items:
+        for hit in item.hits:
+            hit.category_label = CATEGORIES.get(hit.category, hit.category)
+    can_handle = may_manage_staff(me) and alert.employee_id != me.pk and not scope_of(me).read_only
+    return render(
+        request,
+        "alerts/detail.html",
+        {
+            "alert": alert,
+            "items": items,
+            "recipients": selectors.recipients(alert),
+            "candidates": selectors.allow_candidates(me, alert) if can_handle else [],
+            "can_handle": can_handle and alert.is_open,
+        },
+    )
+
+
+@require_POST
+@console_view
+def action(request, alert_id: int, name: str):
+    me = request.viewer
+    alert = selectors.get_alert(me, alert_id)
+    reason = request.POST.get("reason", "")
+    if name == "acknowledge":
+        services.acknowledge(actor=me, alert=alert, note=reason)
+        messages.success(request, _("Alert acknowledged."))
+    elif name == "resolve":
+        services.resolve(actor=me, alert=alert, reason=reason)
+        messages.success(request, _("Alert resolved."))
+    elif name == "false_positive":
+        services.mark_false_positive(
+            actor=me, alert=alert, reason=reason, allow=request.POST.getlist("allow")
+        )
+        messages.success(request, _("Marked as a false positive."))
+    else:
+        raise InvalidInput(_("Unknown action."))
+    return redirect("alerts:detail", alert_id=alert.pk)
+
+
+def _unit_for(request, me):
+    unit_id = _digit(request.GET.get("unit") or request.POST.get("unit"))
+    return get_unit(me, unit_id) if unit_id else me.unit
+
+
+@console_view
+def lexicon(request):
+    me = request.viewer
+    _reader(me)
+    unit = _unit_for(request, me)
+    if request.method == "POST":
+        what = request.POST.get("what")
+        if what == "term":
+            services.add_term(actor=me, unit=unit, text=request.POST.get("text", ""),
+                              category=request.POST.get("category", ""), severity=request.POST.get("severity", "medium"))  # fmt: skip
+            messages.success(request, _("Term added."))
+        elif what == "import":
+            counts = services.import_terms(actor=me, unit=unit, text=request.POST.get("lines", ""))
+            messages.success(request, _("Imported: %(created)d new, %(updated)d changed.") % counts)
+        elif what == "allow":
+            services.add_allowed(
+                actor=me, unit=unit, value=request.POST.get("value", ""), note=request.POST.get("note", "")
+            )
+            messages.success(request, _("Channel allowed."))
+        elif what == "term_toggle":
+            term = selectors.get_term(me, _digit(request.POST.get("id")) or 0)
+            services.set_term_enabled(actor=me, term=term, enabled=request.POST.get("enabled") == "1")
+        elif what == "allow_toggle":
+            row = selectors.get_allowed(me, _digit(request.POST.get("id")) or 0)
+            services.set_allowed_enabled(actor=me, allowed=row, enabled=request.POST.get("enabled") == "1")
+        return redirect(f"{request.path}?unit={unit.pk}")
+    return render(
+        request,
+        "alerts/lexicon.html",
+        {
+            "unit": unit,
+            "units": [(u.pk, ("— " * u.depth) + u.name) for u in units_visible(me)],
+            "terms": selectors.terms_visible(me, unit.pk),
+            "allowed": selectors.allowed_visible(me, unit.pk),
+            "categories": [(k, v) for k, v in CATEGORIES.items() if k in _WORD_CATEGORIES],
+            "severities": Severity.choices,
+            "can_edit": may_manage_staff(me),
+        },
+    )
+
+
+_WORD_CATEGORIES = (
+    "private_deal",
+    "contact_diversion",
+    "kickback",
+    "payment_diversion",
+    "poaching",
+    "custom",
+)
+
+
+@console_view
+def settings_page(request):
+    me = request.viewer
+    _reader(me)
+    unit = _unit_for(request, me)
+    if request.method == "POST":
+        what = request.POST.get("what")
+        if what == "threshold":
+            key = request.POST.get("key", "")
+            raw = (request.POST.get("value") or "").strip()
+            value = None if raw == "" else _digit(raw)
+            if raw and value is None:
+                raise InvalidInput(_("Enter a whole number, or leave it empty to inherit."))
+            services.set_threshold(actor=me, unit=unit, key=key, value=value)
+            messages.success(request, _("Setting saved."))
+        elif what == "webhook":
+            services.create_webhook(
+                actor=me, unit=unit, name=request.POST.get("name", ""), kind=request.POST.get("kind", ""),
+                url=request.POST.get("url", ""), secret=request.POST.get("secret", ""),
+                min_severity=request.POST.get("min_severity", "low"),
+            )  # fmt: skip
+            messages.success(request, _("Webhook added."))
+        elif what == "webhook_toggle":
+            hook = selectors.get_webhook(me, _digit(request.POST.get("id")) or 0)
+            services.set_webhook_enabled(actor=me, webhook=hook, enabled=request.POST.get("enabled") == "1")
+        return redirect(f"{request.path}?unit={unit.pk}")
+    return render(
+        request,
+        "alerts/settings.html",
+        {
+            "unit": unit,
+            "units": [(u.pk, ("— " * u.depth) + u.name) for u in units_visible(me)],
+            "thresholds": list(selectors.thresholds_of(me, unit.pk).values()),
+            "webhooks": [h for h in selectors.webhooks_visible(me) if unit.path.startswith(h.unit.path)],
+            "kinds": Webhook.Kind.choices,
+            "severities": Severity.choices,
+            "can_edit": may_manage_staff(me),
+            "defaults": thresholds.DEFAULTS,
+        },
+    )
