@@ -5,6 +5,7 @@ Entries are referred to by seq, not by foreign key: the ledger is never joined o
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from custos.org.models import Employee, Unit
 
@@ -120,7 +121,7 @@ class Threshold(models.Model):
 
 class Alert(models.Model):
     class State(models.TextChoices):
-        OPEN = "open", _("Open")
+        OPEN = "open", pgettext_lazy("alert state", "Open")
         ACKNOWLEDGED = "acknowledged", _("Acknowledged")
         RESOLVED = "resolved", _("Resolved")
         FALSE_POSITIVE = "false_positive", _("False positive")

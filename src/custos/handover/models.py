@@ -9,6 +9,7 @@ committing it moves every customer through customers.services.change_owner in on
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from custos.access.models import ApiToken
 from custos.customers.models import Customer
@@ -17,7 +18,7 @@ from custos.org.models import Employee, Unit
 
 class DepartureCase(models.Model):
     class Status(models.TextChoices):
-        OPEN = "open", _("Open")
+        OPEN = "open", pgettext_lazy("departure case", "Open")
         FROZEN = "frozen", _("Frozen")
         CLOSED = "closed", _("Closed")
 
