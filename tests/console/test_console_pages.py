@@ -93,3 +93,24 @@ def test_personal_token_is_shown_once(company, console):
     first = client.get("/security/").content.decode()
     assert 'id="new-token"' in first
     assert 'id="new-token"' not in client.get("/security/").content.decode()
+
+
+def test_home_leads_a_manager_to_alerts_and_departures_in_scope(company, console):
+    import re
+    from datetime import date, timedelta
+
+    from custos.handover import services as handover
+    from custos.ledger.services import append_batch
+    from tests.alerts.conftest import message_event
+
+    append_batch([message_event(company.sales_b, "我们私下交易，别走公司")])  # another store's salesperson
+    handover.open_case(actor=company.manager_a, employee=company.sales_a, last_day=date.today() + timedelta(days=7), reason="个人原因")
+
+    def card(page, id_):
+        return int(re.search(rf'id="{id_}"><b>(\d+)</b>', page).group(1))
+
+    mine = console(company.manager_a).get("/").content.decode()
+    assert card(mine, "home-alerts") == 0 and card(mine, "home-departures") == 1
+    theirs = console(company.manager_b).get("/").content.decode()
+    assert card(theirs, "home-alerts") == 1 and card(theirs, "home-departures") == 0
+    assert 'id="home-alerts"' not in console(company.sales_a).get("/").content.decode()
