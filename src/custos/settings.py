@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "custos.access",
     "custos.ledger",
     "custos.customers",
+    "custos.archive",
     "custos.detection",
     "custos.api",
     "custos.console",

@@ -58,6 +58,7 @@ def on_http_error(request, exc: HttpError):
 
 def _mount():
     from custos.access.api import router as access_router
+    from custos.archive.api import router as archive_router
     from custos.customers.api import router as customers_router
     from custos.ledger.api import router as ledger_router
     from custos.org.api import router as org_router
@@ -66,6 +67,7 @@ def _mount():
     api.add_router("/", org_router)
     api.add_router("/ledger", ledger_router)
     api.add_router("/", customers_router)
+    api.add_router("/", archive_router)
 
 
 _mount()
