@@ -170,3 +170,31 @@ def test_credentials_api_and_rules(company, api):
     assert r.status_code == 404
     r = api(company.sales_a).post("ingest/credentials", {"name": "x", "kind": "integration", "unit_id": company.store_a.pk})
     assert r.status_code in (403, 404)
+
+
+def test_ingest_command_reports_bad_lines(company, device, ev, tmp_path, capsys):
+    import pytest
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    phone = device(company.sales_a)
+    lines = [json.dumps(ev.msg("f1", "文件导入一")), "{not json", json.dumps(ev.msg("f2", sender_role="customer")), "", json.dumps(ev.msg("f3"))]
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(CommandError, match="2 line"):
+        call_command("ingest", str(path), "--token", phone.token)
+    err = capsys.readouterr().err
+    assert "line 2: not JSON" in err and "line 3: sender_role" in err
+    assert Entry.objects.filter(source_id__in=["f1", "f3"]).count() == 2
+    good = tmp_path / "good.jsonl"
+    good.write_text(json.dumps(ev.msg("f1")) + "\n")
+    call_command("ingest", str(good), "--token", phone.token)
+    assert "1 duplicates" in capsys.readouterr().out
+
+
+def test_credential_command(company, capsys):
+    from django.core.management import call_command
+
+    call_command("archive", "credential", "--as", "manager_a", "--employee", "sales_a", "--name", "手机")
+    out = capsys.readouterr().out
+    assert "token:  cst_" in out and "secret: " in out
