@@ -3,7 +3,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from custos.archive import selectors, services
+from custos.archive import selectors
 from custos.archive.models import Conversation, ExternalContact, Message
 from custos.core.errors import NotFound
 from custos.customers import services as customer_services
