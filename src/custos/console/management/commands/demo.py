@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from custos.archive import demo as archive_demo
 from custos.customers import demo as customers_demo
 from custos.org import demo as org_demo
 from custos.org.models import Employee
@@ -24,6 +25,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             org_demo.build(seed)
             customers_demo.build(seed)
+            archive_demo.build(seed)
         self.stdout.write(f"Loaded {Employee.objects.count()} staff.")
         self._print_logins()
 
