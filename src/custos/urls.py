@@ -14,6 +14,6 @@ urlpatterns = [
     re_path(r"^api/(?P<rest>.*)$", api_not_found),
     path("i18n/", include("django.conf.urls.i18n")),
     path("customers/", include("custos.customers.urls")),
-    path("archive/", include("custos.archive.urls")),
+    path("conversations/", include("custos.archive.urls")),
     path("", include("custos.console.urls")),
 ]
