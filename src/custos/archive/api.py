@@ -174,8 +174,10 @@ def upload_status(request, upload_id: str):
 
 
 @router.put("/ingest/uploads/{upload_id}", auth=None, response=UploadOut, openapi_extra=SIGNED)
-def upload_chunk(request, upload_id: str, offset: int):
-    token, body = _signed(request, uploads.MAX_CHUNK)
+def upload_chunk(request, upload_id: str, offset: int | None = None):
+    token, body = _signed(request, uploads.MAX_CHUNK)  # who is asking comes before what is wrong
+    if offset is None or offset < 0:
+        raise InvalidInput("give ?offset=N, the byte offset of this chunk")
     return _upload_out(uploads.put_chunk(token.pk, upload_id, offset, body))
 
 
