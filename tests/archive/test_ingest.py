@@ -198,3 +198,13 @@ def test_credential_command(company, capsys):
     call_command("archive", "credential", "--as", "manager_a", "--employee", "sales_a", "--name", "手机")
     out = capsys.readouterr().out
     assert "token:  cst_" in out and "secret: " in out
+
+
+def test_odd_time_offsets_are_normalised_or_rejected_alone(company, device, ev):
+    phone = device(company.sales_a)
+    odd = ev.msg("odd")
+    odd["occurred_at"] = "2026-01-01T10:00:00+22:43"
+    ancient = ev.msg("ancient")
+    ancient["occurred_at"] = "0001-01-01T00:00:00+01:00"
+    data = phone.send(odd, ancient, ev.msg("fine")).json()
+    assert [r["status"] for r in data["results"]] == ["accepted", "rejected", "accepted"]

@@ -17,7 +17,7 @@ For people (personal token or console session), scoped like everything else:
 """
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 
 from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
@@ -297,7 +297,22 @@ class SearchIn(Schema):
 @router.get("/archive/search", response=list[MessageOut], summary="Search messages, file names and call notes")
 @paginate
 def search(request, filters: Query[SearchIn]):
-    return selectors.search(viewer(request), selectors.SearchFilters(**filters.dict()))
+    data = filters.dict()
+    for name in ("since", "until"):
+        data[name] = _utc(data[name], name)
+    return selectors.search(viewer(request), selectors.SearchFilters(**data))
+
+
+def _utc(moment: datetime | None, name: str) -> datetime | None:
+    """In UTC: PostgreSQL refuses offsets beyond ±16 h that ISO 8601 parsers accept."""
+    if moment is None:
+        return None
+    try:
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput(f"{name}: out of range") from None
 
 
 class LinkIn(Schema):

@@ -11,7 +11,7 @@ The source of an entry is the sender, not the token: `device:<employee id>` for 
 """
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -126,9 +126,16 @@ def _validate(index: int, raw, employees: _Employees, source: str, now) -> tuple
     model = PAYLOADS.get(event.kind)
     if model is None:
         raise InvalidInput(f"kind: unknown kind {event.kind!r} (known: {', '.join(PAYLOADS)})")
-    occurred = event.occurred_at
-    if timezone.is_naive(occurred):
-        occurred = timezone.make_aware(occurred)
+    try:
+        occurred = event.occurred_at
+        if timezone.is_naive(occurred):
+            occurred = timezone.make_aware(occurred)
+        # In UTC: an offset ISO 8601 allows but PostgreSQL refuses (beyond ±16 h) must not sink the batch.
+        occurred = occurred.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise InvalidInput("occurred_at: out of range") from None
+    if occurred.year < 2000:
+        raise InvalidInput("occurred_at: before the year 2000")
     if occurred > now + FUTURE_SLACK:
         raise InvalidInput("occurred_at: in the future")
     payload = to_payload(event.kind, model.model_validate(event.payload).model_dump(mode="json"))
