@@ -131,7 +131,8 @@ def build(seed: int = 2026, per_staff: int = 10) -> dict:
             add("contact.added", at, {"contact": key, "name": name, **({"phone": phone} if phone else {})})
             sent_ids = []
             for _round in range(rng.randint(2, 6)):
-                at += timedelta(days=rng.randint(3, 30), minutes=rng.randint(0, 300))
+                day = timezone.localdate(at + timedelta(days=rng.randint(3, 30)))
+                at = timezone.make_aware(datetime.combine(day, time(rng.randint(9, 17), rng.randint(0, 59))))
                 if at >= now - timedelta(hours=1):
                     break
                 text = rng.choice(OPENERS).format(name=name[:1] + ("先生" if rng.random() < 0.4 else "女士"), store=employee.unit.name, me=employee.name)
@@ -151,7 +152,7 @@ def build(seed: int = 2026, per_staff: int = 10) -> dict:
                     else:
                         add("message.sent", at, {"msgtype": "redpacket", "conversation": key, "contact": key, "amount": rng.choice((666, 888, 1888)), "text": rng.choice(FESTIVE)})
                 if phone and rng.random() < 0.5 and at < now - timedelta(days=2):
-                    at += timedelta(hours=rng.randint(1, 30))
+                    at += timedelta(hours=rng.randint(1, 3))
                     add("call.logged", at, {"direction": rng.choice(("in", "out")), "number": phone, "duration_s": rng.randint(15, 600), "note": rng.choice(CALL_NOTES), "contact": key})
             if sent_ids and rng.random() < 0.12 and at < now - timedelta(hours=2):
                 at += timedelta(minutes=1)

@@ -1,5 +1,7 @@
 """Console pages of the archive: conversations, a conversation read like a chat, search, attachments."""
 
+import contextlib
+
 from datetime import datetime, time
 
 from django.contrib import messages
@@ -16,6 +18,8 @@ from custos.archive import blobs, selectors, services
 from custos.archive.models import Blob
 from custos.archive.schemas import MONEY_TYPES
 from custos.console.decorators import console_view
+from custos.core.errors import NotFound
+from custos.customers.selectors import get_customer
 from custos.ledger.services import append
 from custos.org.models import Role
 from custos.org.selectors import employees_visible, units_visible
@@ -94,10 +98,21 @@ def conversation_detail(request, conversation_id: int):
         and conversation.contact.customer_id is None
         and me.role in (Role.MANAGER, Role.EXECUTIVE, Role.ADMIN)
     )
+    customer_name = ""
+    if conversation.customer_id:
+        # A customer now outside the viewer's scope shows as its number alone.
+        with contextlib.suppress(NotFound):
+            customer_name = get_customer(me, conversation.customer_id).name
     return render(
         request,
         "archive/conversation.html",
-        {"c": conversation, "page": page, "items": _decorate(list(page)), "can_link": can_link},
+        {
+            "c": conversation,
+            "page": page,
+            "items": _decorate(list(page)),
+            "can_link": can_link,
+            "customer_name": customer_name,
+        },
     )
 
 
