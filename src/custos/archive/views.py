@@ -1,7 +1,6 @@
 """Console pages of the archive: conversations, a conversation read like a chat, search, attachments."""
 
 import contextlib
-
 from datetime import datetime, time
 
 from django.contrib import messages
