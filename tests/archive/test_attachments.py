@@ -99,3 +99,18 @@ def test_altered_part_file_is_refused(company, device):
     part.write_bytes(bytes(raw))
     r = phone.post(f"/api/v1/ingest/uploads/{upload}/finish", {})
     assert r.status_code == 400
+
+
+def test_abandoned_uploads_are_pruned(company, device):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from custos.archive.models import UploadSession
+
+    phone = device(company.sales_a)
+    data = b"half" * 10
+    upload = phone.post("/api/v1/ingest/uploads", {"sha256": hashlib.sha256(data).hexdigest(), "size": 40}).json()["id"]
+    assert uploads.prune() == 0
+    UploadSession.objects.filter(pk=upload).update(created_at=timezone.now() - timedelta(days=8))
+    assert uploads.prune() == 1 and not uploads._part(upload).exists()

@@ -208,3 +208,14 @@ def test_odd_time_offsets_are_normalised_or_rejected_alone(company, device, ev):
     ancient["occurred_at"] = "0001-01-01T00:00:00+01:00"
     data = phone.send(odd, ancient, ev.msg("fine")).json()
     assert [r["status"] for r in data["results"]] == ["accepted", "rejected", "accepted"]
+
+
+def test_a_frozen_employees_phone_keeps_reporting_until_revoked(company, device, ev):
+    from custos.org import services as org_services
+
+    phone = device(company.sales_a)
+    org_services.freeze(actor=company.manager_a, employee=company.sales_a, reason="离职")
+    assert phone.send(ev.msg("after-freeze", "还在吗")).json()["accepted"] == 1
+    tokens.revoke(actor=company.manager_a, token_id=phone.token_row.pk)
+    r = phone.send(ev.msg("after-revoke"))
+    assert r.status_code == 401 and "revoked" in r.json()["message"]

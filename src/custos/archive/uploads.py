@@ -8,6 +8,7 @@ half-uploaded; finalising streams them, unsealed, into the blob store, which che
 import os
 import secrets
 import struct
+from datetime import timedelta
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -133,3 +134,12 @@ def finish(token_id: int, session_id: str) -> Blob:
     UploadSession.objects.filter(pk=session.pk).update(finished_at=timezone.now())
     path.unlink(missing_ok=True)
     return blob
+
+
+def prune(days: int = 7) -> int:
+    cutoff = timezone.now() - timedelta(days=days)
+    stale = list(UploadSession.objects.filter(finished_at__isnull=True, created_at__lt=cutoff).values_list("pk", flat=True))
+    for session_id in stale:
+        _part(session_id).unlink(missing_ok=True)
+    UploadSession.objects.filter(pk__in=stale).delete()
+    return len(stale)

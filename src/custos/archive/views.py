@@ -140,7 +140,8 @@ def attachment(request, message_id: int):
     """
     me = request.viewer
     message = selectors.get_message(me, message_id)
-    if not message.attachment_sha256 or not blobs.exists(message.attachment_sha256):
+    blob = Blob.objects.filter(sha256=message.attachment_sha256).first() if message.attachment_sha256 else None
+    if blob is None:
         return render(request, "archive/missing.html", status=404)
     append(
         "access.attachment_viewed",
@@ -161,8 +162,7 @@ def attachment(request, message_id: int):
     response["Content-Disposition"] = f"{disposition}; filename*=UTF-8''{_quote(name)}"
     response["Content-Security-Policy"] = "sandbox; default-src 'none'"
     response["Cache-Control"] = "private, no-store"
-    if message.attachment_size is not None:
-        response["Content-Length"] = str(message.attachment_size)
+    response["Content-Length"] = str(blob.size)  # the stored bytes, whatever size the device claimed
     return response
 
 
