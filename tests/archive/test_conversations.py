@@ -109,3 +109,17 @@ def test_search_filters_and_scope(company, device, ev, api):
     assert selectors.search(company.executive, f(q="新款", since=timezone.now())).count() == 0
     r = api(company.manager_a).get("archive/search", q="新款到了")
     assert r.status_code == 200 and r.json()["count"] == 1
+
+
+def test_search_uses_the_trigram_index(company, device, ev):
+    from django.db import connection
+
+    _chat(device, ev, company.sales_a, "wm_idx")
+    qs = selectors.search(company.auditor, selectors.SearchFilters(q="私人微信")).values("id")
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL enable_seqscan = off")
+        sql, params = qs.query.sql_with_params()
+        cursor.execute(("EXPLAIN " if connection.vendor == "postgresql" else "EXPLAIN QUERY PLAN ") + sql, params)
+        plan = "\n".join(str(row) for row in cursor.fetchall())
+    assert ("archive_message_search_trgm" if connection.vendor == "postgresql" else "archive_message_fts") in plan

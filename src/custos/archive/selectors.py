@@ -99,7 +99,7 @@ def _match(qs: QuerySet[Message], term: str) -> QuerySet[Message]:
     if len(term) >= TRIGRAM and connection.vendor == "sqlite":
         ids = RawSQL("SELECT rowid FROM archive_message_fts WHERE archive_message_fts MATCH %s", [_fts_phrase(term)])
         return qs.filter(id__in=ids)
-    # PostgreSQL: ILIKE, served by the pg_trgm GIN index from three characters on. One or two
+    # PostgreSQL: UPPER(search_text) LIKE, served by the pg_trgm GIN index from three characters on. One or two
     # Chinese characters (a surname, 退款 ...) fall back to a scan of the already filtered rows.
     return qs.filter(search_text__icontains=term)
 

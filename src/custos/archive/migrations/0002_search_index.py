@@ -1,8 +1,8 @@
 """Search over Chinese text, which has no spaces to split words at: trigrams.
 
 SQLite: an FTS5 table with the trigram tokenizer over archive_message.search_text, kept in step
-by triggers (external content, so the text is stored once). PostgreSQL: pg_trgm and a GIN index,
-which serves ILIKE '%...%'.
+by triggers (external content, so the text is stored once). PostgreSQL: pg_trgm and a GIN index
+over upper(search_text), which serves Django's icontains (UPPER(col) LIKE UPPER('%...%')).
 """
 
 from django.db import migrations
@@ -28,8 +28,9 @@ SQLITE_DROP = [
 ]
 POSTGRES = [
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    # On upper(): Django's icontains is UPPER(col) LIKE UPPER(%s) on PostgreSQL, and this is what it uses.
     "CREATE INDEX IF NOT EXISTS archive_message_search_trgm ON archive_message "
-    "USING gin (search_text gin_trgm_ops)",
+    "USING gin (upper(search_text) gin_trgm_ops)",
 ]
 POSTGRES_DROP = ["DROP INDEX IF EXISTS archive_message_search_trgm"]
 
