@@ -123,3 +123,18 @@ def test_search_uses_the_trigram_index(company, device, ev):
         cursor.execute(("EXPLAIN " if connection.vendor == "postgresql" else "EXPLAIN QUERY PLAN ") + sql, params)
         plan = "\n".join(str(row) for row in cursor.fetchall())
     assert ("archive_message_search_trgm" if connection.vendor == "postgresql" else "archive_message_fts") in plan
+
+
+def test_group_chat(company, device, ev):
+    phone = device(company.sales_a)
+    phone.send(
+        ev.event("group.created", "g0", group="grp1", name="天河店VIP群", members=[{"contact": "wm_a"}, {"employee": "sales_a"}], has_company_observer=True),
+        ev.msg("g1", "大家好，本周六VIP专场", conversation="grp1", group="grp1", contact=None),
+        ev.msg("g2", "几点开始？", kind="message.received", conversation="grp1", group="grp1", contact="wm_a"),
+        ev.event("group.member_added", "g3", group="grp1", member={"contact": "wm_b"}),
+        ev.event("group.member_removed", "g4", group="grp1", member={"contact": "wm_a"}),
+    )
+    conversation = Conversation.objects.get(key="grp1")
+    assert conversation.title == "天河店VIP群" and conversation.contact is None and conversation.group.has_company_observer
+    assert conversation.group.members == [{"contact": None, "employee": "sales_a"}, {"contact": "wm_b", "employee": None}]
+    assert conversation.items.count() == 2

@@ -89,8 +89,9 @@ class _Batch:
             for (actor, key), (contact_key, group_key, fallback) in wanted.items():
                 if (actor, key) in self.conversations:
                     continue
-                contact = self.contacts.get(contact_key) if contact_key else None
                 group = self.groups.get(group_key) if group_key else None
+                # A group chat is the group's, not its first speaker's.
+                contact = self.contacts.get(contact_key) if contact_key and group is None else None
                 if group is not None:
                     title = group.name or group_names.get(group_key) or fallback
                 else:
