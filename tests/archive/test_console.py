@@ -29,6 +29,8 @@ def test_chat_page_reads_like_a_chat(company, device, ev, console):
     assert f"/conversations/m/{image.pk}/attachment/" in page and "<img" in page
     assert "¥88.00" in page
     assert "data-unlinked" in page  # a manager sees the link form
+    client.get(f"/conversations/c/{conversation.pk}/")
+    assert Entry.objects.filter(kind="access.conversation_viewed", actor_id=company.manager_a.pk).count() == 1
     r = client.get(f"/conversations/m/{image.pk}/attachment/")
     assert r.status_code == 200 and b"".join(r.streaming_content) == img
     assert r["Content-Type"] == "image/png"

@@ -97,6 +97,16 @@ def conversation_detail(request, conversation_id: int):
         and conversation.contact.customer_id is None
         and me.role in (Role.MANAGER, Role.EXECUTIVE, Role.ADMIN)
     )
+    # Reading someone's chats is a sensitive read: recorded once per viewer, conversation and day.
+    append(
+        "access.conversation_viewed",
+        {"conversation": conversation.pk, "employee": conversation.employee_id, "key": conversation.key},
+        actor_id=me.pk,
+        unit_id=me.unit_id,
+        customer_id=conversation.customer_id,
+        source="console",
+        source_id=f"conversation:{me.pk}:{conversation.pk}:{timezone.localdate().isoformat()}",
+    )
     customer_name = ""
     if conversation.customer_id:
         # A customer now outside the viewer's scope shows as its number alone.
