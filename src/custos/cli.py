@@ -18,6 +18,8 @@ COMMANDS = [
     "createadmin",
     "ledger",
     "customers",
+    "ingest",
+    "archive",
     "scan",
     "evidence",
     "retention",

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "custos.ledger",
     "custos.customers",
     "custos.evidence",
+    "custos.archive",
     "custos.detection",
     "custos.handover",
     "custos.alerts",

@@ -18,5 +18,6 @@ urlpatterns = [
     path("evidence/", include("custos.evidence.urls")),
     path("handover/", include("custos.handover.urls")),
     path("alerts/", include("custos.alerts.urls")),
+    path("conversations/", include("custos.archive.urls")),
     path("", include("custos.console.urls")),
 ]

@@ -59,6 +59,7 @@ def on_http_error(request, exc: HttpError):
 def _mount():
     from custos.access.api import router as access_router
     from custos.alerts.api import router as alerts_router
+    from custos.archive.api import router as archive_router
     from custos.customers.api import router as customers_router
     from custos.evidence.api import router as evidence_router
     from custos.handover.api import router as handover_router
@@ -72,6 +73,7 @@ def _mount():
     api.add_router("/evidence", evidence_router)
     api.add_router("/", handover_router)
     api.add_router("/", alerts_router)
+    api.add_router("/", archive_router)
 
 
 _mount()

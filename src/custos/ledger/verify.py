@@ -25,6 +25,15 @@ from custos.ledger.services import REDACTED
 __all__ = ["Problem", "Report", "verify"]
 
 
+# Checks other apps add (e.g. the archive re-hashing attachment files named in payloads): each is
+# called with the database alias after the ledger itself verified, raising Problem at the first fault.
+_extra_checks: dict[str, Callable[[str], None]] = {}
+
+
+def register_check(name: str, check: Callable[[str], None]) -> None:
+    _extra_checks[name] = check
+
+
 @dataclass
 class Report:
     size: int
@@ -182,4 +191,6 @@ def verify(
     check.finish(size)
     _check_consistency(head_list, using)
     _check_bounds(using)
+    for check_extra in _extra_checks.values():
+        check_extra(using)
     return Report(size=size, heads=len(head_list), nodes=check.nodes_checked)

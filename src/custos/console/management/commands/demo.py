@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from custos.alerts import demo as alerts_demo
+from custos.archive import demo as archive_demo
 from custos.customers import demo as customers_demo
 from custos.handover import demo as handover_demo
 from custos.org import demo as org_demo
@@ -26,6 +27,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             org_demo.build(seed)
             customers_demo.build(seed)
+            archive_demo.build(seed)
             alerts_demo.build(seed)
             handover_demo.build(seed)
         self.stdout.write(f"Loaded {Employee.objects.count()} staff.")

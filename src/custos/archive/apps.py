@@ -1,0 +1,18 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class ArchiveConfig(AppConfig):
+    name = "custos.archive"
+    label = "archive"
+    verbose_name = _("Conversation archive")
+
+    def ready(self):
+        from custos.archive import blobs, projection
+        from custos.ledger import projections
+        from custos.ledger import verify as ledger_verify
+
+        projections.register(
+            projection.NAME, kinds=projection.KINDS, handle=projection.handle, reset=projection.reset
+        )
+        ledger_verify.register_check("archive attachments", blobs.verify_referenced)

@@ -1,0 +1,56 @@
+"""`custos archive ...`: credentials for work phones and connectors.
+
+custos archive credential --as USER --employee WHO --name NAME       a device token and its secret
+custos archive credential --as ADMIN --unit UNIT_ID --name NAME      an integration token and its secret
+"""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from custos.archive import credentials
+from custos.core.errors import DomainError
+from custos.org.models import Employee, Unit
+
+
+def _employee(text: str) -> Employee:
+    qs = Employee.objects.select_related("unit", "user")
+    found = qs.filter(user__username=text).first() or qs.filter(employee_no=text).first()
+    if found is None:
+        raise CommandError(f"no employee with user name or number {text!r}")
+    return found
+
+
+class Command(BaseCommand):
+    help = "Issue device and integration tokens with their HMAC signing secrets (shown once)."
+
+    def add_arguments(self, parser):
+        actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+        cred = actions.add_parser("credential", help="issue a device or integration token with its secret")
+        cred.add_argument("--as", dest="actor", required=True, metavar="USER", help="who issues it")
+        cred.add_argument("--employee", metavar="WHO", help="a device token for this employee's work phone")
+        cred.add_argument("--unit", type=int, metavar="UNIT_ID", help="an integration token for this unit")
+        cred.add_argument("--name", required=True)
+        cred.add_argument("--days", type=int, default=366)
+
+    def handle(self, *args, action, **options):
+        try:
+            getattr(self, f"do_{action}")(**options)
+        except DomainError as exc:
+            raise CommandError(exc.message) from None
+
+    def do_credential(self, actor, employee, unit, name, days, **options):
+        if bool(employee) == bool(unit):
+            raise CommandError("give --employee (a device token) or --unit (an integration token)")
+        found_unit = None
+        if unit:
+            found_unit = Unit.objects.filter(pk=unit).first()
+            if found_unit is None:
+                raise CommandError(f"no unit {unit}")
+        token, clear, secret = credentials.issue(
+            actor=_employee(actor),
+            kind="device" if employee else "integration",
+            name=name,
+            days=days,
+            employee=_employee(employee) if employee else None,
+            unit=found_unit,
+        )
+        self.stdout.write(f"token:  {clear}\nsecret: {secret}\n(shown once; keep both on the device)")

@@ -1,0 +1,153 @@
+"""The conversation archive: device signing secrets, replay guard, attachments and the read model.
+
+Message, Conversation, ExternalContact and Group are a projection of the ledger (projection.py):
+`custos ledger rebuild archive` empties and refills them. Nothing in them is the record; the
+ledger entries are. Employee and customer are plain ids where history must not cascade.
+"""
+
+from django.db import models
+
+from custos.access.models import ApiToken
+
+
+class DeviceCredential(models.Model):
+    """The HMAC signing secret of a device or integration token.
+
+    Tokens are stored hashed, but a signature can only be checked by someone holding the key, so
+    the secret is kept here encrypted (AES-GCM, bound to the token id) and shown once at issue.
+    """
+
+    token = models.OneToOneField(ApiToken, on_delete=models.PROTECT, related_name="device_credential")
+    secret_encrypted = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"credential of {self.token}"
+
+
+class SeenNonce(models.Model):
+    """Nonces of signed requests within the accepted clock skew: a second use is a replay."""
+
+    token_id = models.BigIntegerField()
+    nonce = models.CharField(max_length=64)
+    seen_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["token_id", "nonce"], name="archive_nonce_once")]
+
+    def __str__(self):
+        return self.nonce
+
+
+class Blob(models.Model):
+    """An attachment stored encrypted under DATA_DIR/blobs, named by the SHA-256 of its clear bytes."""
+
+    sha256 = models.CharField(max_length=64, primary_key=True)
+    size = models.BigIntegerField()
+    stored_at = models.DateTimeField(auto_now_add=True)
+    uploaded_by_token = models.BigIntegerField(null=True)
+
+    def __str__(self):
+        return self.sha256
+
+
+class UploadSession(models.Model):
+    """A resumable upload: chunks appended at `offset` until `size`, then finalised against `sha256`."""
+
+    id = models.CharField(max_length=32, primary_key=True)
+    token_id = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    size = models.BigIntegerField()
+    offset = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True)
+
+    def __str__(self):
+        return self.id
+
+
+class ExternalContact(models.Model):
+    """A customer as a source knows them (a WeCom external id, a WeChat id, a phone contact).
+
+    Kept even when no customer matches, so a manager can link it later (services.link_contact).
+    """
+
+    external_id = models.CharField(max_length=200, unique=True)
+    name = models.CharField(max_length=100, blank=True)
+    customer_id = models.BigIntegerField(null=True, db_index=True)
+    phone_masked = models.CharField(max_length=40, blank=True)
+    phone_index = models.CharField(max_length=64, blank=True, db_index=True)
+    first_seen_at = models.DateTimeField(null=True)
+
+    def __str__(self):
+        return self.name or self.external_id
+
+
+class Group(models.Model):
+    group_key = models.CharField(max_length=200, unique=True)
+    name = models.CharField(max_length=200, blank=True)
+    has_company_observer = models.BooleanField(default=False)
+    members = models.JSONField(default=list)
+    created_at = models.DateTimeField(null=True)
+
+    def __str__(self):
+        return self.name or self.group_key
+
+
+class Conversation(models.Model):
+    """One employee's chat with a contact or a group, as their device or connector reported it."""
+
+    employee = models.ForeignKey("org.Employee", on_delete=models.PROTECT, related_name="+")
+    key = models.CharField(max_length=200)
+    contact = models.ForeignKey(ExternalContact, null=True, on_delete=models.PROTECT, related_name="conversations")
+    group = models.ForeignKey(Group, null=True, on_delete=models.PROTECT, related_name="conversations")
+    customer_id = models.BigIntegerField(null=True, db_index=True)
+    title = models.CharField(max_length=200, blank=True)
+    messages = models.PositiveIntegerField(default=0)
+    last_at = models.DateTimeField(null=True, db_index=True)
+    deleted_on_device_at = models.DateTimeField(null=True)
+
+    class Meta:
+        ordering = ["-last_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["employee", "key"], name="archive_conversation_key")]
+
+    def __str__(self):
+        return self.title or self.key
+
+
+class Message(models.Model):
+    """A message or call, one per ledger entry (entry_seq), with what search and the chat page need."""
+
+    entry_seq = models.BigIntegerField(unique=True)
+    source_id = models.CharField(max_length=200)
+    kind = models.CharField(max_length=32)  # message.sent | message.received | call.logged
+    msgtype = models.CharField(max_length=40)
+    conversation = models.ForeignKey(Conversation, null=True, on_delete=models.PROTECT, related_name="items")
+    employee = models.ForeignKey("org.Employee", on_delete=models.PROTECT, related_name="+")
+    unit_id = models.BigIntegerField(null=True)
+    customer_id = models.BigIntegerField(null=True, db_index=True)
+    contact_key = models.CharField(max_length=200, blank=True, db_index=True)
+    sender_role = models.CharField(max_length=10)
+    text = models.TextField(blank=True)
+    # text, file name and call note in one column: what search reads (FTS5 / pg_trgm index).
+    search_text = models.TextField(blank=True)
+    attachment_sha256 = models.CharField(max_length=64, blank=True, db_index=True)
+    attachment_name = models.CharField(max_length=255, blank=True)
+    attachment_mime = models.CharField(max_length=100, blank=True)
+    attachment_size = models.BigIntegerField(null=True)
+    amount_fen = models.BigIntegerField(null=True)
+    occurred_at = models.DateTimeField(db_index=True)
+    recalled_at = models.DateTimeField(null=True)
+    deleted_on_device = models.BooleanField(default=False)
+    extra = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["occurred_at", "entry_seq"]
+        indexes = [
+            models.Index(fields=["conversation", "occurred_at"]),
+            models.Index(fields=["employee", "occurred_at"]),
+            models.Index(fields=["customer_id", "occurred_at"]),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} #{self.entry_seq}"

@@ -1,0 +1,214 @@
+"""Console pages of the archive: conversations, a conversation read like a chat, search, attachments."""
+
+import contextlib
+from datetime import datetime, time
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.dateparse import parse_date
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from custos.access.scope import scope_of
+from custos.archive import blobs, selectors, services
+from custos.archive.models import Blob
+from custos.archive.schemas import MONEY_TYPES
+from custos.console.decorators import console_view
+from custos.core.errors import NotFound
+from custos.customers.selectors import get_customer
+from custos.ledger.services import append
+from custos.org.models import Role
+from custos.org.selectors import employees_visible, units_visible
+
+PAGE_SIZE = 30
+CHAT_PAGE = 200
+# Shown in the page; anything else is downloaded, never rendered by the browser (no HTML, no SVG).
+INLINE = ("image/png", "image/jpeg", "image/gif", "image/webp", "audio/", "video/")
+
+
+def _digit(value) -> int | None:
+    return int(value) if value and str(value).isdigit() and len(str(value)) < 19 else None
+
+
+def _day(value, end=False):
+    day = parse_date(value or "") if value else None
+    if day is None:
+        return None
+    moment = timezone.make_aware(datetime.combine(day, time.max if end else time.min))
+    return moment
+
+
+def _staff_choices(viewer):
+    return [(e.pk, f"{e.name} · {e.unit.name}") for e in employees_visible(viewer).exclude(role=Role.AUDITOR)]
+
+
+def _decorate(items) -> list:
+    stored = set(Blob.objects.filter(sha256__in=[m.attachment_sha256 for m in items if m.attachment_sha256]).values_list("sha256", flat=True))
+    for m in items:
+        m.stored = m.attachment_sha256 in stored
+        m.money = m.msgtype in MONEY_TYPES
+        m.yuan = f"{m.amount_fen / 100:.2f}" if m.amount_fen is not None else ""
+        mime = m.attachment_mime or ""
+        m.media = (
+            "image" if mime.startswith("image/") and mime != "image/svg+xml"
+            else "audio" if mime.startswith("audio/")
+            else "video" if mime.startswith("video/")
+            else "file" if m.attachment_sha256 else ""
+        )  # fmt: skip
+    return items
+
+
+@console_view
+def conversation_list(request):
+    me = request.viewer
+    qs = selectors.conversations_visible(me)
+    employee = _digit(request.GET.get("employee"))
+    customer = _digit(request.GET.get("customer"))
+    if employee:
+        qs = qs.filter(employee_id=employee)
+    if customer:
+        qs = qs.filter(customer_id=customer)
+    q = (request.GET.get("q") or "").strip()[:50]
+    if q:
+        qs = qs.filter(title__icontains=q)
+    query = request.GET.copy()
+    query.pop("page", None)
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "archive/list.html",
+        {"page": page, "filters": request.GET, "query": query.urlencode(), "staff": _staff_choices(me)},
+    )
+
+
+@console_view
+def conversation_detail(request, conversation_id: int):
+    me = request.viewer
+    conversation = selectors.get_conversation(me, conversation_id)
+    items = selectors.messages_of(me, conversation_id)
+    paginator = Paginator(items, CHAT_PAGE)
+    # The newest messages first, as a chat app opens: the last page unless another is asked for.
+    page = paginator.get_page(request.GET.get("page") or paginator.num_pages)
+    can_link = (
+        conversation.contact is not None
+        and conversation.contact.customer_id is None
+        and me.role in (Role.MANAGER, Role.EXECUTIVE, Role.ADMIN)
+    )
+    # Reading someone's chats is a sensitive read: recorded once per viewer, conversation and day.
+    append(
+        "access.conversation_viewed",
+        {"conversation": conversation.pk, "employee": conversation.employee_id, "key": conversation.key},
+        actor_id=me.pk,
+        unit_id=me.unit_id,
+        customer_id=conversation.customer_id,
+        source="console",
+        source_id=f"conversation:{me.pk}:{conversation.pk}:{timezone.localdate().isoformat()}",
+    )
+    customer_name = ""
+    if conversation.customer_id:
+        # A customer now outside the viewer's scope shows as its number alone.
+        with contextlib.suppress(NotFound):
+            customer_name = get_customer(me, conversation.customer_id).name
+    return render(
+        request,
+        "archive/conversation.html",
+        {
+            "c": conversation,
+            "page": page,
+            "items": _decorate(list(page)),
+            "can_link": can_link,
+            "customer_name": customer_name,
+        },
+    )
+
+
+@console_view
+@require_POST
+def link_contact(request, contact_id: int):
+    me = request.viewer
+    customer_id = _digit(request.POST.get("customer_id"))
+    back = request.POST.get("conversation")
+    if customer_id is None:
+        messages.error(request, _("Give the customer's number."))
+    else:
+        contact = services.link_contact(actor=me, contact_id=contact_id, customer_id=customer_id)
+        messages.success(request, _("%(contact)s is linked; their history now shows on the customer.") % {"contact": contact})
+    if _digit(back):
+        return redirect("archive:conversation", conversation_id=int(back))
+    return redirect("archive:conversations")
+
+
+@console_view
+def attachment(request, message_id: int):
+    """The clear bytes of a message's attachment, decrypted on the fly, for a viewer in scope.
+
+    Each viewer's first look at an attachment on a day is a ledger entry (access.attachment_viewed):
+    the same (viewer, message, day) again is one entry, so a chat page's images don't flood the log.
+    """
+    me = request.viewer
+    message = selectors.get_message(me, message_id)
+    blob = Blob.objects.filter(sha256=message.attachment_sha256).first() if message.attachment_sha256 else None
+    if blob is None:
+        return render(request, "archive/missing.html", status=404)
+    append(
+        "access.attachment_viewed",
+        {"message": message.entry_seq, "sha256": message.attachment_sha256, "name": message.attachment_name},
+        actor_id=me.pk,
+        unit_id=me.unit_id,
+        customer_id=message.customer_id,
+        source="console",
+        source_id=f"attachment:{me.pk}:{message.pk}:{timezone.localdate().isoformat()}",
+    )
+    mime = message.attachment_mime or "application/octet-stream"
+    inline = any(mime.startswith(prefix) for prefix in INLINE)
+    response = StreamingHttpResponse(
+        blobs.open_blob(message.attachment_sha256), content_type=mime if inline else "application/octet-stream"
+    )
+    name = (message.attachment_name or message.attachment_sha256[:16]).replace('"', "")
+    disposition = "inline" if inline else "attachment"
+    response["Content-Disposition"] = f"{disposition}; filename*=UTF-8''{_quote(name)}"
+    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    response["Cache-Control"] = "private, no-store"
+    response["Content-Length"] = str(blob.size)  # the stored bytes, whatever size the device claimed
+    return response
+
+
+def _quote(name: str) -> str:
+    from urllib.parse import quote
+
+    return quote(name, safe="")
+
+
+@console_view
+def search(request):
+    me = request.viewer
+    params = request.GET
+    f = selectors.SearchFilters(
+        q=(params.get("q") or "").strip()[:200],
+        employee_id=_digit(params.get("employee")),
+        customer_id=_digit(params.get("customer")),
+        unit_id=_digit(params.get("unit")),
+        since=_day(params.get("since")),
+        until=_day(params.get("until"), end=True),
+        kind=params.get("kind") if params.get("kind") in ("message.sent", "message.received", "call.logged") else None,
+    )
+    searched = bool(f.q or f.employee_id or f.customer_id or f.unit_id or f.since or f.until or f.kind)
+    page = Paginator(selectors.search(me, f), PAGE_SIZE).get_page(params.get("page")) if searched else None
+    query = params.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "archive/search.html",
+        {
+            "page": page,
+            "items": _decorate(list(page)) if page else [],
+            "filters": params,
+            "query": query.urlencode(),
+            "staff": _staff_choices(me),
+            "units": [(u.pk, ("— " * u.depth) + u.name) for u in units_visible(me)],
+            "wide": scope_of(me).kind != "own",
+        },
+    )
