@@ -7,13 +7,12 @@ import pytest
 from custos.archive import blobs, media
 from custos.archive.models import Conversation
 from tests.archive.conftest import Device, event, msg
-from tests.browser.conftest import browser, page  # noqa: F401 - the fixtures
 from tests.browser.test_console_e2e import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_manager_reads_a_chat_with_a_photo_and_a_voice_note(page, company):  # noqa: F811
+def test_manager_reads_a_chat_with_a_photo_and_a_voice_note(page, company):
     photo, voice = media.png(40, 50, (200, 30, 40), (250, 250, 250)), media.wav(0.5, 300)
     blobs.store_bytes(photo)
     blobs.store_bytes(voice)
