@@ -24,7 +24,7 @@ def test_manager_packages_a_customer_of_their_store(chats, api):
     # Huey runs immediately in tests: the build is already done.
     status = client.get(f"evidence/packages/{package['id']}").json()
     assert status["status"] == "done" and status["percent"] == 100
-    assert status["entries"] == 4  # customer.created + three messages
+    assert status["entries"] == 5  # customer.created, three messages, the alert one of them raised
     created = Entry.objects.get(seq=status["ledger_seq"])
     assert created.kind == "evidence.package_created" and created.actor_id == c.manager_a.pk
     payload = json.loads(created.payload)

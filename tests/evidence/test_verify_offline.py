@@ -63,7 +63,10 @@ def problems(path) -> list[str]:
 def test_good_package_verifies(package):
     report = offline.verify_package(package.path)
     assert report.ok, report.problems
-    assert report.entries == 5 and report.attachments == 1  # customer.created and four messages
+    # customer.created, four messages, and the alert the "私下加我微信" message raised about the customer
+    kinds = [e["kind"] for e in json.loads(members(package.path)["entries.json"])["entries"]]
+    assert sorted(kinds) == ["alert.raised", "customer.created"] + ["message.received"] + ["message.sent"] * 3
+    assert report.entries == 6 and report.attachments == 1
     assert report.key_id == heads.key_id()
     names = members(package.path)
     assert {"entries.json", "transcript.html", "transcript.pdf", "proofs.json", "head.json", "public_key.pem",
@@ -178,7 +181,7 @@ def _plain(*args, cwd):
 def test_runs_in_a_plain_process_without_django(package, tmp_path):
     good = _plain(str(package.path), cwd=tmp_path)
     assert good.returncode == 0, good.stderr
-    assert "evidence package verified: 5 entries" in good.stdout
+    assert "evidence package verified: 6 entries" in good.stdout
     html = members(package.path)["transcript.html"] + b"<!-- edited -->"
     bad = rewrite(package.path, tmp_path / "bad.zip", {"transcript.html": html})
     failed = _plain(str(bad), cwd=tmp_path)
