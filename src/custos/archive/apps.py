@@ -15,4 +15,5 @@ class ArchiveConfig(AppConfig):
         projections.register(
             projection.NAME, kinds=projection.KINDS, handle=projection.handle, reset=projection.reset
         )
+        projections.on_redacted(projection.NAME, projection.clear_redacted)
         ledger_verify.register_check("archive attachments", blobs.verify_referenced)

@@ -350,3 +350,15 @@ def reset() -> None:
     Conversation.objects.all().delete()
     Group.objects.all().delete()
     ExternalContact.objects.all().delete()
+
+
+def clear_redacted(seqs: list[int]) -> None:
+    """Retention redacted these entries' bodies in the ledger: the read model's copies go too.
+
+    The row stays (the conversation keeps its shape: who wrote when), only what was said goes.
+    Updating search_text also clears SQLite's FTS index through its trigger.
+    """
+    for i in range(0, len(seqs), 900):
+        Message.objects.filter(entry_seq__in=seqs[i : i + 900]).update(
+            text="", search_text="", attachment_name="", extra={}
+        )
