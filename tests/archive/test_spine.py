@@ -2,7 +2,8 @@
 
 from custos.archive.models import Message
 from custos.customers import services as customers
-from custos.evidence import offline, services as evidence
+from custos.evidence import offline
+from custos.evidence import services as evidence
 from custos.evidence.selectors import Selection
 from custos.ledger import services as ledger
 from custos.ledger.verify import verify
