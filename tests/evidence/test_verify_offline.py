@@ -201,7 +201,7 @@ def test_redacted_entries_still_verify(chats, tmp_path):
     assert gone["payload"] is None and gone["redacted"]
 
 
-def test_attachments_without_a_provider_are_listed_as_not_included(chats):
+def test_attachments_the_store_does_not_hold_are_listed_as_not_included(chats):
     from custos.ledger.services import append_batch
 
     c = chats.company
@@ -212,4 +212,5 @@ def test_attachments_without_a_provider_are_listed_as_not_included(chats):
     assert report.ok and report.attachments_missing == 1
     manifest = json.loads(members(built.path)["manifest.json"])
     assert manifest["attachments"][0]["path"] is None
-    assert manifest["attachments"][0]["reason"] == "no attachment store is installed"
+    # the archive's store is installed, but never received this file
+    assert manifest["attachments"][0]["reason"] == "the attachment store does not hold this file"
