@@ -18,6 +18,7 @@ COMMANDS = [
     "createadmin",
     "ledger",
     "customers",
+    "keys",
     "scan",
     "check",
     "shell",
