@@ -6,14 +6,14 @@ request body, so an auditor learns nothing from a write, not even whether the bo
 """
 
 from django.http import HttpResponse
-from ninja import Path, Query, Router, Status
+from ninja import File, Path, Query, Router, Status, UploadedFile
 from ninja.pagination import paginate
 
 from custos.access import policy
 from custos.api import auth
 from custos.api.auth import viewer
 from custos.api.pagination import Page
-from custos.customers import activity, export, selectors, services
+from custos.customers import activity, export, importer, imports, selectors, services
 from custos.customers.reveal import reveal_contact
 from custos.customers.schemas import (
     BIGINT,
@@ -30,6 +30,8 @@ from custos.customers.schemas import (
     FeedbackOut,
     FollowUpIn,
     FollowUpOut,
+    ImportJobOut,
+    ImportMappingIn,
     MergeIn,
     OptionalReasonIn,
     OwnerIn,
@@ -67,6 +69,7 @@ class ConsoleSession(_RefuseReadOnly, auth.ConsoleSession):
 
 WRITERS = [PersonalToken(), ConsoleSession()]
 CustomerId = Path(..., ge=1, le=BIGINT)
+JobId = Path(..., ge=1, le=BIGINT)
 
 
 def _owner(me, owner_id: int | None):
@@ -91,6 +94,43 @@ def list_pool(request):
 )
 def completeness(request):
     return selectors.completeness_by_owner(viewer(request))
+
+
+@router.post(
+    "/customers/imports",
+    response={201: ImportJobOut},
+    auth=WRITERS,
+    summary="Upload a .csv or .xlsx sheet to import: returns its columns and the mapping recognised",
+)
+def import_upload(request, file: File[UploadedFile]):
+    me = viewer(request)
+    importer.check_upload(file.name, file.size)  # before reading it: the size limit holds
+    return 201, imports.upload(me, file.name, file.read())
+
+
+@router.get("/customers/imports/{job_id}", response=ImportJobOut, summary="An import of yours: dry run and progress")
+def import_job(request, job_id: int = JobId):
+    return imports.get_job(viewer(request), job_id)
+
+
+@router.post(
+    "/customers/imports/{job_id}/check",
+    response=ImportJobOut,
+    auth=WRITERS,
+    summary="Dry run with a column mapping: would create, duplicates and errors by row number",
+)
+def import_check(request, body: ImportMappingIn, job_id: int = JobId):
+    return imports.check(viewer(request), job_id, body.mapping)
+
+
+@router.post(
+    "/customers/imports/{job_id}/run",
+    response={202: ImportJobOut},
+    auth=WRITERS,
+    summary="Import a checked sheet in the background, a batch at a time; poll the job for progress",
+)
+def import_run(request, job_id: int = JobId):
+    return 202, imports.queue(viewer(request), job_id)
 
 
 @router.post(

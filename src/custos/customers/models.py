@@ -193,3 +193,49 @@ class Feedback(models.Model):
 
     def __str__(self):
         return f"{self.rating}/5"
+
+
+class ImportJob(models.Model):
+    """A sheet uploaded in the console or the API: its mapping, its dry run, its progress.
+
+    The upload itself is kept only until the import has run, encrypted with the field key
+    (it is full of phone numbers), then emptied.
+    """
+
+    class Status(models.TextChoices):
+        UPLOADED = "uploaded", _("Uploaded")
+        CHECKED = "checked", _("Checked")
+        QUEUED = "queued", _("Waiting")
+        RUNNING = "running", _("Importing")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    created_by = models.ForeignKey(Employee, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    filename = models.CharField(max_length=200)
+    sheet_encrypted = models.TextField(blank=True)
+    header = models.JSONField(default=list)
+    mapping = models.JSONField(default=dict)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.UPLOADED)
+    # The dry run: {"would_create": n, "duplicates": [{"row", "message"}], "errors": [...]}.
+    report = models.JSONField(default=dict)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["created_by", "created_at"])]
+
+    def __str__(self):
+        return f"{self.filename} ({self.status})"
+
+    @property
+    def percent(self) -> int:
+        return 100 if self.status == self.Status.DONE else (self.done * 100 // self.total if self.total else 0)
+
+    @property
+    def active(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)

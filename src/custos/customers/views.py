@@ -6,12 +6,13 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from custos.console.decorators import console_view
 from custos.core.errors import Conflict, Forbidden, InvalidInput
-from custos.customers import activity, export, forms, rules, selectors, services
+from custos.customers import activity, export, forms, importer, imports, rules, selectors, services
 from custos.customers.models import Customer
 from custos.customers.reveal import reveal_contact
 from custos.customers.services import NewContact
@@ -285,3 +286,87 @@ def customer_export(request):
     response["Content-Disposition"] = f'attachment; filename="{result.filename}"'
     response["Cache-Control"] = "no-store"
     return response
+
+
+# --- import --------------------------------------------------------------------------------
+
+FIELD_LABELS = {
+    "name": _lazy("Name"),
+    "kind": _lazy("Person or company"),
+    "grade": _lazy("Grade"),
+    "source": _lazy("Source"),
+    "tags": _lazy("Tags"),
+    "phone": _lazy("Phone"),
+    "phone2": _lazy("Second phone"),
+    "wechat": _lazy("WeChat"),
+    "wecom": _lazy("WeCom"),
+    "address": _lazy("Address"),
+    "owner": _lazy("Owner"),
+    "gender": _lazy("Gender"),
+    "birthday": _lazy("Birthday"),
+    "occupation": _lazy("Occupation"),
+    "sizes": _lazy("Sizes"),
+    "styles": _lazy("Styles"),
+    "budget": _lazy("Budget"),
+    "notes": _lazy("Notes"),
+}
+
+
+@console_view
+def import_start(request):
+    """Upload a sheet; the next page maps its columns and runs the dry run."""
+    me = request.viewer
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        if upload is None:
+            messages.error(request, _("Choose a .csv or .xlsx file to import."))
+            return redirect("customers:import")
+        try:
+            importer.check_upload(upload.name, upload.size)  # before reading: the size limit holds
+            job = imports.upload(me, upload.name, upload.read())
+        except InvalidInput as exc:
+            messages.error(request, exc.message)
+            return redirect("customers:import")
+        return redirect("customers:import_job", job_id=job.pk)
+    return render(
+        request,
+        "customers/import.html",
+        {
+            "jobs": imports.recent_jobs(me),
+            "max_mb": importer.max_upload_bytes() // 2**20,
+            "max_rows": importer.MAX_ROWS,
+        },
+    )
+
+
+def _job_context(job):
+    return {
+        "job": job,
+        "fields": [(f, FIELD_LABELS[f], job.mapping.get(f, "")) for f in importer.FIELDS],
+        "editable": job.status in ("uploaded", "checked"),
+    }
+
+
+@console_view
+def import_job(request, job_id: int):
+    job = imports.get_job(request.viewer, job_id)
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "check":
+                mapping = {f: request.POST.get(f"map_{f}", "").strip() for f in importer.FIELDS}
+                job = imports.check(request.viewer, job.pk, mapping)
+            elif action == "run":
+                imports.queue(request.viewer, job.pk)
+        except InvalidInput as exc:
+            messages.error(request, exc.message)
+        return redirect("customers:import_job", job_id=job.pk)
+    return render(request, "customers/import_job.html", _job_context(job))
+
+
+@never_cache
+@console_view
+def import_progress(request, job_id: int):
+    """What the job page polls (htmx) while the worker imports."""
+    job = imports.get_job(request.viewer, job_id)
+    return render(request, "customers/_import_progress.html", {"job": job})
