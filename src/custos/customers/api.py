@@ -105,7 +105,7 @@ def completeness(request):
 def import_upload(request, file: File[UploadedFile]):
     me = viewer(request)
     importer.check_upload(file.name, file.size)  # before reading it: the size limit holds
-    return 201, imports.upload(me, file.name, file.read())
+    return Status(201, imports.upload(me, file.name, file.read()))
 
 
 @router.get("/customers/imports/{job_id}", response=ImportJobOut, summary="An import of yours: dry run and progress")
@@ -130,7 +130,7 @@ def import_check(request, body: ImportMappingIn, job_id: int = JobId):
     summary="Import a checked sheet in the background, a batch at a time; poll the job for progress",
 )
 def import_run(request, job_id: int = JobId):
-    return 202, imports.queue(viewer(request), job_id)
+    return Status(202, imports.queue(viewer(request), job_id))
 
 
 @router.post(
