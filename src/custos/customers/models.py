@@ -75,6 +75,11 @@ class Customer(models.Model):
             models.Index(fields=["unit", "status"]),
             models.Index(fields=["next_follow_up_on"]),
             models.Index(fields=["last_contact_at"]),
+            # The lists' order: a page is read off an index instead of sorting every row in scope
+            # (at a million customers the sort alone took 100-400 ms).
+            models.Index(fields=["-updated_at", "-id"], name="customer_recent"),
+            models.Index(fields=["owner", "-updated_at", "-id"], name="customer_owner_recent"),
+            models.Index(fields=["unit", "-updated_at", "-id"], name="customer_unit_recent"),
         ]
 
     def __str__(self):

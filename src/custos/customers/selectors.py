@@ -11,14 +11,14 @@ they can claim them (services.change_owner "claim").
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Avg, Count, Prefetch, Q, QuerySet
+from django.db.models import Avg, Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from custos.access.scope import Scope, scope_of
 from custos.core.errors import NotFound
 from custos.customers import contacts
-from custos.customers.models import Customer, CustomerContact, Feedback, FollowUp, Purchase
+from custos.customers.models import Customer, CustomerContact, Feedback, FollowUp, Purchase, Tag
 from custos.org.models import Employee
 from custos.org.selectors import get_unit
 
@@ -49,6 +49,9 @@ def pool_visible(viewer: Employee) -> QuerySet[Customer]:
     )
 
 
+SEARCH_CONTAINS_FROM = 3  # characters
+
+
 @dataclass
 class Filters:
     tag: str | None = None
@@ -68,6 +71,10 @@ def list_customers(viewer: Employee, filters: Filters | None = None) -> QuerySet
     """Customers in scope, newest change first. Archived ones only when asked for by status."""
     f = filters or Filters()
     qs = customers_visible(viewer)
+    if f.status == Customer.Status.IN_POOL and scope_of(viewer).kind == "own":
+        # Pool customers have no owner, so none is in an owner's own scope; said outright, the
+        # database need not walk the whole table to find that out.
+        return qs.none()
     qs = qs.filter(status=f.status) if f.status else qs.exclude(status=Customer.Status.ARCHIVED)
     if f.unit_id:
         qs = qs.filter(unit__path__startswith=get_unit(viewer, f.unit_id).path)
@@ -78,7 +85,13 @@ def list_customers(viewer: Employee, filters: Filters | None = None) -> QuerySet
     if f.kind:
         qs = qs.filter(kind=f.kind)
     if f.tag:
-        qs = qs.filter(tags__name=f.tag)
+        # The tag's id first, then EXISTS on the link table: joining through the tag name made
+        # PostgreSQL walk every link of the tag and fetch each customer (300 ms at a million).
+        tag_id = Tag.objects.filter(name=f.tag).values_list("pk", flat=True).first()
+        if tag_id is None:
+            return qs.none()
+        links = Customer.tags.through.objects.filter(customer_id=OuterRef("pk"), tag_id=tag_id)
+        qs = qs.filter(Exists(links))
     if f.contacted_before:
         qs = qs.filter(last_contact_at__lt=f.contacted_before)
     if f.contacted_after:
@@ -87,8 +100,12 @@ def list_customers(viewer: Employee, filters: Filters | None = None) -> QuerySet
         qs = qs.filter(next_follow_up_on__lte=timezone.localdate())
     elif f.follow_up_due is False:
         qs = qs.filter(Q(next_follow_up_on__isnull=True) | Q(next_follow_up_on__gt=timezone.localdate()))
-    if f.q:
-        qs = qs.filter(name__icontains=f.q.strip())
+    if f.q and f.q.strip():
+        q = f.q.strip()
+        # Two characters or fewer (a surname, a two-character name) match from the start of the
+        # name: a trigram index can answer that, while "contains 2 characters" means reading
+        # every customer in scope, which at a million rows misses the 50 ms a list may take.
+        qs = qs.filter(name__icontains=q) if len(q) >= SEARCH_CONTAINS_FROM else qs.filter(name__istartswith=q)
     if f.phone:
         # Exact look-up through the blind index: the database never sees the number.
         blind = contacts.index(CustomerContact.Kind.PHONE, contacts.normalise_phone(f.phone))
