@@ -80,7 +80,7 @@ KINDS = {
     "": "person",
 }
 GENDERS = {"女": "female", "female": "female", "f": "female", "男": "male", "male": "male", "m": "male"}
-MAX_ROWS = 50_000
+MAX_ROWS = 100_000
 BATCH = 500  # rows per services.create_customers call, all inside the import's one transaction
 
 

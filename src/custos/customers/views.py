@@ -1,5 +1,7 @@
 """Console pages for customer records: the list, a customer's file, and the forms that change it."""
 
+import functools
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpResponse
@@ -21,6 +23,29 @@ from custos.org.models import Role
 from custos.org.selectors import employees_visible, get_employee, units_visible
 
 PAGE_SIZE = 25
+NUL = "\x00"
+
+
+def _nul_free(view):
+    """PostgreSQL cannot store a NUL character: a form holding one is refused with a message, and
+    one in a search or filter of the address is dropped, rather than failing in the database."""
+
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if request.method == "POST" and any(NUL in v for _k, values in request.POST.lists() for v in values):
+            raise InvalidInput(_("The text holds a NUL character (\\0), which cannot be stored. Remove it and try again."))
+        if any(NUL in v for _k, values in request.GET.lists() for v in values):
+            cleaned = request.GET.copy()
+            for key, values in request.GET.lists():
+                cleaned.setlist(key, [v.replace(NUL, "") for v in values])
+            request.GET = cleaned
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def customer_view(view):
+    return console_view(_nul_free(view))
 
 
 def _unit_choices(viewer):
@@ -55,7 +80,7 @@ def _filters(params) -> selectors.Filters:
     )
 
 
-@console_view
+@customer_view
 def customer_list(request):
     me = request.viewer
     params = request.GET
@@ -80,7 +105,7 @@ def customer_list(request):
     return render(request, template, context)
 
 
-@console_view
+@customer_view
 def customer_create(request):
     me = request.viewer
     owners = _owner_choices(me) if rules.may_manage(me) else None
@@ -109,7 +134,7 @@ def customer_create(request):
     return render(request, "customers/form.html", {"form": form, "title": _("New customer")})
 
 
-@console_view
+@customer_view
 def customer_detail(request, customer_id: int):
     me = request.viewer
     customer = selectors.get_customer(me, customer_id)
@@ -134,7 +159,7 @@ def customer_detail(request, customer_id: int):
     )
 
 
-@console_view
+@customer_view
 def customer_edit(request, customer_id: int):
     me = request.viewer
     customer = selectors.get_customer(me, customer_id)
@@ -174,7 +199,7 @@ def customer_edit(request, customer_id: int):
 
 @never_cache
 @require_POST
-@console_view
+@customer_view
 def contact_reveal(request, customer_id: int, contact_id: int):
     """The value in clear, on a page that is not cached, never in a URL or the session."""
     me = request.viewer
@@ -198,7 +223,7 @@ def _form_error(form) -> InvalidInput:
 
 
 @require_POST
-@console_view
+@customer_view
 def customer_action(request, customer_id: int, action: str):
     me = request.viewer
     data = request.POST
@@ -262,7 +287,7 @@ def customer_action(request, customer_id: int, action: str):
     return redirect("customers:detail", customer_id=customer.pk)
 
 
-@console_view
+@customer_view
 def pool(request):
     me = request.viewer
     page = Paginator(selectors.pool_visible(me), PAGE_SIZE).get_page(request.GET.get("page"))
@@ -270,14 +295,14 @@ def pool(request):
     return render(request, "customers/pool.html", {"page": page, "can_claim": rules.may_edit(me)})
 
 
-@console_view
+@customer_view
 def completeness(request):
     rows = selectors.completeness_by_owner(request.viewer)
     return render(request, "customers/completeness.html", {"rows": rows})
 
 
 @require_POST
-@console_view
+@customer_view
 def customer_export(request):
     """The list as filtered on the page, as a watermarked file; the ledger records who took it."""
     fmt = request.POST.get("format", "csv")
@@ -312,7 +337,7 @@ FIELD_LABELS = {
 }
 
 
-@console_view
+@customer_view
 def import_start(request):
     """Upload a sheet; the next page maps its columns and runs the dry run."""
     me = request.viewer
@@ -347,7 +372,7 @@ def _job_context(job):
     }
 
 
-@console_view
+@customer_view
 def import_job(request, job_id: int):
     job = imports.get_job(request.viewer, job_id)
     if request.method == "POST":
@@ -365,7 +390,7 @@ def import_job(request, job_id: int):
 
 
 @never_cache
-@console_view
+@customer_view
 def import_progress(request, job_id: int):
     """What the job page polls (htmx) while the worker imports."""
     job = imports.get_job(request.viewer, job_id)
