@@ -28,6 +28,7 @@ class EncryptedField:
     model: str  # app_label.ModelName
     field: str
     aad: Callable[[models.Model], bytes]  # the associated data the value was sealed with
+    batch: int | None = None  # rows per transaction, when its values are large (whole files)
 
     @property
     def model_class(self) -> type[models.Model]:
@@ -46,8 +47,10 @@ class EncryptedField:
 _registry: dict[str, EncryptedField] = {}
 
 
-def register(name: str, model: str, field: str, aad: Callable[[models.Model], bytes]) -> None:
-    _registry[name] = EncryptedField(name, model, field, aad)
+def register(
+    name: str, model: str, field: str, aad: Callable[[models.Model], bytes], *, batch: int | None = None
+) -> None:
+    _registry[name] = EncryptedField(name, model, field, aad, batch)
 
 
 def registered() -> list[EncryptedField]:
@@ -85,6 +88,7 @@ def reencrypt(
     were re-sealed.
     """
     done = 0
+    batch = min(batch, field.batch or batch)
     while limit is None or done < limit:
         size = batch if limit is None else min(batch, limit - done)
         with transaction.atomic():

@@ -33,7 +33,8 @@ SHOWN = 200  # duplicates and errors kept per list: enough to fix a sheet, small
 
 
 def register_encrypted() -> None:
-    keyring.register("customers.import", "customers.ImportJob", "sheet_encrypted", aad=lambda _job: AAD)
+    # A kept sheet is a whole file (up to the upload limit): a few per transaction.
+    keyring.register("customers.import", "customers.ImportJob", "sheet_encrypted", aad=lambda _job: AAD, batch=4)
 
 
 def _seal(data: bytes) -> str:
