@@ -234,3 +234,30 @@ def test_stale_uploads_are_forgotten(company):
     assert imports.forget_stale_uploads() == 1
     job.refresh_from_db()
     assert job.sheet_encrypted == "" and job.status == "failed"
+
+
+def test_the_dry_run_runs_in_the_worker_with_progress(company, console, monkeypatch):
+    from custos.customers import tasks
+
+    queued = []
+    monkeypatch.setattr(tasks, "check_import", queued.append)  # a worker that has not started yet
+    client = console(company.manager_a)
+    job = imports.upload(company.manager_a, "a.csv", sheet(rows(3)))
+    client.post(f"/customers/import/{job.pk}/", {"action": "check", **MAPPING})
+    job.refresh_from_db()
+    assert job.status == "checking" and queued == [job.pk]
+    page = client.get(f"/customers/import/{job.pk}/").content.decode()
+    assert 'data-status="checking"' in page and 'hx-trigger="every 1s"' in page
+    imports.execute_check(job.pk)  # the worker
+    job.refresh_from_db()
+    assert (job.status, job.done, job.total, job.report["would_create"]) == ("checked", 3, 3, 3)
+    polled = client.get(f"/customers/import/{job.pk}/progress/", HTTP_HX_REQUEST="true")
+    assert polled["HX-Refresh"] == "true"
+
+
+def test_a_wrong_mapping_is_said_at_once(company):
+    job = imports.upload(company.manager_a, "a.csv", sheet(rows(1)))
+    with pytest.raises(InvalidInput, match="no column"):
+        imports.check(company.manager_a, job.pk, {"name": "没有这列"})
+    job.refresh_from_db()
+    assert job.status == "uploaded"

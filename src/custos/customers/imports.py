@@ -1,8 +1,8 @@
 """Imports started from the console or the API: upload, map columns, dry run, import in the background.
 
 An ImportJob holds the uploaded sheet (encrypted) from the upload until the import has run.
-`check` is the dry run (importer.plan) and records what it found; `queue` hands the job to the
-worker (tasks.run_import), which plans again (the company may have changed since the check) and
+`check` hands the dry run (importer.plan) to the worker (tasks.check_import), which records what
+it found; `queue` hands the import to the worker (tasks.run_import), which plans again (the company may have changed since the check) and
 creates the customers a batch per transaction, writing its progress to the job after each
 batch, so the page polling it shows the rows as they go in. A batch is all or nothing; when one
 fails the import stops there, the batches before it stay, and importing the same sheet again
@@ -95,23 +95,65 @@ def _summary(report: importer.Report) -> dict:
 
 
 def check(actor: Employee, job_id: int, mapping: dict[str, str]) -> ImportJob:
-    """The dry run with this column mapping: what would be created, duplicates, errors by row."""
+    """Start the dry run with this column mapping; the worker reads every row (tasks.check_import).
+
+    Returns the job: still "checking" while a worker is at it, "checked" with its report once done.
+    """
     policy.require_writer(actor)
-    job = get_job(actor, job_id)
-    if job.status not in (ImportJob.Status.UPLOADED, ImportJob.Status.CHECKED):
-        raise InvalidInput(_("This import has already started."))
     mapping = {k: v for k, v in (mapping or {}).items() if v}
     unknown = [k for k in mapping if k not in importer.FIELDS]
     if unknown:
         raise InvalidInput(_("Unknown field %(field)s.") % {"field": unknown[0]})
-    header, rows = _read(job)
-    report = importer.plan(actor, header, rows, mapping or None)
-    job.mapping = report.columns
-    job.report = _summary(report)
-    job.status = ImportJob.Status.CHECKED
-    job.error = ""
-    job.save(update_fields=["mapping", "report", "status", "error", "updated_at"])
+    with transaction.atomic():
+        job = ImportJob.objects.select_for_update().filter(pk=job_id, created_by=actor).first()
+        if job is None:
+            raise NotFound(_("Import not found."))
+        if job.status not in (ImportJob.Status.UPLOADED, ImportJob.Status.CHECKED):
+            raise InvalidInput(_("This import has already started."))
+        importer.resolve_columns(job.header, mapping or None)  # a wrong mapping is said now, not later
+        job.mapping = mapping
+        job.status = ImportJob.Status.CHECKING
+        job.report, job.error, job.done, job.total = {}, "", 0, 0
+        job.save(update_fields=["mapping", "status", "report", "error", "done", "total", "updated_at"])
+    from custos.customers.tasks import check_import
+
+    check_import(job.pk)
+    job.refresh_from_db()
     return job
+
+
+PROGRESS_EVERY = 1000  # rows between progress writes during a dry run
+
+
+def execute_check(job_id: int) -> None:
+    """The worker's dry run: plan every row, writing progress as it goes, then the report."""
+    job = ImportJob.objects.select_related("created_by__unit", "created_by__user").filter(pk=job_id).first()
+    if job is None or job.status != ImportJob.Status.CHECKING:
+        return
+    try:
+        header, rows = _read(job)
+        rows = list(rows)
+        job.total = len(rows)
+        job.save(update_fields=["total", "updated_at"])
+        seen = [0]
+
+        def progress(n: int) -> None:
+            seen[0] += n
+            if seen[0] % PROGRESS_EVERY == 0:
+                ImportJob.objects.filter(pk=job_id).update(done=seen[0])
+
+        report = importer.plan(job.created_by, header, rows, job.mapping or None, progress=progress)
+        job.mapping = report.columns
+        job.report = _summary(report)
+        job.done = job.total
+        job.status = ImportJob.Status.CHECKED
+    except DomainError as exc:
+        job.status, job.error = ImportJob.Status.UPLOADED, exc.message
+    except Exception:
+        log.exception("dry run of import %s failed", job_id)
+        job.status = ImportJob.Status.UPLOADED
+        job.error = _("The check stopped on an unexpected error; try again or upload the file again.")
+    job.save(update_fields=["mapping", "report", "done", "total", "status", "error", "updated_at"])
 
 
 def queue(actor: Employee, job_id: int) -> ImportJob:
@@ -130,7 +172,8 @@ def queue(actor: Employee, job_id: int) -> ImportJob:
         job.status = ImportJob.Status.QUEUED
         job.total = job.report["would_create"]
         job.done = 0
-        job.save(update_fields=["status", "total", "done", "updated_at"])
+        job.error = ""
+        job.save(update_fields=["status", "total", "done", "error", "updated_at"])
     from custos.customers.tasks import run_import
 
     run_import(job.pk)

@@ -209,6 +209,7 @@ class ImportJob(models.Model):
 
     class Status(models.TextChoices):
         UPLOADED = "uploaded", _("Uploaded")
+        CHECKING = "checking", _("Checking")
         CHECKED = "checked", _("Checked")
         QUEUED = "queued", _("Waiting")
         RUNNING = "running", _("Importing")
@@ -225,6 +226,7 @@ class ImportJob(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.UPLOADED)
     # The dry run: {"would_create": n, "duplicates": [{"row", "message"}], "errors": [...]}.
     report = models.JSONField(default=dict)
+    # Rows to go and rows gone, of the dry run while checking, of the import while importing.
     total = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
@@ -243,4 +245,4 @@ class ImportJob(models.Model):
 
     @property
     def active(self) -> bool:
-        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+        return self.status in (self.Status.CHECKING, self.Status.QUEUED, self.Status.RUNNING)

@@ -7,6 +7,12 @@ from custos.customers import imports
 
 
 @db_task()
+def check_import(job_id: int):
+    """The dry run of an uploaded sheet; its progress and report go to the ImportJob row."""
+    imports.execute_check(job_id)
+
+
+@db_task()
 def run_import(job_id: int):
     """An import queued from the console or the API; its progress goes to the ImportJob row."""
     imports.execute(job_id)

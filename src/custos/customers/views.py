@@ -394,4 +394,7 @@ def import_job(request, job_id: int):
 def import_progress(request, job_id: int):
     """What the job page polls (htmx) while the worker imports."""
     job = imports.get_job(request.viewer, job_id)
-    return render(request, "customers/_import_progress.html", {"job": job})
+    response = render(request, "customers/_import_progress.html", {"job": job})
+    if request.htmx and job.status in ("uploaded", "checked"):
+        response["HX-Refresh"] = "true"  # the dry run is done: the page reloads to show its report
+    return response

@@ -23,7 +23,7 @@ class Migration(migrations.Migration):
                 ('sheet_encrypted', models.TextField(blank=True)),
                 ('header', models.JSONField(default=list)),
                 ('mapping', models.JSONField(default=dict)),
-                ('status', models.CharField(choices=[('uploaded', 'Uploaded'), ('checked', 'Checked'), ('queued', 'Waiting'), ('running', 'Importing'), ('done', 'Done'), ('failed', 'Failed')], default='uploaded', max_length=10)),
+                ('status', models.CharField(choices=[('uploaded', 'Uploaded'), ('checking', 'Checking'), ('checked', 'Checked'), ('queued', 'Waiting'), ('running', 'Importing'), ('done', 'Done'), ('failed', 'Failed')], default='uploaded', max_length=10)),
                 ('report', models.JSONField(default=dict)),
                 ('total', models.PositiveIntegerField(default=0)),
                 ('done', models.PositiveIntegerField(default=0)),
