@@ -126,7 +126,8 @@ def test_a_kept_import_sheet_is_rotated_and_still_reads(own_keys, company):
     from custos.customers import imports
 
     job = imports.upload(company.manager_a, "a.csv", "客户,手机\n罗美玲,13912345678\n".encode())
-    assert "re-encrypted 1 rows under v2" in _run("rotate")
+    assert "re-encrypted 2 rows under v2" in _run("rotate")  # the sheet, and its header
     job.refresh_from_db()
     assert crypto.key_version_of(job.sheet_encrypted) == 2
+    assert crypto.key_version_of(job.details_encrypted) == 2 and job.header == ["客户", "手机"]
     assert imports.check(company.manager_a, job.pk, {}).report["would_create"] == 1

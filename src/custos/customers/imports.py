@@ -23,7 +23,7 @@ from custos.access import policy
 from custos.core import crypto, keyring
 from custos.core.errors import DomainError, InvalidInput, NotFound
 from custos.customers import importer
-from custos.customers.models import ImportJob
+from custos.customers.models import IMPORT_DETAILS_AAD, ImportJob
 from custos.org.models import Employee
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,13 @@ SHOWN = 200  # duplicates and errors kept per list: enough to fix a sheet, small
 def register_encrypted() -> None:
     # A kept sheet is a whole file (up to the upload limit): a few per transaction.
     keyring.register("customers.import", "customers.ImportJob", "sheet_encrypted", aad=lambda _job: AAD, batch=4)
+    keyring.register(
+        "customers.import_details",
+        "customers.ImportJob",
+        "details_encrypted",
+        aad=lambda _job: IMPORT_DETAILS_AAD,
+        batch=50,
+    )
 
 
 def _seal(data: bytes) -> str:
@@ -114,7 +121,9 @@ def check(actor: Employee, job_id: int, mapping: dict[str, str]) -> ImportJob:
         job.mapping = mapping
         job.status = ImportJob.Status.CHECKING
         job.report, job.error, job.done, job.total = {}, "", 0, 0
-        job.save(update_fields=["mapping", "status", "report", "error", "done", "total", "updated_at"])
+        job.save(
+            update_fields=["mapping", "status", "details_encrypted", "error", "done", "total", "updated_at"]
+        )
     from custos.customers.tasks import check_import
 
     check_import(job.pk)
@@ -153,7 +162,7 @@ def execute_check(job_id: int) -> None:
         log.exception("dry run of import %s failed", job_id)
         job.status = ImportJob.Status.UPLOADED
         job.error = _("The check stopped on an unexpected error; try again or upload the file again.")
-    job.save(update_fields=["mapping", "report", "done", "total", "status", "error", "updated_at"])
+    job.save(update_fields=["mapping", "details_encrypted", "done", "total", "status", "error", "updated_at"])
 
 
 def queue(actor: Employee, job_id: int) -> ImportJob:
@@ -216,7 +225,9 @@ def execute(job_id: int) -> None:
         job.error = _("The import stopped on an unexpected error; the rows counted as done are in.")
     job.sheet_encrypted = ""  # the customers are in (or refused): the sheet is not kept longer
     job.finished_at = timezone.now()
-    job.save(update_fields=["status", "error", "report", "sheet_encrypted", "finished_at", "updated_at"])
+    job.save(
+        update_fields=["status", "error", "details_encrypted", "sheet_encrypted", "finished_at", "updated_at"]
+    )
 
 
 def forget_stale_uploads(hours: int = 24) -> int:

@@ -6,12 +6,15 @@ details live in CustomerContact, encrypted, never in clear in the database. Noth
 ever hard-deleted: customers are archived, contacts are marked removed.
 """
 
+import json
+
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from custos.core import crypto
 from custos.org.models import Employee, Unit
 
 
@@ -200,11 +203,16 @@ class Feedback(models.Model):
         return f"{self.rating}/5"
 
 
+IMPORT_DETAILS_AAD = b"customers.import.details"
+
+
 class ImportJob(models.Model):
     """A sheet uploaded in the console or the API: its mapping, its dry run, its progress.
 
     The upload itself is kept only until the import has run, encrypted with the field key
-    (it is full of phone numbers), then emptied.
+    (it is full of phone numbers), then emptied. The sheet's header and the dry run's report are
+    encrypted too: a sheet without a header row has data for column names, and a row's error
+    quotes the value that was wrong ("“1391234” is not a valid phone number").
     """
 
     class Status(models.TextChoices):
@@ -221,11 +229,10 @@ class ImportJob(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     filename = models.CharField(max_length=200)
     sheet_encrypted = models.TextField(blank=True)
-    header = models.JSONField(default=list)
+    # {"header": [...], "report": {...}} as encrypted JSON; read and written through the properties.
+    details_encrypted = models.TextField(blank=True)
     mapping = models.JSONField(default=dict)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.UPLOADED)
-    # The dry run: {"would_create": n, "duplicates": [{"row", "message"}], "errors": [...]}.
-    report = models.JSONField(default=dict)
     # Rows to go and rows gone, of the dry run while checking, of the import while importing.
     total = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
@@ -238,6 +245,28 @@ class ImportJob(models.Model):
 
     def __str__(self):
         return f"{self.filename} ({self.status})"
+
+    def _details(self) -> dict:
+        cached = self.__dict__.get("_details_cache")
+        if cached is None:
+            text = self.details_encrypted
+            cached = json.loads(crypto.decrypt(text, aad=IMPORT_DETAILS_AAD)) if text else {}
+            self.__dict__["_details_cache"] = cached
+        return cached
+
+    def _set_detail(self, key: str, value) -> None:
+        details = {**self._details(), key: value}
+        self.details_encrypted = crypto.encrypt(json.dumps(details, ensure_ascii=False), aad=IMPORT_DETAILS_AAD)
+        self.__dict__["_details_cache"] = details
+
+    def refresh_from_db(self, *args, **kwargs):
+        self.__dict__.pop("_details_cache", None)
+        super().refresh_from_db(*args, **kwargs)
+
+    # The sheet's column names.
+    header = property(lambda self: self._details().get("header", []), lambda self, v: self._set_detail("header", v))
+    # The dry run: {"would_create": n, "duplicates": [{"row", "message"}], "errors": [...]}.
+    report = property(lambda self: self._details().get("report", {}), lambda self, v: self._set_detail("report", v))
 
     @property
     def percent(self) -> int:
