@@ -44,4 +44,10 @@ class Migration(migrations.Migration):
             index=models.Index(fields=['unit', '-updated_at', '-id'], name='customer_unit_recent'),
         ),
         migrations.RunPython(add_trigram, drop_trigram),
+        # The tag filter reads a tag's links by tag: with the customer in the index too, that is
+        # an index-only scan instead of a heap fetch per link (most of the tag count's 100+ ms).
+        migrations.RunSQL(
+            "CREATE INDEX customer_tags_by_tag ON customers_customer_tags (tag_id, customer_id)",
+            "DROP INDEX customer_tags_by_tag",
+        ),
     ]
