@@ -19,7 +19,7 @@ from custos.access.scope import Scope, scope_of
 from custos.core.errors import NotFound
 from custos.customers import contacts
 from custos.customers.models import Customer, CustomerContact, Feedback, FollowUp, Purchase, Tag
-from custos.org.models import Employee
+from custos.org.models import Employee, Unit
 from custos.org.selectors import get_unit
 
 
@@ -34,7 +34,14 @@ def _base() -> QuerySet[Customer]:
 
 
 def customers_visible(viewer: Employee) -> QuerySet[Customer]:
-    return scope_of(viewer).filter(_base(), owner="owner_id", unit_path="unit__path")
+    scope = scope_of(viewer)
+    if scope.kind == "subtree":
+        # The units' ids rather than a join on their paths: with a store's id in hand the database
+        # reads a page straight off the (unit, updated_at) index; through the join a deep page of a
+        # store of 160,000 customers took 40+ ms.
+        units = list(Unit.objects.filter(scope.q_units()).values_list("pk", flat=True))
+        return _base().filter(unit_id__in=units)
+    return scope.filter(_base(), owner="owner_id", unit_path="unit__path")
 
 
 def pool_visible(viewer: Employee) -> QuerySet[Customer]:
