@@ -20,6 +20,7 @@ COMMANDS = [
     "customers",
     "ingest",
     "archive",
+    "keys",
     "scan",
     "evidence",
     "retention",

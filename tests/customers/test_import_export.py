@@ -1,19 +1,16 @@
-"""Import (CSV and XLSX, mapping, dry run, all or nothing), export (roles, watermark, ledger), rekey."""
+"""Import (CSV and XLSX, mapping, dry run, all or nothing), export (roles, watermark, ledger)."""
 
-import base64
 import csv
 import io
 import json
-import secrets
 
 import pytest
 from django.core.management import CommandError, call_command
 from openpyxl import Workbook, load_workbook
 
-from custos.core import crypto
 from custos.core.errors import Forbidden, InvalidInput
-from custos.customers import contacts, export, importer, keys
-from custos.customers.models import Customer, CustomerContact
+from custos.customers import contacts, export, importer
+from custos.customers.models import Customer
 from custos.ledger.models import Entry
 
 SHEET = [
@@ -205,28 +202,3 @@ def test_export_from_the_command(company, make_customer, tmp_path):
     out = io.StringIO()
     call_command("customers", "export", "--as", "manager_a", "-o", str(tmp_path / "x.csv"), stdout=out)
     assert "exported 1 customers" in out.getvalue() and (tmp_path / "x.csv").exists()
-
-
-# --- rekey ---------------------------------------------------------------------------------
-
-
-def test_rekey_moves_every_contact_to_the_newest_key(company, make_customer, monkeypatch):
-    customer = make_customer(company.sales_a, phone="13912340001")
-    old = crypto.field_keys()
-    new_key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
-    spec = ",".join(f"{v}:{base64.urlsafe_b64encode(k).decode().rstrip('=')}" for v, k in old.items())
-    version = max(old) + 1
-    monkeypatch.setenv("CUSTOS_FIELD_KEYS", f"{spec},{version}:{new_key}")
-    crypto.field_keys.cache_clear()
-    try:
-        assert keys.stale_contacts().count() == 1
-        out = io.StringIO()
-        call_command("customers", "rekey", stdout=out)
-        assert "re-encrypted 1" in out.getvalue()
-        contact = CustomerContact.objects.get(customer=customer)
-        assert crypto.key_version_of(contact.value_encrypted) == version
-        assert contacts.open_value(contact) == "+8613912340001"
-        assert keys.stale_contacts().count() == 0
-    finally:
-        monkeypatch.undo()
-        crypto.field_keys.cache_clear()

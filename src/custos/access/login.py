@@ -20,6 +20,8 @@ from custos.core.errors import Forbidden, InvalidInput
 from custos.ledger.services import append
 from custos.org.models import CompanySettings, Employee, Role
 
+TOTP_AAD = b"totp"
+
 
 @dataclass
 class PasswordResult:
@@ -84,7 +86,7 @@ def record_login(employee: Employee, *, ip: str | None, method: str) -> None:
 def verify_totp(employee: Employee, code: str) -> bool:
     if not employee.totp_secret:
         return False
-    secret = crypto.decrypt(employee.totp_secret, aad=b"totp")
+    secret = crypto.decrypt(employee.totp_secret, aad=TOTP_AAD)
     return pyotp.TOTP(secret).verify((code or "").strip().replace(" ", ""), valid_window=1)
 
 
@@ -92,7 +94,7 @@ def verify_totp(employee: Employee, code: str) -> bool:
 def start_totp_enrolment(employee: Employee) -> str:
     """A fresh secret for the authenticator app; active only once a code confirms it."""
     secret = pyotp.random_base32()
-    employee.totp_secret = crypto.encrypt(secret, aad=b"totp")
+    employee.totp_secret = crypto.encrypt(secret, aad=TOTP_AAD)
     employee.totp_confirmed = False
     employee.save(update_fields=["totp_secret", "totp_confirmed"])
     return pyotp.TOTP(secret).provisioning_uri(name=employee.user.username, issuer_name="Custos")

@@ -12,10 +12,11 @@ import hashlib
 import hmac
 import os
 import secrets
+from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from custos.core.datadir import private_file
+from custos.core.datadir import data_dir, private_file, write_private
 
 
 class KeyConfigError(Exception):
@@ -43,12 +44,78 @@ def _parse_keys(spec: str) -> dict[int, bytes]:
     return keys
 
 
+KEYS_FILE = "field-keys"
+
+
 @functools.cache
+def _keys_of(spec: str) -> dict[int, bytes]:
+    return _parse_keys(spec)
+
+
+@functools.lru_cache(maxsize=8)
+def _keys_path(data_dir_setting: str | None, cwd: str) -> Path:
+    return data_dir() / KEYS_FILE
+
+
+def keys_from_environment() -> bool:
+    return bool(os.environ.get("CUSTOS_FIELD_KEYS"))
+
+
+def keys_file() -> Path:
+    return _keys_path(os.environ.get("CUSTOS_DATA_DIR"), os.getcwd())
+
+
 def field_keys() -> dict[int, bytes]:
     spec = os.environ.get("CUSTOS_FIELD_KEYS")
-    if not spec:
-        spec = private_file("field-keys", lambda: f"1:{_b64(secrets.token_bytes(32))}\n".encode()).replace("\n", ",")
-    return _parse_keys(spec)
+    if spec:
+        return _keys_of(spec)
+    path = keys_file()
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        private_file(KEYS_FILE, lambda: f"1:{_b64(secrets.token_bytes(32))}\n".encode())
+        stat = path.stat()
+    # Keyed on the file's mtime and size: a server that is running while `custos keys rotate`
+    # adds a version picks it up on its next call, so it neither fails to read re-encrypted
+    # rows nor keeps writing new ones under the old key.
+    return _file_keys(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=4)
+def _file_keys(path: str, mtime_ns: int, size: int) -> dict[int, bytes]:
+    return _parse_keys(Path(path).read_text().replace("\n", ","))
+
+
+def reset_cache() -> None:
+    """Forget parsed keys (tests that change CUSTOS_FIELD_KEYS or the data directory)."""
+    _keys_of.cache_clear()
+    _keys_path.cache_clear()
+    _file_keys.cache_clear()
+    index_key.cache_clear()
+
+
+def add_key_version() -> int:
+    """Append a new random key to the keys file, which makes it current; returns its version.
+
+    Keys given in CUSTOS_FIELD_KEYS belong to whoever manages the environment: a new version is
+    added there, not here.
+    """
+    if keys_from_environment():
+        raise KeyConfigError(
+            "the field keys come from CUSTOS_FIELD_KEYS: add a new version there "
+            f"(e.g. ,{current_version() + 1}:{_b64(secrets.token_bytes(32))}), restart Custos, "
+            "then run `custos keys rotate` again to re-encrypt"
+        )
+    keys = dict(field_keys())
+    version = max(keys) + 1
+    keys[version] = secrets.token_bytes(32)
+    path = keys_file()
+    text = "".join(f"{v}:{_b64(k)}\n" for v, k in sorted(keys.items())).encode()
+    # Written beside and renamed over the old file, so a crash never leaves a half-written key.
+    fresh = path.with_name(f".{KEYS_FILE}.{secrets.token_hex(4)}")
+    write_private(fresh, text)
+    os.replace(fresh, path)
+    return version
 
 
 @functools.cache
@@ -74,7 +141,10 @@ def decrypt(token: str, *, aad: bytes = b"") -> str:
     head, _, body = token.partition(":")
     version = int(head[1:])
     raw = _unb64(body)
-    return AESGCM(field_keys()[version]).decrypt(raw[:12], raw[12:], aad).decode()
+    key = field_keys().get(version)
+    if key is None:
+        raise KeyConfigError(f"field key version {version} is missing: it is needed to read data written with it")
+    return AESGCM(key).decrypt(raw[:12], raw[12:], aad).decode()
 
 
 def key_version_of(token: str) -> int:

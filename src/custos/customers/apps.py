@@ -8,9 +8,11 @@ class CustomersConfig(AppConfig):
     verbose_name = _("Customers")
 
     def ready(self):
-        from custos.customers import projection
+        from custos.customers import imports, keys, projection
         from custos.ledger import projections
 
         projections.register(
             projection.NAME, kinds=projection.KINDS, handle=projection.handle, reset=projection.reset
         )
+        keys.register()
+        imports.register_encrypted()

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
@@ -79,7 +80,7 @@ KINDS = {
     "": "person",
 }
 GENDERS = {"女": "female", "female": "female", "f": "female", "男": "male", "male": "male", "m": "male"}
-MAX_ROWS = 50_000
+MAX_ROWS = 100_000
 BATCH = 500  # rows per services.create_customers call, all inside the import's one transaction
 
 
@@ -133,13 +134,44 @@ def _cell(value) -> str:
 
 
 def _decode(data: bytes) -> str:
-    # Excel on Chinese Windows saves CSV in GB18030 (GBK); everything else in UTF-8, often with a BOM.
-    for encoding in ("utf-8-sig", "gb18030"):
+    # Excel on Chinese Windows saves CSV in GB18030 (GBK); everything else in UTF-8, often with a
+    # BOM; Excel's "Unicode text" is UTF-16 with a BOM.
+    utf16 = data[:2] in (b"\xff\xfe", b"\xfe\xff")
+    encodings = ("utf-16",) if utf16 else ("utf-8-sig", "gb18030")
+    for encoding in encodings:
         try:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise InvalidInput(_("The file is neither UTF-8 nor GB18030 text."))
+    raise InvalidInput(
+        _("The file is neither UTF-8 nor GB18030 (GBK) text. Save it from Excel as CSV UTF-8 or as .xlsx.")
+    )
+
+
+def max_upload_bytes() -> int:
+    return getattr(settings, "CUSTOS_IMPORT_MAX_BYTES", 20 * 1024 * 1024)
+
+
+def check_upload(filename: str, size: int) -> None:
+    """Refuse an upload the importer would not read, before reading it."""
+    if Path(filename or "").suffix.lower() not in (".csv", ".txt", ".xlsx", ".xlsm"):
+        raise InvalidInput(_("Import a .csv or .xlsx file."))
+    if size > max_upload_bytes():
+        raise InvalidInput(
+            _("The file is %(size)s MB; at most %(max)s MB can be imported at once. Split it into smaller files.")
+            % {"size": f"{size / 2**20:.1f}", "max": f"{max_upload_bytes() / 2**20:.0f}"}
+        )
+    if size == 0:
+        raise InvalidInput(_("The file is empty."))
+
+
+def read_bytes(data: bytes, filename: str) -> tuple[list[str], Iterator[Row]]:
+    """The header and rows of an uploaded file, by the kind its name says."""
+    if Path(filename).suffix.lower() in (".xlsx", ".xlsm"):
+        return _read_xlsx(io.BytesIO(data))
+    if Path(filename).suffix.lower() in (".csv", ".txt"):
+        return read_csv(data)
+    raise InvalidInput(_("Import a .csv or .xlsx file."))
 
 
 def read_rows(path: str | Path) -> tuple[list[str], Iterator[Row]]:
@@ -153,8 +185,15 @@ def read_rows(path: str | Path) -> tuple[list[str], Iterator[Row]]:
 
 
 def read_csv(data: bytes) -> tuple[list[str], Iterator[Row]]:
-    reader = csv.reader(io.StringIO(_decode(data)))
-    header = [h.strip() for h in next(reader, [])]
+    text = _decode(data)
+    first = text.split("\n", 1)[0]
+    # Excel's "Unicode text" and many exports separate by tabs.
+    dialect = csv.excel_tab if "\t" in first and "," not in first else csv.excel
+    reader = csv.reader(io.StringIO(text), dialect)
+    try:
+        header = [h.strip() for h in next(reader, [])]
+    except csv.Error as exc:
+        raise InvalidInput(_("The file is not a readable CSV sheet: %(problem)s") % {"problem": exc}) from exc
 
     def rows():
         for number, cells in enumerate(reader, start=2):
@@ -167,7 +206,7 @@ def read_csv(data: bytes) -> tuple[list[str], Iterator[Row]]:
     return header, rows()
 
 
-def _read_xlsx(path: Path) -> tuple[list[str], Iterator[Row]]:
+def _read_xlsx(path) -> tuple[list[str], Iterator[Row]]:
     from openpyxl import load_workbook
 
     try:
@@ -289,6 +328,9 @@ def _split(text: str) -> list[str]:
 
 def _plan_row(row: Row, columns: dict[str, str], owners: _Owners, default_owner: Employee | None) -> Planned:
     v = {target: row.values.get(column, "").strip() for target, column in columns.items()}
+    if any("\x00" in value for value in v.values()):
+        # A NUL byte is what a binary file read as text leaves; the database refuses it.
+        raise InvalidInput(_("The row holds a NUL character (\\0): is the file really a CSV sheet?"))
     kind = KINDS.get(v.get("kind", "").lower())
     if kind is None:
         raise InvalidInput(_("Type is 个人 or 公司, not %(value)s.") % {"value": v["kind"]})
@@ -392,16 +434,21 @@ def run(actor: Employee, report: Report, *, progress: Callable[[int], None] | No
         for i in range(0, len(report.create), BATCH):
             chunk = report.create[i : i + BATCH]
             try:
-                services.create_customers(
-                    actor=actor, items=[p.kwargs for p in chunk], ledger_source="import"
-                )
+                create_batch(actor, chunk)
             except DomainError as exc:
                 # Someone added the same number since the plan: the whole import goes back.
-                row = chunk[getattr(exc, "item", 0)].number
-                raise InvalidInput(
-                    _("Row %(row)d: %(problem)s Nothing was imported.") % {"row": row, "problem": exc.message}
-                ) from exc
+                raise InvalidInput(_("%(problem)s Nothing was imported.") % {"problem": exc.message}) from exc
             report.created += len(chunk)
             if progress:
                 progress(len(chunk))
     return report
+
+
+def create_batch(actor: Employee, chunk: list[Planned]) -> None:
+    """Create one batch of planned rows, all or nothing; an error names the spreadsheet row."""
+    try:
+        with transaction.atomic():
+            services.create_customers(actor=actor, items=[p.kwargs for p in chunk], ledger_source="import")
+    except DomainError as exc:
+        row = chunk[getattr(exc, "item", 0)].number
+        raise InvalidInput(_("Row %(row)d: %(problem)s") % {"row": row, "problem": exc.message}) from exc

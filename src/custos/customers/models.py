@@ -6,12 +6,15 @@ details live in CustomerContact, encrypted, never in clear in the database. Noth
 ever hard-deleted: customers are archived, contacts are marked removed.
 """
 
+import json
+
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from custos.core import crypto
 from custos.org.models import Employee, Unit
 
 
@@ -75,6 +78,11 @@ class Customer(models.Model):
             models.Index(fields=["unit", "status"]),
             models.Index(fields=["next_follow_up_on"]),
             models.Index(fields=["last_contact_at"]),
+            # The lists' order: a page is read off an index instead of sorting every row in scope
+            # (at a million customers the sort alone took 100-400 ms).
+            models.Index(fields=["-updated_at", "-id"], name="customer_recent"),
+            models.Index(fields=["owner", "-updated_at", "-id"], name="customer_owner_recent"),
+            models.Index(fields=["unit", "-updated_at", "-id"], name="customer_unit_recent"),
         ]
 
     def __str__(self):
@@ -193,3 +201,77 @@ class Feedback(models.Model):
 
     def __str__(self):
         return f"{self.rating}/5"
+
+
+IMPORT_DETAILS_AAD = b"customers.import.details"
+
+
+class ImportJob(models.Model):
+    """A sheet uploaded in the console or the API: its mapping, its dry run, its progress.
+
+    The upload itself is kept only until the import has run, encrypted with the field key
+    (it is full of phone numbers), then emptied. The sheet's header and the dry run's report are
+    encrypted too: a sheet without a header row has data for column names, and a row's error
+    quotes the value that was wrong ("“1391234” is not a valid phone number").
+    """
+
+    class Status(models.TextChoices):
+        UPLOADED = "uploaded", _("Uploaded")
+        CHECKING = "checking", _("Checking")
+        CHECKED = "checked", _("Checked")
+        QUEUED = "queued", _("Waiting")
+        RUNNING = "running", _("Importing")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    created_by = models.ForeignKey(Employee, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    filename = models.CharField(max_length=200)
+    sheet_encrypted = models.TextField(blank=True)
+    # {"header": [...], "report": {...}} as encrypted JSON; read and written through the properties.
+    details_encrypted = models.TextField(blank=True)
+    mapping = models.JSONField(default=dict)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.UPLOADED)
+    # Rows to go and rows gone, of the dry run while checking, of the import while importing.
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["created_by", "created_at"])]
+
+    def __str__(self):
+        return f"{self.filename} ({self.status})"
+
+    def _details(self) -> dict:
+        cached = self.__dict__.get("_details_cache")
+        if cached is None:
+            text = self.details_encrypted
+            cached = json.loads(crypto.decrypt(text, aad=IMPORT_DETAILS_AAD)) if text else {}
+            self.__dict__["_details_cache"] = cached
+        return cached
+
+    def _set_detail(self, key: str, value) -> None:
+        details = {**self._details(), key: value}
+        self.details_encrypted = crypto.encrypt(json.dumps(details, ensure_ascii=False), aad=IMPORT_DETAILS_AAD)
+        self.__dict__["_details_cache"] = details
+
+    def refresh_from_db(self, *args, **kwargs):
+        self.__dict__.pop("_details_cache", None)
+        super().refresh_from_db(*args, **kwargs)
+
+    # The sheet's column names.
+    header = property(lambda self: self._details().get("header", []), lambda self, v: self._set_detail("header", v))
+    # The dry run: {"would_create": n, "duplicates": [{"row", "message"}], "errors": [...]}.
+    report = property(lambda self: self._details().get("report", {}), lambda self, v: self._set_detail("report", v))
+
+    @property
+    def percent(self) -> int:
+        return 100 if self.status == self.Status.DONE else (self.done * 100 // self.total if self.total else 0)
+
+    @property
+    def active(self) -> bool:
+        return self.status in (self.Status.CHECKING, self.Status.QUEUED, self.Status.RUNNING)

@@ -245,3 +245,40 @@ class TimelineFilters(Schema):
 
 class ExportIn(CustomerFilters):
     format: Literal["csv", "xlsx"] = "csv"
+
+
+class ImportRowOut(Schema):
+    row: int
+    message: str
+
+
+class ImportReportOut(Schema):
+    would_create: int = 0
+    duplicate_count: int = 0
+    error_count: int = 0
+    duplicates: list[ImportRowOut] = []
+    errors: list[ImportRowOut] = []
+
+
+class ImportJobOut(Schema):
+    id: int
+    filename: str
+    status: str
+    columns: list[str] = Field(..., alias="header")
+    mapping: dict[str, str]
+    report: ImportReportOut | None = None
+    total: int
+    done: int
+    percent: int
+    error: str
+    created_at: datetime
+    finished_at: datetime | None
+
+    @staticmethod
+    def resolve_report(obj):
+        return obj.report or None
+
+
+class ImportMappingIn(Schema):
+    # field -> the sheet's column; empty: the usual headers are recognised
+    mapping: dict[Text(20), Text(200)] = Field(default_factory=dict, max_length=40)

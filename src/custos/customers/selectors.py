@@ -11,15 +11,15 @@ they can claim them (services.change_owner "claim").
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Avg, Count, Prefetch, Q, QuerySet
+from django.db.models import Avg, Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from custos.access.scope import Scope, scope_of
 from custos.core.errors import NotFound
 from custos.customers import contacts
-from custos.customers.models import Customer, CustomerContact, Feedback, FollowUp, Purchase
-from custos.org.models import Employee
+from custos.customers.models import Customer, CustomerContact, Feedback, FollowUp, Purchase, Tag
+from custos.org.models import Employee, Unit
 from custos.org.selectors import get_unit
 
 
@@ -34,7 +34,14 @@ def _base() -> QuerySet[Customer]:
 
 
 def customers_visible(viewer: Employee) -> QuerySet[Customer]:
-    return scope_of(viewer).filter(_base(), owner="owner_id", unit_path="unit__path")
+    scope = scope_of(viewer)
+    if scope.kind == "subtree":
+        # The units' ids rather than a join on their paths: with a store's id in hand the database
+        # reads a page straight off the (unit, updated_at) index; through the join a deep page of a
+        # store of 160,000 customers took 40+ ms.
+        units = list(Unit.objects.filter(scope.q_units()).values_list("pk", flat=True))
+        return _base().filter(unit_id__in=units)
+    return scope.filter(_base(), owner="owner_id", unit_path="unit__path")
 
 
 def pool_visible(viewer: Employee) -> QuerySet[Customer]:
@@ -47,6 +54,9 @@ def pool_visible(viewer: Employee) -> QuerySet[Customer]:
     return scope.filter(_base(), owner="owner_id", unit_path="unit__path").filter(
         status=Customer.Status.IN_POOL
     )
+
+
+SEARCH_CONTAINS_FROM = 3  # characters
 
 
 @dataclass
@@ -68,6 +78,10 @@ def list_customers(viewer: Employee, filters: Filters | None = None) -> QuerySet
     """Customers in scope, newest change first. Archived ones only when asked for by status."""
     f = filters or Filters()
     qs = customers_visible(viewer)
+    if f.status == Customer.Status.IN_POOL and scope_of(viewer).kind == "own":
+        # Pool customers have no owner, so none is in an owner's own scope; said outright, the
+        # database need not walk the whole table to find that out.
+        return qs.none()
     qs = qs.filter(status=f.status) if f.status else qs.exclude(status=Customer.Status.ARCHIVED)
     if f.unit_id:
         qs = qs.filter(unit__path__startswith=get_unit(viewer, f.unit_id).path)
@@ -78,7 +92,13 @@ def list_customers(viewer: Employee, filters: Filters | None = None) -> QuerySet
     if f.kind:
         qs = qs.filter(kind=f.kind)
     if f.tag:
-        qs = qs.filter(tags__name=f.tag)
+        # The tag's id first, then EXISTS on the link table: joining through the tag name made
+        # PostgreSQL walk every link of the tag and fetch each customer (300 ms at a million).
+        tag_id = Tag.objects.filter(name=f.tag).values_list("pk", flat=True).first()
+        if tag_id is None:
+            return qs.none()
+        links = Customer.tags.through.objects.filter(customer_id=OuterRef("pk"), tag_id=tag_id)
+        qs = qs.filter(Exists(links))
     if f.contacted_before:
         qs = qs.filter(last_contact_at__lt=f.contacted_before)
     if f.contacted_after:
@@ -87,8 +107,12 @@ def list_customers(viewer: Employee, filters: Filters | None = None) -> QuerySet
         qs = qs.filter(next_follow_up_on__lte=timezone.localdate())
     elif f.follow_up_due is False:
         qs = qs.filter(Q(next_follow_up_on__isnull=True) | Q(next_follow_up_on__gt=timezone.localdate()))
-    if f.q:
-        qs = qs.filter(name__icontains=f.q.strip())
+    if f.q and f.q.strip():
+        q = f.q.strip()
+        # Two characters or fewer (a surname, a two-character name) match from the start of the
+        # name: a trigram index can answer that, while "contains 2 characters" means reading
+        # every customer in scope, which at a million rows misses the 50 ms a list may take.
+        qs = qs.filter(name__icontains=q) if len(q) >= SEARCH_CONTAINS_FROM else qs.filter(name__istartswith=q)
     if f.phone:
         # Exact look-up through the blind index: the database never sees the number.
         blind = contacts.index(CustomerContact.Kind.PHONE, contacts.normalise_phone(f.phone))

@@ -1,17 +1,20 @@
 """Console pages for customer records: the list, a customer's file, and the forms that change it."""
 
+import functools
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from custos.console.decorators import console_view
 from custos.core.errors import Conflict, Forbidden, InvalidInput
-from custos.customers import activity, export, forms, rules, selectors, services
+from custos.customers import activity, export, forms, importer, imports, rules, selectors, services
 from custos.customers.models import Customer
 from custos.customers.reveal import reveal_contact
 from custos.customers.services import NewContact
@@ -20,6 +23,29 @@ from custos.org.models import Role
 from custos.org.selectors import employees_visible, get_employee, units_visible
 
 PAGE_SIZE = 25
+NUL = "\x00"
+
+
+def _nul_free(view):
+    """PostgreSQL cannot store a NUL character: a form holding one is refused with a message, and
+    one in a search or filter of the address is dropped, rather than failing in the database."""
+
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if request.method == "POST" and any(NUL in v for _k, values in request.POST.lists() for v in values):
+            raise InvalidInput(_("The text holds a NUL character (\\0), which cannot be stored. Remove it and try again."))
+        if any(NUL in v for _k, values in request.GET.lists() for v in values):
+            cleaned = request.GET.copy()
+            for key, values in request.GET.lists():
+                cleaned.setlist(key, [v.replace(NUL, "") for v in values])
+            request.GET = cleaned
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def customer_view(view):
+    return console_view(_nul_free(view))
 
 
 def _unit_choices(viewer):
@@ -54,7 +80,7 @@ def _filters(params) -> selectors.Filters:
     )
 
 
-@console_view
+@customer_view
 def customer_list(request):
     me = request.viewer
     params = request.GET
@@ -79,7 +105,7 @@ def customer_list(request):
     return render(request, template, context)
 
 
-@console_view
+@customer_view
 def customer_create(request):
     me = request.viewer
     owners = _owner_choices(me) if rules.may_manage(me) else None
@@ -108,7 +134,7 @@ def customer_create(request):
     return render(request, "customers/form.html", {"form": form, "title": _("New customer")})
 
 
-@console_view
+@customer_view
 def customer_detail(request, customer_id: int):
     me = request.viewer
     customer = selectors.get_customer(me, customer_id)
@@ -133,7 +159,7 @@ def customer_detail(request, customer_id: int):
     )
 
 
-@console_view
+@customer_view
 def customer_edit(request, customer_id: int):
     me = request.viewer
     customer = selectors.get_customer(me, customer_id)
@@ -173,7 +199,7 @@ def customer_edit(request, customer_id: int):
 
 @never_cache
 @require_POST
-@console_view
+@customer_view
 def contact_reveal(request, customer_id: int, contact_id: int):
     """The value in clear, on a page that is not cached, never in a URL or the session."""
     me = request.viewer
@@ -197,7 +223,7 @@ def _form_error(form) -> InvalidInput:
 
 
 @require_POST
-@console_view
+@customer_view
 def customer_action(request, customer_id: int, action: str):
     me = request.viewer
     data = request.POST
@@ -261,7 +287,7 @@ def customer_action(request, customer_id: int, action: str):
     return redirect("customers:detail", customer_id=customer.pk)
 
 
-@console_view
+@customer_view
 def pool(request):
     me = request.viewer
     page = Paginator(selectors.pool_visible(me), PAGE_SIZE).get_page(request.GET.get("page"))
@@ -269,14 +295,14 @@ def pool(request):
     return render(request, "customers/pool.html", {"page": page, "can_claim": rules.may_edit(me)})
 
 
-@console_view
+@customer_view
 def completeness(request):
     rows = selectors.completeness_by_owner(request.viewer)
     return render(request, "customers/completeness.html", {"rows": rows})
 
 
 @require_POST
-@console_view
+@customer_view
 def customer_export(request):
     """The list as filtered on the page, as a watermarked file; the ledger records who took it."""
     fmt = request.POST.get("format", "csv")
@@ -284,4 +310,91 @@ def customer_export(request):
     response = HttpResponse(result.data, content_type=result.content_type)
     response["Content-Disposition"] = f'attachment; filename="{result.filename}"'
     response["Cache-Control"] = "no-store"
+    return response
+
+
+# --- import --------------------------------------------------------------------------------
+
+FIELD_LABELS = {
+    "name": _lazy("Name"),
+    "kind": _lazy("Person or company"),
+    "grade": _lazy("Grade"),
+    "source": _lazy("Source"),
+    "tags": _lazy("Tags"),
+    "phone": _lazy("Phone"),
+    "phone2": _lazy("Second phone"),
+    "wechat": _lazy("WeChat"),
+    "wecom": _lazy("WeCom"),
+    "address": _lazy("Address"),
+    "owner": _lazy("Owner"),
+    "gender": _lazy("Gender"),
+    "birthday": _lazy("Birthday"),
+    "occupation": _lazy("Occupation"),
+    "sizes": _lazy("Sizes"),
+    "styles": _lazy("Styles"),
+    "budget": _lazy("Budget"),
+    "notes": _lazy("Notes"),
+}
+
+
+@customer_view
+def import_start(request):
+    """Upload a sheet; the next page maps its columns and runs the dry run."""
+    me = request.viewer
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        if upload is None:
+            messages.error(request, _("Choose a .csv or .xlsx file to import."))
+            return redirect("customers:import")
+        try:
+            importer.check_upload(upload.name, upload.size)  # before reading: the size limit holds
+            job = imports.upload(me, upload.name, upload.read())
+        except InvalidInput as exc:
+            messages.error(request, exc.message)
+            return redirect("customers:import")
+        return redirect("customers:import_job", job_id=job.pk)
+    return render(
+        request,
+        "customers/import.html",
+        {
+            "jobs": imports.recent_jobs(me),
+            "max_mb": importer.max_upload_bytes() // 2**20,
+            "max_rows": importer.MAX_ROWS,
+        },
+    )
+
+
+def _job_context(job):
+    return {
+        "job": job,
+        "fields": [(f, FIELD_LABELS[f], job.mapping.get(f, "")) for f in importer.FIELDS],
+        "editable": job.status in ("uploaded", "checked"),
+    }
+
+
+@customer_view
+def import_job(request, job_id: int):
+    job = imports.get_job(request.viewer, job_id)
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "check":
+                mapping = {f: request.POST.get(f"map_{f}", "").strip() for f in importer.FIELDS}
+                job = imports.check(request.viewer, job.pk, mapping)
+            elif action == "run":
+                imports.queue(request.viewer, job.pk)
+        except InvalidInput as exc:
+            messages.error(request, exc.message)
+        return redirect("customers:import_job", job_id=job.pk)
+    return render(request, "customers/import_job.html", _job_context(job))
+
+
+@never_cache
+@customer_view
+def import_progress(request, job_id: int):
+    """What the job page polls (htmx) while the worker imports."""
+    job = imports.get_job(request.viewer, job_id)
+    response = render(request, "customers/_import_progress.html", {"job": job})
+    if request.htmx and job.status in ("uploaded", "checked"):
+        response["HX-Refresh"] = "true"  # the dry run is done: the page reloads to show its report
     return response

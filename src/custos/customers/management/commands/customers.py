@@ -1,8 +1,9 @@
-"""`custos customers ...`: import, export and re-encrypt customer records.
+"""`custos customers ...`: import and export customer records.
 
 custos customers import FILE --as USER [--map name=姓名,phone=手机] [--owner WHO] [--dry-run]
 custos customers export --as USER [-o FILE] [--format csv|xlsx]
-custos customers rekey             re-encrypt contacts under the newest field key
+
+Re-encrypting contacts under a new key is `custos keys rotate`, with every other encrypted field.
 """
 
 import json
@@ -12,7 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from custos.core.errors import DomainError
-from custos.customers import export, importer, keys
+from custos.customers import export, importer
 from custos.org.models import Employee
 
 PROGRESS_FROM = 200  # rows; a smaller sheet is done before a bar would be worth drawing
@@ -27,7 +28,7 @@ def _employee(text: str) -> Employee:
 
 
 class Command(BaseCommand):
-    help = "Import customers from CSV/XLSX (with a dry run), export them watermarked, re-encrypt contacts."
+    help = "Import customers from CSV/XLSX (with a dry run), export them watermarked."
 
     def add_arguments(self, parser):
         actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -52,7 +53,6 @@ class Command(BaseCommand):
         exp.add_argument(
             "-o", "--output", default=None, metavar="FILE", help="default: the name the export suggests"
         )
-        actions.add_parser("rekey", help="re-encrypt contacts still under an older field key")
 
     def handle(self, *args, action, **options):
         try:
@@ -118,15 +118,3 @@ class Command(BaseCommand):
         self.stdout.write(
             f"exported {result.rows} customers to {path} (export {result.export_id}, recorded in the ledger)"
         )
-
-    def do_rekey(self, **options):
-        total = keys.stale_contacts().count()
-        with tqdm(
-            total=total,
-            desc="re-encrypting",
-            unit="contact",
-            disable=total < PROGRESS_FROM,
-            file=self.stderr._out,
-        ) as bar:
-            done = keys.reencrypt_contacts(progress=bar.update)
-        self.stdout.write(f"re-encrypted {done} contacts under the current field key")

@@ -1,0 +1,246 @@
+"""Imports started from the console or the API: upload, map columns, dry run, import in the background.
+
+An ImportJob holds the uploaded sheet (encrypted) from the upload until the import has run.
+`check` hands the dry run (importer.plan) to the worker (tasks.check_import), which records what
+it found; `queue` hands the import to the worker (tasks.run_import), which plans again (the company may have changed since the check) and
+creates the customers a batch per transaction, writing its progress to the job after each
+batch, so the page polling it shows the rows as they go in. A batch is all or nothing; when one
+fails the import stops there, the batches before it stay, and importing the same sheet again
+skips them as duplicates.
+
+A job is its uploader's: anyone else asking for it gets a 404.
+"""
+
+import base64
+import logging
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from custos.access import policy
+from custos.core import crypto, keyring
+from custos.core.errors import DomainError, InvalidInput, NotFound
+from custos.customers import importer
+from custos.customers.models import IMPORT_DETAILS_AAD, ImportJob
+from custos.org.models import Employee
+
+log = logging.getLogger(__name__)
+
+AAD = b"customers.import"
+SHOWN = 200  # duplicates and errors kept per list: enough to fix a sheet, small enough to show
+
+
+def register_encrypted() -> None:
+    # A kept sheet is a whole file (up to the upload limit): a few per transaction.
+    keyring.register("customers.import", "customers.ImportJob", "sheet_encrypted", aad=lambda _job: AAD, batch=4)
+    keyring.register(
+        "customers.import_details",
+        "customers.ImportJob",
+        "details_encrypted",
+        aad=lambda _job: IMPORT_DETAILS_AAD,
+        batch=50,
+    )
+
+
+def _seal(data: bytes) -> str:
+    # crypto seals text; base85 keeps the bytes of an .xlsx intact at a quarter's growth.
+    return crypto.encrypt(base64.b85encode(data).decode("ascii"), aad=AAD)
+
+
+def _open(job: ImportJob) -> bytes:
+    if not job.sheet_encrypted:
+        raise InvalidInput(_("The uploaded file is no longer kept; upload it again."))
+    return base64.b85decode(crypto.decrypt(job.sheet_encrypted, aad=AAD))
+
+
+def _read(job: ImportJob):
+    return importer.read_bytes(_open(job), job.filename)
+
+
+def get_job(viewer: Employee, job_id: int) -> ImportJob:
+    job = ImportJob.objects.filter(pk=job_id, created_by=viewer).first()
+    if job is None:
+        raise NotFound(_("Import not found."))
+    return job
+
+
+def recent_jobs(viewer: Employee, limit: int = 10):
+    return ImportJob.objects.filter(created_by=viewer)[:limit]
+
+
+@transaction.atomic
+def upload(actor: Employee, filename: str, data: bytes) -> ImportJob:
+    """Keep an uploaded sheet for mapping and checking; refuses what the importer cannot read."""
+    policy.require_writer(actor)
+    filename = (filename or "").replace("\x00", "").strip()[-200:]
+    importer.check_upload(filename, len(data))
+    header, _rows = importer.read_bytes(data, filename)
+    header = [h for h in header if h]
+    if not header:
+        raise InvalidInput(_("The first row of the sheet should name its columns; it is empty."))
+    if any("\x00" in h for h in header):
+        raise InvalidInput(_("The first row holds a NUL character (\\0): is the file really a CSV sheet?"))
+    try:
+        suggested = importer.resolve_columns(header, None)
+    except InvalidInput:
+        suggested = {}
+    return ImportJob.objects.create(
+        created_by=actor, filename=filename, sheet_encrypted=_seal(data), header=header, mapping=suggested
+    )
+
+
+def _summary(report: importer.Report) -> dict:
+    return {
+        "would_create": len(report.create),
+        "duplicate_count": len(report.duplicates),
+        "error_count": len(report.errors),
+        "duplicates": [{"row": n, "message": m} for n, m in report.duplicates[:SHOWN]],
+        "errors": [{"row": n, "message": m} for n, m in report.errors[:SHOWN]],
+    }
+
+
+def check(actor: Employee, job_id: int, mapping: dict[str, str]) -> ImportJob:
+    """Start the dry run with this column mapping; the worker reads every row (tasks.check_import).
+
+    Returns the job: still "checking" while a worker is at it, "checked" with its report once done.
+    """
+    policy.require_writer(actor)
+    mapping = {k: v for k, v in (mapping or {}).items() if v}
+    unknown = [k for k in mapping if k not in importer.FIELDS]
+    if unknown:
+        raise InvalidInput(_("Unknown field %(field)s.") % {"field": unknown[0]})
+    with transaction.atomic():
+        job = ImportJob.objects.select_for_update().filter(pk=job_id, created_by=actor).first()
+        if job is None:
+            raise NotFound(_("Import not found."))
+        if job.status not in (ImportJob.Status.UPLOADED, ImportJob.Status.CHECKED):
+            raise InvalidInput(_("This import has already started."))
+        importer.resolve_columns(job.header, mapping or None)  # a wrong mapping is said now, not later
+        job.mapping = mapping
+        job.status = ImportJob.Status.CHECKING
+        job.report, job.error, job.done, job.total = {}, "", 0, 0
+        job.save(
+            update_fields=["mapping", "status", "details_encrypted", "error", "done", "total", "updated_at"]
+        )
+    from custos.customers.tasks import check_import
+
+    check_import(job.pk)
+    job.refresh_from_db()
+    return job
+
+
+PROGRESS_EVERY = 1000  # rows between progress writes during a dry run
+
+
+def execute_check(job_id: int) -> None:
+    """The worker's dry run: plan every row, writing progress as it goes, then the report."""
+    job = ImportJob.objects.select_related("created_by__unit", "created_by__user").filter(pk=job_id).first()
+    if job is None or job.status != ImportJob.Status.CHECKING:
+        return
+    try:
+        header, rows = _read(job)
+        rows = list(rows)
+        job.total = len(rows)
+        job.save(update_fields=["total", "updated_at"])
+        seen = [0]
+
+        def progress(n: int) -> None:
+            seen[0] += n
+            if seen[0] % PROGRESS_EVERY == 0:
+                ImportJob.objects.filter(pk=job_id).update(done=seen[0])
+
+        report = importer.plan(job.created_by, header, rows, job.mapping or None, progress=progress)
+        job.mapping = report.columns
+        job.report = _summary(report)
+        job.done = job.total
+        job.status = ImportJob.Status.CHECKED
+    except DomainError as exc:
+        job.status, job.error = ImportJob.Status.UPLOADED, exc.message
+    except Exception:
+        log.exception("dry run of import %s failed", job_id)
+        job.status = ImportJob.Status.UPLOADED
+        job.error = _("The check stopped on an unexpected error; try again or upload the file again.")
+    job.save(update_fields=["mapping", "details_encrypted", "done", "total", "status", "error", "updated_at"])
+
+
+def queue(actor: Employee, job_id: int) -> ImportJob:
+    """Hand a checked, error-free job to the worker; returns it as queued."""
+    policy.require_writer(actor)
+    with transaction.atomic():
+        job = ImportJob.objects.select_for_update().filter(pk=job_id, created_by=actor).first()
+        if job is None:
+            raise NotFound(_("Import not found."))
+        if job.status != ImportJob.Status.CHECKED:
+            raise InvalidInput(_("Check the sheet (the dry run) before importing it."))
+        if job.report.get("error_count"):
+            raise InvalidInput(_("Correct the rows with errors first; nothing is imported while any is wrong."))
+        if not job.report.get("would_create"):
+            raise InvalidInput(_("There is nothing new to import."))
+        job.status = ImportJob.Status.QUEUED
+        job.total = job.report["would_create"]
+        job.done = 0
+        job.error = ""
+        job.save(update_fields=["status", "total", "done", "error", "updated_at"])
+    from custos.customers.tasks import run_import
+
+    run_import(job.pk)
+    job.refresh_from_db()
+    return job
+
+
+def execute(job_id: int) -> None:
+    """The worker's half: plan again, then create the rows a batch per transaction."""
+    claimed = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.QUEUED).update(
+        status=ImportJob.Status.RUNNING, updated_at=timezone.now()
+    )
+    if not claimed:
+        return  # already taken by another worker, or no longer queued
+    job = ImportJob.objects.select_related("created_by__unit", "created_by__user").get(pk=job_id)
+    actor = job.created_by
+    try:
+        header, rows = _read(job)
+        report = importer.plan(actor, header, rows, job.mapping or None)
+        if not report.ok:
+            job.report = _summary(report)
+            raise InvalidInput(
+                _("The sheet has %(n)d wrong rows now; nothing was imported.") % {"n": len(report.errors)}
+            )
+        job.total = len(report.create)
+        job.save(update_fields=["total", "updated_at"])
+        for i in range(0, len(report.create), importer.BATCH):
+            chunk = report.create[i : i + importer.BATCH]
+            with transaction.atomic():
+                importer.create_batch(actor, chunk)
+                job.done += len(chunk)
+                job.save(update_fields=["done", "updated_at"])
+        job.status = ImportJob.Status.DONE
+    except DomainError as exc:
+        job.status = ImportJob.Status.FAILED
+        job.error = exc.message
+    except Exception:
+        log.exception("import %s failed", job_id)
+        job.status = ImportJob.Status.FAILED
+        job.error = _("The import stopped on an unexpected error; the rows counted as done are in.")
+    job.sheet_encrypted = ""  # the customers are in (or refused): the sheet is not kept longer
+    job.finished_at = timezone.now()
+    job.save(
+        update_fields=["status", "error", "details_encrypted", "sheet_encrypted", "finished_at", "updated_at"]
+    )
+
+
+def forget_stale_uploads(hours: int = 24) -> int:
+    """Empty the sheets of uploads nobody imported within `hours`: they hold phone numbers."""
+    cutoff = timezone.now() - timedelta(hours=hours)
+    return (
+        ImportJob.objects.filter(
+            status__in=[ImportJob.Status.UPLOADED, ImportJob.Status.CHECKED], created_at__lt=cutoff
+        )
+        .exclude(sheet_encrypted="")
+        .update(
+            sheet_encrypted="",
+            status=ImportJob.Status.FAILED,
+            error=_("Not imported within a day; the file was discarded. Upload it again."),
+        )
+    )
