@@ -135,7 +135,7 @@ def test_bad_files_are_clear_errors(company, console, settings):
         imports.upload(company.manager_a, "a.csv", b"\x80\x81\xff\xfe\x00garbage\xff")
     with pytest.raises(InvalidInput, match=r"\.csv 或 \.xlsx"):
         imports.upload(company.manager_a, "a.pdf", b"%PDF-1.4")
-    with pytest.raises(InvalidInput, match="not an Excel workbook"):
+    with pytest.raises(InvalidInput, match="不是 Excel 工作簿"):
         imports.upload(company.manager_a, "a.xlsx", b"not a zip")
     settings.CUSTOS_IMPORT_MAX_BYTES = 1000
     response = upload(client, b"x" * 2000)
