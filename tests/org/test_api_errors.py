@@ -64,3 +64,17 @@ def test_nul_characters_are_refused_not_stored(company, api, path, body):
 def test_a_backslash_u0000_in_text_is_ordinary_text(company, api):
     response = api(company.admin).post("units", {"name": "\\u0000店", "kind": "store", "parent_id": company.south.pk})
     assert response.status_code in (200, 201), response.content
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "archive/search?employee_id=99999999999999999999999",
+        "archive/search?customer_id=-99999999999999999999999",
+        "archive/conversations/99999999999999999999999/messages",
+    ],
+)
+def test_numbers_past_64_bits_are_a_422(company, api, path):
+    response = api(company.admin).get(path)
+    assert response.status_code in (404, 422), response.content
+    assert response.json()["message"]

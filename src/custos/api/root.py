@@ -3,6 +3,7 @@
 Every error is {"error": CODE, "message": TEXT} with a 4xx status.
 """
 
+from django.db import DataError
 from django.http import Http404
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
@@ -39,6 +40,14 @@ def on_validation_error(request, exc: ValidationError):
     first = details[0] if details else {"loc": [], "msg": ""}
     where = ".".join(first["loc"][1:] or first["loc"])
     return error(request, "invalid", f"{where}: {first['msg']}" if where else first["msg"], 422, details=details)
+
+
+@api.exception_handler(OverflowError)
+@api.exception_handler(DataError)
+def on_out_of_range(request, exc):
+    # A number past 64 bits, or text the database cannot hold, in a filter or path no schema
+    # bounded: the client's input, so a 422 rather than the database's error as a 500.
+    return error(request, "invalid", _("A number or text in the request is out of range."), 422)
 
 
 @api.exception_handler(AuthenticationError)

@@ -284,11 +284,14 @@ def conversation_messages(request, conversation_id: int):
     return selectors.messages_of(viewer(request), conversation_id)
 
 
+BIGINT = 2**63 - 1
+
+
 class SearchIn(Schema):
     q: str = Field("", max_length=200)
-    employee_id: int | None = None
-    customer_id: int | None = None
-    unit_id: int | None = None
+    employee_id: int | None = Field(None, ge=1, le=BIGINT)
+    customer_id: int | None = Field(None, ge=1, le=BIGINT)
+    unit_id: int | None = Field(None, ge=1, le=BIGINT)
     since: datetime | None = None
     until: datetime | None = None
     kind: str | None = Field(None, max_length=40)
