@@ -1,8 +1,10 @@
 """`custos simulate` against a live server: signed traffic arrives in the ledger, the archive and the alerts."""
 
+import signal
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -68,3 +70,20 @@ def test_server_down_exits_non_zero_with_one_line(tmp_path):
     )  # fmt: skip
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [f"custos simulate: cannot reach http://127.0.0.1:{port}: Connection refused"]
+
+
+def test_ctrl_c_stops_with_the_summary(company, live_server):
+    _row, token, secret = credentials.issue(actor=company.sales_a, kind="device", name="模拟手机", employee=company.sales_a)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "custos.cli", "simulate", "--rate", "20", "--url", live_server.url,
+         "--token", token, "--secret", secret],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while not Entry.objects.filter(source=f"device:{company.sales_a.pk}").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert out.startswith("stopped after") and "accepted" in out
+    assert "Traceback" not in err
