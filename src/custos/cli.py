@@ -19,6 +19,7 @@ COMMANDS = [
     "ledger",
     "customers",
     "ingest",
+    "simulate",
     "archive",
     "keys",
     "scan",

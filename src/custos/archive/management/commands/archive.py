@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from custos.archive import credentials
 from custos.core.errors import DomainError
-from custos.org.models import Employee, Unit
+from custos.org.models import Employee, Role, Unit
 
 
 def _employee(text: str) -> Employee:
@@ -54,3 +54,11 @@ class Command(BaseCommand):
             unit=found_unit,
         )
         self.stdout.write(f"token:  {clear}\nsecret: {secret}\n(shown once; keep both on the device)")
+        # Ready to paste: test traffic with this very credential against the running server.
+        staff = ""
+        if found_unit is not None:
+            numbers = Employee.objects.filter(
+                unit__path__startswith=found_unit.path, status="active", role__in=(Role.SALES, Role.SERVICE)
+            ).order_by("pk").values_list("employee_no", flat=True)[:50]
+            staff = f" --employees {','.join(numbers)}" if numbers else ""
+        self.stdout.write(f"try it:  custos simulate --rate 5 --token {clear} --secret {secret}{staff}")
