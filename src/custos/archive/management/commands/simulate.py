@@ -7,6 +7,7 @@ full command line for the credential it issues.
 """
 
 import os
+import signal
 import sys
 import time
 
@@ -53,6 +54,11 @@ class Command(BaseCommand):
                 self.stderr.write(t.line())
 
         interrupted = False
+        # Started in the background by a non-interactive shell (CI, nohup) a process inherits
+        # SIGINT ignored, and Python then leaves it so; a load generator must stop on Ctrl-C or
+        # SIGTERM with its summary wherever it runs.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
         try:
             client = simulate.Client(url, token, secret)
             simulate.run(client, traffic, rate, duration, report, totals)
