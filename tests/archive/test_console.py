@@ -75,3 +75,17 @@ def test_link_button_and_search_page(company, device, ev, console):
 def test_verify_command_still_passes_with_attachments(company, device, ev):
     _setup(company, device, ev)
     call_command("ledger", "verify")
+
+
+def test_the_list_names_customers_and_titles_nameless_chats_by_their_customer(company, device, ev, console):
+    from custos.customers import services as customers
+
+    zhang = customers.create_customer(
+        actor=company.sales_a, name="张三丰", owner=company.sales_a,
+        contacts_in=[customers.NewContact("wechat", "wxid_zsf")],
+    )  # fmt: skip
+    # no contact.added event: the source never told us the contact's name
+    assert device(company.sales_a).send(ev.msg("n1", text="您好", contact="wxid_zsf")).json()["accepted"] == 1
+    page = console(company.manager_a).get("/conversations/").content.decode()
+    assert "张三丰" in page and ">wxid_zsf<" not in page
+    assert f'href="/customers/{zhang.pk}/">张三丰</a>' in page

@@ -17,6 +17,7 @@ from custos.archive import blobs, selectors, services
 from custos.archive.models import Blob
 from custos.archive.schemas import MONEY_TYPES
 from custos.console.decorators import console_view
+from custos.customers import selectors as customers_selectors
 from custos.core.errors import NotFound
 from custos.customers.selectors import get_customer
 from custos.ledger.services import append
@@ -77,11 +78,27 @@ def conversation_list(request):
     query = request.GET.copy()
     query.pop("page", None)
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    _name_customers(me, page)
     return render(
         request,
         "archive/list.html",
         {"page": page, "filters": request.GET, "query": query.urlencode(), "staff": _staff_choices(me)},
     )
+
+
+def _name_customers(viewer, conversations) -> None:
+    """A manager reads names, not numbers: the customers of the page the viewer may see, by name.
+
+    A conversation whose contact never reported a name (no contact.added) is titled by the
+    customer it was matched to instead of the source's raw key.
+    """
+    ids = {c.customer_id for c in conversations if c.customer_id}
+    names = dict(customers_selectors.customers_visible(viewer).filter(pk__in=ids).values_list("pk", "name"))
+    for c in conversations:
+        c.customer_name = names.get(c.customer_id, "")
+        raw = {c.key, c.contact.external_id if c.contact_id else None}
+        if c.customer_name and not c.group_id and (not c.title or c.title in raw):
+            c.title = c.customer_name
 
 
 @console_view
