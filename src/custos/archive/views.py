@@ -17,8 +17,8 @@ from custos.archive import blobs, selectors, services
 from custos.archive.models import Blob
 from custos.archive.schemas import MONEY_TYPES
 from custos.console.decorators import console_view
-from custos.customers import selectors as customers_selectors
 from custos.core.errors import NotFound
+from custos.customers import selectors as customers_selectors
 from custos.customers.selectors import get_customer
 from custos.ledger.services import append
 from custos.org.models import Role
