@@ -61,4 +61,4 @@ class Command(BaseCommand):
                 unit__path__startswith=found_unit.path, status="active", role__in=(Role.SALES, Role.SERVICE)
             ).order_by("pk").values_list("employee_no", flat=True)[:50]
             staff = f" --employees {','.join(numbers)}" if numbers else ""
-        self.stdout.write(f"try it:  custos simulate --rate 5 --token {clear} --secret {secret}{staff}")
+        self.stdout.write(f"try it:  custos simulate --rate 5 --token={clear} --secret={secret}{staff}")
