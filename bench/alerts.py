@@ -40,7 +40,7 @@ def setup(tmp: str, postgres_url: str | None) -> None:
     os.environ["CUSTOS_LOG_LEVEL"] = "WARNING"
     os.environ["CUSTOS_HUEY_IMMEDIATE"] = "false"
     if postgres_url:
-        from bench.ledger import admin
+        from bench.common import admin
 
         admin(postgres_url, f"DROP DATABASE IF EXISTS {BENCH_DB}")
         admin(postgres_url, f"CREATE DATABASE {BENCH_DB}")
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
                 from django.db import connections
 
                 connections.close_all()
-                from bench.ledger import admin
+                from bench.common import admin
 
                 admin(args.postgres, f"DROP DATABASE IF EXISTS {BENCH_DB}")
 

@@ -42,6 +42,8 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 
+from bench.common import admin
+
 BENCH_DB = "custos_bench_archive"
 AIM_MS = 200.0
 REGIONS, STORES_PER_REGION, STAFF_PER_STORE, CONVERSATIONS_PER_STAFF = 8, 40, 10, 30
@@ -84,13 +86,6 @@ QUERIES = {
     "3 chars": ["羽绒服", "连衣裙", "羊绒衫", "雾霾蓝", "实拍图", "会员日", "改裤长", "打底衫", "焦糖色", "七天内", "别家店", "预留三"],
     "4+ chars": ["私人微信", "个人账户", "羊毛混纺", "免费改裤长", "明天顺丰发出", "生日快乐", "客户投诉快递", "不走店里的单", "上次买的那件", "王秀英", "燕麦色的阔腿裤"],
 }
-
-
-def admin(postgres_url: str, sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(postgres_url.replace("postgres://", "postgresql://", 1), autocommit=True) as conn:
-        conn.execute(sql)
 
 
 class Text:

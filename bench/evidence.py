@@ -13,10 +13,12 @@ URL's server and dropped afterwards.
 """
 
 import argparse
-import os
 import tempfile
 import time
 from datetime import timedelta
+
+from bench import common
+from bench.common import admin
 
 BENCH_DB = "custos_bench_evidence"
 TEXTS = [
@@ -28,31 +30,7 @@ TEXTS = [
 
 
 def setup_django(tmp: str, postgres_url: str | None) -> str:
-    os.environ["DJANGO_SETTINGS_MODULE"] = "custos.settings"
-    os.environ["CUSTOS_DATA_DIR"] = tmp
-    os.environ.setdefault("CUSTOS_LOG_LEVEL", "WARNING")
-    if postgres_url:
-        admin(postgres_url, f"DROP DATABASE IF EXISTS {BENCH_DB}")
-        admin(postgres_url, f"CREATE DATABASE {BENCH_DB}")
-        os.environ["DATABASE_URL"] = postgres_url.rsplit("/", 1)[0] + "/" + BENCH_DB
-    else:
-        os.environ["DATABASE_URL"] = f"sqlite:///{tmp}/bench.sqlite3"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    from django.db import connection
-
-    return connection.vendor
-
-
-def admin(postgres_url: str, sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(postgres_url.replace("postgres://", "postgresql://", 1), autocommit=True) as conn:
-        conn.execute(sql)
+    return common.setup_django(tmp, postgres_url, BENCH_DB)
 
 
 def run(n: int) -> None:

@@ -23,16 +23,11 @@ import threading
 import time
 from datetime import timedelta
 
+from bench.common import admin
+
 BENCH_DB = "custos_bench_ingest"
 SIZE = 1000
 TEXTS = ["您好，新款到了，周末来试试", "这件大衣活动价1280", "好的谢谢", "能便宜点吗", "已经帮您下单了，明天顺丰发出", "收到了挺合适的"]
-
-
-def admin(url: str, sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(url.replace("postgres://", "postgresql://", 1), autocommit=True) as conn:
-        conn.execute(sql)
 
 
 def make_events(batch: int, rng: random.Random, now) -> list[dict]:

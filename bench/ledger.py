@@ -24,6 +24,8 @@ import tempfile
 import time
 from datetime import UTC
 
+from bench.common import admin
+
 EPILOG = "PostgreSQL: pass e.g. --postgres postgres://postgres@127.0.0.1:5432/postgres"
 BENCH_DB = "custos_bench"
 
@@ -49,13 +51,6 @@ def setup_django(tmp: str, postgres_url: str | None) -> list[str]:
     for alias in aliases:
         call_command("migrate", database=alias, verbosity=0)
     return aliases
-
-
-def admin(postgres_url: str, sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(postgres_url.replace("postgres://", "postgresql://", 1), autocommit=True) as conn:
-        conn.execute(sql)
 
 
 # ---- realistic events ---------------------------------------------------------------------------
