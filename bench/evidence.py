@@ -40,6 +40,14 @@ def run(n: int) -> None:
     from custos.evidence.selectors import Selection, selected_entries
     from custos.ledger.services import Event, append_batch
 
+    from custos.org import services as org
+    from custos.org.models import Role, Unit
+
+    # The archive's projection reads these messages too, so they come from a real employee.
+    store = org.create_unit(actor=None, name="基准门店", kind=Unit.Kind.STORE, parent=None)
+    sales = org.create_employee(
+        actor=None, name="基准导购", username="bench_sales", password="bench-password-1", unit=store, role=Role.SALES
+    )
     start = timezone.now() - timedelta(days=30)
     events = [
         Event(
@@ -53,8 +61,8 @@ def run(n: int) -> None:
                 "attachment": None,
                 "sender_role": "customer" if i % 2 else "staff",
             },
-            actor_id=1,
-            unit_id=1,
+            actor_id=sales.pk,
+            unit_id=store.pk,
             customer_id=42,
             source="bench",
             source_id=str(i),
