@@ -39,7 +39,6 @@ def run(n: int) -> None:
     from custos.evidence import offline, package
     from custos.evidence.selectors import Selection, selected_entries
     from custos.ledger.services import Event, append_batch
-
     from custos.org import services as org
     from custos.org.models import Role, Unit
 
