@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pypinyin import Style, lazy_pinyin
 
-from custos.detection import lexicon
+from custos.detection import charmap, lexicon
 from custos.detection.normalise import collapse
 
 TERMS = lexicon.load_terms(lexicon.DEFAULT_LEXICON)
@@ -83,3 +83,17 @@ def test_every_term_is_found_written_out_in_pinyin_in_traditional_and_stuttered(
     assert term.category in categories(traditional), traditional
     stuttered = "".join(ch * 2 for ch in term.text)
     assert term.category in categories(stuttered), stuttered
+
+
+@FAST
+@given(
+    st.lists(
+        st.one_of(ALPHABET, st.characters(codec=None, exclude_categories=()), st.just("\ud800")),
+        min_size=charmap.VECTOR_FROM,
+        max_size=charmap.VECTOR_FROM * 3,
+    ).map("".join)
+)
+def test_the_vectorised_translate_is_str_translate(engine, text):
+    # Long texts (a joined batch) go through numpy; any code point, lone surrogates included.
+    tables = engine._norm.tables
+    assert charmap.translate_main(text, tables) == text.translate(tables.main)

@@ -8,9 +8,11 @@ every Chinese character onto its syllable unit.
 """
 
 import functools
+import sys
 import unicodedata
 from dataclasses import dataclass
 
+import numpy
 import opencc
 
 from custos.detection import pinyin
@@ -18,6 +20,10 @@ from custos.detection import pinyin
 # Messages of a batch are joined with this character; the main table keeps it, so it separates
 # them in the normalised text too, and no term can match across it.
 BOUNDARY = "\x00"
+# Marks a dropped character in `main_array`; no code point.
+DROP = 0xFFFFFFFF
+# Below this many characters, str.translate is quicker than setting up the vector operations.
+VECTOR_FROM = 256
 # Past the last ideograph pypinyin knows (CJK extension G); the emoji blocks lie below it.
 # Characters beyond are left as they are: translate leaves a character whose lookup fails.
 TABLE_SIZE = 0x32400
@@ -44,6 +50,9 @@ CHINESE_DIGITS = {
 class CharTables:
     # cp → unit code point, or None to drop the character (the fast path's translate table)
     main: list
+    # `main` as an array over every code point, DROP for None: translates a long text in a few
+    # vector operations (see `translate_main`)
+    main_array: numpy.ndarray
     # cp → the character a syllable unit stands for, after folding: tells 微信 from its homophones
     fold: dict[int, str]
     # cp → 1 where `main` keeps the character, 0 where it drops it: where each unit comes from
@@ -121,7 +130,25 @@ def build(lookalikes: tuple[tuple[str, str], ...] = ()) -> CharTables:
         if syllable not in spelling and f == chr(cp) and pinyin.unit_of(syllable) == unit:
             spelling[syllable] = f
     keep = [0 if unit is None else 1 for unit in main]
+    main_array = numpy.arange(sys.maxunicode + 1, dtype=numpy.uint32)
+    main_array[:TABLE_SIZE] = [DROP if unit is None else unit for unit in main]
+    main_array.flags.writeable = False
     fold_kept = [ord(fold[cp]) if cp in fold else unit for cp, unit in enumerate(main)]
     return CharTables(
-        main=main, fold=fold, keep=keep, fold_kept=fold_kept, base=base, digits=digits, spelling=spelling
+        main=main, main_array=main_array, fold=fold, keep=keep, fold_kept=fold_kept, base=base, digits=digits, spelling=spelling
     )
+
+
+def translate_main(text: str, tables: CharTables) -> str:
+    """`text.translate(tables.main)`, the same string, faster on long texts.
+
+    str.translate looks each character up through Python objects (tens of nanoseconds a
+    character); here the text goes to UTF-32, through the table as one array index, drops the
+    DROPs and comes back: a few nanoseconds a character once the text is long enough to pay
+    for the set-up. Lone surrogates pass through both ways unchanged, as with translate.
+    """
+    if len(text) < VECTOR_FROM:
+        return text.translate(tables.main)
+    codes = numpy.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+    units = tables.main_array[codes]
+    return units[units != DROP].tobytes().decode("utf-32-le", "surrogatepass")

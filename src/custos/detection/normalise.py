@@ -5,8 +5,8 @@ traditional → simplified, look-alikes, digit spellings, homophones); everythin
 punctuation, symbols, emoji) is dropped. Latin words that spell pinyin become syllable units.
 
 Two ways to compute it, which must agree exactly (a property test holds them to it):
-- `canonical`: C-speed, no offsets: `re.sub` for Latin words, then one `str.translate`. Run
-  over every message (joined in batches).
+- `canonical`: C-speed, no offsets: `re.sub` for Latin words, then one translate (vectorised
+  for long texts, see charmap.translate_main). Run over every message (joined in batches).
 - `units`: also records each unit's span in the original (translates and `compress` for the
   characters, a loop over the syllables of pinyin words). Run only for the few messages with
   something to report, to turn canonical offsets into original ones.
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from itertools import compress
 from operator import methodcaller
 
-from custos.detection import pinyin
+from custos.detection import charmap, pinyin
 from custos.detection.charmap import CharTables
 
 # A Latin word, with any digits, _ or - it runs into: pinyin is read from words of letters alone, so
@@ -90,7 +90,7 @@ class Normaliser:
     def canonical(self, text: str) -> str:
         if LATIN_WORD.search(text):
             text = LATIN_WORD.sub(self._spell_match, text)
-        return text.translate(self.tables.main)
+        return charmap.translate_main(text, self.tables)
 
     def units(self, text: str) -> Units:
         tables = self.tables
