@@ -6,6 +6,7 @@ delivery row per webhook that covers its unit, all in the transaction of the mes
 it; the deliveries are sent after commit (tasks.send_delivery), so a rollback sends nothing.
 """
 
+from collections import defaultdict
 from datetime import timedelta
 
 from django.db import transaction
@@ -58,34 +59,38 @@ def _root_unit_id() -> int | None:
 
 
 def raise_signals(signals) -> list[Alert]:
-    """Open or extend alerts for the rules' signals; returns the alerts newly raised."""
-    raised = []
-    windows: dict[int, int] = {}
+    """Open or extend alerts for the rules' signals; returns the alerts newly raised.
+
+    A batch of messages brings its signals together: the open alerts of their keys are read and
+    locked in one query, new alerts written in one insert with one `alert.raised` entry each in
+    one append, and their deliveries in one insert. Signals of one key in one batch are one
+    incident, as they would be one message apart.
+    """
+    signals = list(signals)
+    if not signals:
+        return []
+    units = _UnitCache()
+    found: dict[str, list[Alert]] = defaultdict(list)  # key → its open alerts, oldest first
+    for alert in (
+        Alert.objects.select_for_update()
+        .filter(dedupe_key__in={s.key for s in signals}, state__in=OPEN_STATES)
+        .order_by("id")
+    ):
+        found[alert.dedupe_key].append(alert)
+    extended: dict[int, Alert] = {}
+    raised: list[Alert] = []
     for signal in signals:
-        unit_id = signal.unit_id or _root_unit_id()
+        unit_id = signal.unit_id or units.root_id()
         if unit_id is None:
             continue  # no organisation yet: nobody to tell
-        if unit_id not in windows:
-            path = Unit.objects.filter(pk=unit_id).values_list("path", flat=True).first() or ""
-            windows[unit_id] = thresholds.values(path)["dedupe_hours"]
-        since = signal.at - timedelta(hours=windows[unit_id])
-        alert = (
-            Alert.objects.select_for_update()
-            .filter(dedupe_key=signal.key, state__in=OPEN_STATES, last_seen_at__gte=since)
-            .order_by("-id")
-            .first()
-        )
+        since = signal.at - timedelta(hours=units.dedupe_hours(unit_id))
+        alert = next((a for a in reversed(found[signal.key]) if a.last_seen_at >= since), None)
         if alert is not None:
-            alert.evidence = [*alert.evidence, *(s for s in signal.seqs if s not in alert.evidence)]
-            alert.occurrences += 1
-            alert.last_seen_at = max(alert.last_seen_at, signal.at)
-            if SEVERITY_RANK[signal.severity] > SEVERITY_RANK[alert.severity]:
-                alert.severity = signal.severity
-            if signal.detail and signal.detail not in alert.summary:
-                alert.summary = f"{alert.summary}、{signal.detail}"[:300] if alert.summary else signal.detail
-            alert.save(update_fields=["evidence", "occurrences", "last_seen_at", "severity", "summary"])
+            _extend(alert, signal)
+            if alert.pk is not None:
+                extended[alert.pk] = alert
             continue
-        alert = Alert.objects.create(
+        alert = Alert(
             rule=signal.rule,
             category=signal.category,
             severity=signal.severity,
@@ -99,28 +104,71 @@ def raise_signals(signals) -> list[Alert]:
             raised_at=signal.at,
             last_seen_at=signal.at,
         )
-        append_batch([_entry("alert.raised", alert, None)])
-        _queue_deliveries(alert, "alert.raised")
+        found[signal.key].append(alert)
         raised.append(alert)
+    for alert in extended.values():
+        alert.save(update_fields=["evidence", "occurrences", "last_seen_at", "severity", "summary"])
+    if raised:
+        Alert.objects.bulk_create(raised)  # primary keys come back on both databases (RETURNING)
+        append_batch([_entry("alert.raised", alert, None) for alert in raised])
+        _queue_deliveries(raised, "alert.raised", units)
     return raised
 
 
-def _queue_deliveries(alert: Alert, event: str) -> None:
-    path = Unit.objects.filter(pk=alert.unit_id).values_list("path", flat=True).first() or ""
-    hooks = [
-        h
-        for h in Webhook.objects.filter(enabled=True, unit_id__in=thresholds.ancestor_ids(path))
-        if SEVERITY_RANK[alert.severity] >= SEVERITY_RANK[h.min_severity]
-    ]
-    if not hooks:
-        return
+def _extend(alert: Alert, signal) -> None:
+    alert.evidence = [*alert.evidence, *(s for s in signal.seqs if s not in alert.evidence)]
+    alert.occurrences += 1
+    alert.last_seen_at = max(alert.last_seen_at, signal.at)
+    if SEVERITY_RANK[signal.severity] > SEVERITY_RANK[alert.severity]:
+        alert.severity = signal.severity
+    if signal.detail and signal.detail not in alert.summary:
+        alert.summary = f"{alert.summary}、{signal.detail}"[:300] if alert.summary else signal.detail
+
+
+class _UnitCache:
+    """What raising needs to know of units, read once per batch of signals."""
+
+    def __init__(self):
+        self._root: list[int | None] = []
+        self._paths: dict[int, str] = {}
+        self._windows: dict[int, int] = {}
+        self._hooks: dict[int, list[Webhook]] = {}
+
+    def root_id(self) -> int | None:
+        if not self._root:
+            self._root.append(_root_unit_id())
+        return self._root[0]
+
+    def path(self, unit_id: int) -> str:
+        if unit_id not in self._paths:
+            self._paths[unit_id] = Unit.objects.filter(pk=unit_id).values_list("path", flat=True).first() or ""
+        return self._paths[unit_id]
+
+    def dedupe_hours(self, unit_id: int) -> int:
+        if unit_id not in self._windows:
+            self._windows[unit_id] = thresholds.values(self.path(unit_id))["dedupe_hours"]
+        return self._windows[unit_id]
+
+    def hooks(self, unit_id: int) -> list[Webhook]:
+        """The enabled webhooks of the unit and the units above it."""
+        if unit_id not in self._hooks:
+            chain = thresholds.ancestor_ids(self.path(unit_id))
+            self._hooks[unit_id] = list(Webhook.objects.filter(enabled=True, unit_id__in=chain))
+        return self._hooks[unit_id]
+
+
+def _queue_deliveries(alerts: list[Alert], event: str, units: _UnitCache) -> None:
     now = timezone.now()
-    rows = Delivery.objects.bulk_create(
-        [Delivery(webhook=h, alert=alert, event=event, next_attempt_at=now) for h in hooks]
-    )
-    ids = [r.pk for r in rows if r.pk is not None] or list(
-        Delivery.objects.filter(alert=alert, event=event).values_list("pk", flat=True)
-    )
+    rows = [
+        Delivery(webhook=hook, alert=alert, event=event, next_attempt_at=now)
+        for alert in alerts
+        for hook in units.hooks(alert.unit_id)
+        if SEVERITY_RANK[alert.severity] >= SEVERITY_RANK[hook.min_severity]
+    ]
+    if not rows:
+        return
+    Delivery.objects.bulk_create(rows)
+    ids = [row.pk for row in rows]
     transaction.on_commit(lambda: delivery.enqueue(ids))
 
 
