@@ -28,7 +28,7 @@ class Projection:
     reset: Callable[[], None]
 
     def wants(self, kind: str) -> bool:
-        return any(kind.startswith(prefix) for prefix in self.kinds)
+        return kind.startswith(self.kinds)  # asked per entry per projection: one C call
 
 
 _registry: dict[str, Projection] = {}
@@ -38,7 +38,7 @@ _redaction_handlers: dict[str, Callable[[list[int]], None]] = {}
 def register(
     name: str, *, kinds: tuple[str, ...], handle: Callable[[list], None], reset: Callable[[], None]
 ) -> None:
-    _registry[name] = Projection(name, kinds, handle, reset)
+    _registry[name] = Projection(name, tuple(kinds), handle, reset)
 
 
 def on_redacted(name: str, clear: Callable[[list[int]], None]) -> None:
