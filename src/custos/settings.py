@@ -135,6 +135,10 @@ CUSTOS_LOGIN_LOCK_SECONDS = int(os.environ.get("CUSTOS_LOGIN_LOCK_SECONDS", "900
 CUSTOS_WEBHOOK_ALLOW_PRIVATE = env_bool("CUSTOS_WEBHOOK_ALLOW_PRIVATE")
 CUSTOS_WEBHOOK_ALLOW_NETWORKS = env_list("CUSTOS_WEBHOOK_ALLOW_NETWORKS", "")
 
+# Evidence package ZIPs are deleted this many days after they were built (0: kept forever); the
+# package record stays, marked expired, and a new package for the same selection can be built.
+CUSTOS_EVIDENCE_KEEP_DAYS = os.environ.get("CUSTOS_EVIDENCE_KEEP_DAYS", "30")
+
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_AGE = 60 * 60 * 12
 SESSION_COOKIE_HTTPONLY = True
