@@ -337,3 +337,11 @@ def test_tls_to_the_pinned_address_still_checks_the_host_name(tmp_path):
         assert len(r.requests) == 1
     finally:
         r.close()
+
+
+def test_target_of_refuses_what_is_not_http():
+    for url in ("ftp://8.8.8.8/x", "http:///x", "http://8.8.8.8:99999/", "javascript:alert(1)"):
+        with pytest.raises(egress.Refused):
+            egress.target_of(url)
+    assert egress.target_of("https://hooks.example.com/x") == ("hooks.example.com", 443)
+    assert egress.target_of("http://[::1]:8080/x") == ("::1", 8080)

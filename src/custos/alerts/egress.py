@@ -151,13 +151,14 @@ def _refused(host: str, address: str, kind: str) -> Refused:
 
 
 def target_of(url: str) -> tuple[str, int]:
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInput(_("A webhook URL starts with https:// (or http://) and names a host."))
+    """Host and port of an http(s) URL; anything else is refused (at delivery too, where no 400 is possible)."""
     try:
+        parts = urllib.parse.urlsplit(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
-        raise InvalidInput(_("A webhook URL starts with https:// (or http://) and names a host.")) from None
+        parts = port = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise Refused(_("A webhook URL starts with https:// (or http://) and names a host."))
     return parts.hostname, port
 
 
