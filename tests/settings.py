@@ -32,6 +32,10 @@ from custos.settings import *  # noqa: E402, F403
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *PASSWORD_HASHERS]  # noqa: F405
 HUEY = {**HUEY, "immediate": True}  # noqa: F405
 CUSTOS_LOGIN_MAX_FAILURES = 5
+# The webhook tests post to real receivers on this machine: loopback is allowed here, as an operator
+# would allow an internal receiver. tests/alerts/test_egress.py takes it away to see the refusals.
+CUSTOS_WEBHOOK_ALLOW_PRIVATE = False
+CUSTOS_WEBHOOK_ALLOW_NETWORKS = ["127.0.0.0/8", "::1/128"]
 
 if POSTGRES_WANTED and not POSTGRES_UNAVAILABLE:
     # Test databases named after the checkout: two clones testing against one server at the same

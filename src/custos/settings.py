@@ -128,6 +128,17 @@ LOGIN_REDIRECT_URL = "console:home"
 CUSTOS_LOGIN_MAX_FAILURES = int(os.environ.get("CUSTOS_LOGIN_MAX_FAILURES", "5"))
 CUSTOS_LOGIN_LOCK_SECONDS = int(os.environ.get("CUSTOS_LOGIN_LOCK_SECONDS", "900"))
 
+# Alert webhooks never reach loopback, link-local (cloud metadata), private, multicast or reserved
+# addresses (custos.alerts.egress) unless allowed here: a receiver inside the company's own network
+# is allowed with CUSTOS_WEBHOOK_ALLOW_PRIVATE=true (RFC 1918, 100.64.0.0/10, fc00::/7) or, exactly,
+# with CUSTOS_WEBHOOK_ALLOW_NETWORKS=10.20.0.0/16,192.168.5.7/32 (any kind of network listed).
+CUSTOS_WEBHOOK_ALLOW_PRIVATE = env_bool("CUSTOS_WEBHOOK_ALLOW_PRIVATE")
+CUSTOS_WEBHOOK_ALLOW_NETWORKS = env_list("CUSTOS_WEBHOOK_ALLOW_NETWORKS", "")
+
+# Evidence package ZIPs are deleted this many days after they were built (0: kept forever); the
+# package record stays, marked expired, and a new package for the same selection can be built.
+CUSTOS_EVIDENCE_KEEP_DAYS = os.environ.get("CUSTOS_EVIDENCE_KEEP_DAYS", "30")
+
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_AGE = 60 * 60 * 12
 SESSION_COOKIE_HTTPONLY = True

@@ -5,7 +5,9 @@ a short lease on the row with one conditional UPDATE (so two workers never send 
 talks to the receiver outside any transaction (on SQLite a transaction holds the one write lock).
 A failure sets the next attempt with exponential backoff, capped at an hour, and never gives up:
 the periodic `send_due` picks up whatever is due, so nothing is lost while a receiver is down or
-the worker restarts.
+the worker restarts. The one exception is a URL that now leads where webhooks may not go (see
+custos.alerts.egress: loopback, link-local, private, ... unless the operator allows it): that
+delivery is marked failed with the reason, once, and not tried again.
 
 Formats:
 - WeCom (企业微信群机器人): {"msgtype": "markdown", "markdown": {"content": ...}}; errcode 0 is success.
@@ -19,6 +21,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import time
 import urllib.error
 import urllib.parse
@@ -30,9 +33,12 @@ from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from custos.alerts import egress
 from custos.alerts.models import Delivery, Webhook
 from custos.core.errors import InvalidInput
 from custos.core.masking import mask_text
+
+log = logging.getLogger(__name__)
 
 TIMEOUT_S = 5
 LEASE = timedelta(seconds=60)
@@ -60,6 +66,7 @@ def check_url(url: str) -> str:
         or len(url) > 1000
     ):
         raise InvalidInput(_("A webhook URL starts with https:// (or http://) and names a host."))
+    egress.vet_on_save(url)
     return url
 
 
@@ -171,11 +178,19 @@ def request_for(delivery: Delivery, now_s: float | None = None) -> urllib.reques
 
 
 def send(delivery: Delivery) -> None:
+    """Post one delivery. Raises egress.Refused when its URL now leads where webhooks may not go,
+    DeliveryError for anything worth trying again later."""
     request = request_for(delivery)
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # noqa: S310
+        target = egress.vet(request.full_url)  # again at every attempt: DNS may have changed
+    except egress.Unresolvable as exc:
+        raise DeliveryError(str(exc)[:300]) from exc
+    try:
+        with egress.opener(target).open(request, timeout=TIMEOUT_S) as response:
             raw = response.read(65536)
     except urllib.error.HTTPError as exc:
+        if 300 <= exc.code < 400:
+            raise DeliveryError(f"HTTP {exc.code}: redirects are not followed") from exc
         raise DeliveryError(f"HTTP {exc.code}") from exc
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise DeliveryError(str(getattr(exc, "reason", exc))[:300]) from exc
@@ -216,6 +231,15 @@ def attempt(delivery_id: int, now=None) -> str | None:
     attempts = delivery.attempts + 1
     try:
         send(delivery)
+    except egress.Refused as exc:
+        # A refusal is the company's rule, not a receiver that is down: trying again changes nothing.
+        with translation.override(settings.LANGUAGE_CODE):
+            reason = str(exc.message)
+        log.warning("webhook %s: delivery %s refused: %s", delivery.webhook_id, delivery_id, reason)
+        Delivery.objects.filter(pk=delivery_id).update(
+            attempts=attempts, state=Delivery.State.FAILED, last_error=reason[:500], leased_until=None,
+        )  # fmt: skip
+        return Delivery.State.FAILED
     except DeliveryError as exc:
         delay = backoff(attempts)
         Delivery.objects.filter(pk=delivery_id).update(
@@ -247,7 +271,7 @@ def send_due(now=None, limit: int = 200) -> dict[str, int]:
         .order_by("next_attempt_at")
         .values_list("pk", flat=True)[:limit]
     )
-    counts = {"delivered": 0, "pending": 0}
+    counts = {"delivered": 0, "pending": 0, "failed": 0}
     for delivery_id in due:
         state = attempt(delivery_id, now=now)
         if state is not None:

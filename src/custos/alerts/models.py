@@ -186,11 +186,15 @@ class Webhook(models.Model):
 
 
 class Delivery(models.Model):
-    """One message to one webhook: written with the alert, sent after commit, retried until it lands."""
+    """One message to one webhook: written with the alert, sent after commit, retried until it lands.
+
+    Failed is final: the URL led where webhooks may not go (custos.alerts.egress), see last_error.
+    """
 
     class State(models.TextChoices):
         PENDING = "pending", _("Pending")
         DELIVERED = "delivered", _("Delivered")
+        FAILED = "failed", _("Failed")
 
     webhook = models.ForeignKey(Webhook, on_delete=models.PROTECT, related_name="deliveries")
     alert = models.ForeignKey(Alert, on_delete=models.PROTECT, related_name="deliveries")

@@ -416,7 +416,6 @@ def open_secret(webhook: Webhook) -> str:
     return crypto.decrypt(webhook.secret_encrypted, aad=_webhook_aad(webhook.unit_id, "secret"))
 
 
-@transaction.atomic
 def create_webhook(
     *,
     actor: Employee,
@@ -441,14 +440,16 @@ def create_webhook(
         raise InvalidInput(_("A JSON webhook needs a secret to sign with."))
     if len(secret) > 200:
         raise InvalidInput(_("The secret is at most 200 characters."))
-    hook = Webhook.objects.create(
-        unit=unit, name=name, kind=kind, url_encrypted="", url_masked=delivery.mask_url(url),
-        min_severity=min_severity, created_by=actor,
-    )  # fmt: skip
-    hook.url_encrypted = crypto.encrypt(url, aad=_webhook_aad(unit.pk, "url"))
-    hook.secret_encrypted = crypto.encrypt(secret, aad=_webhook_aad(unit.pk, "secret")) if secret else ""
-    hook.save(update_fields=["url_encrypted", "secret_encrypted"])
-    _audit("alert.webhook_created", actor, unit, {"webhook": hook.pk, "kind": kind, "url": hook.url_masked})
+    # Checked (and its host resolved) before the transaction: a slow DNS answer holds no lock.
+    with transaction.atomic():
+        hook = Webhook.objects.create(
+            unit=unit, name=name, kind=kind, url_encrypted="", url_masked=delivery.mask_url(url),
+            min_severity=min_severity, created_by=actor,
+        )  # fmt: skip
+        hook.url_encrypted = crypto.encrypt(url, aad=_webhook_aad(unit.pk, "url"))
+        hook.secret_encrypted = crypto.encrypt(secret, aad=_webhook_aad(unit.pk, "secret")) if secret else ""
+        hook.save(update_fields=["url_encrypted", "secret_encrypted"])
+        _audit("alert.webhook_created", actor, unit, {"webhook": hook.pk, "kind": kind, "url": hook.url_masked})
     return hook
 
 

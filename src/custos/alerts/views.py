@@ -197,16 +197,24 @@ def settings_page(request):
             services.set_threshold(actor=me, unit=unit, key=key, value=value)
             messages.success(request, _("Setting saved."))
         elif what == "webhook":
-            services.create_webhook(
-                actor=me, unit=unit, name=request.POST.get("name", ""), kind=request.POST.get("kind", ""),
-                url=request.POST.get("url", ""), secret=request.POST.get("secret", ""),
-                min_severity=request.POST.get("min_severity", "low"),
-            )  # fmt: skip
+            form = {k: request.POST.get(k, "") for k in ("name", "kind", "url", "min_severity")}
+            try:
+                services.create_webhook(
+                    actor=me, unit=unit, name=form["name"], kind=form["kind"], url=form["url"],
+                    secret=request.POST.get("secret", ""), min_severity=form["min_severity"] or "low",
+                )  # fmt: skip
+            except InvalidInput as exc:
+                # Shown on the form, which keeps what was typed (the secret excepted), with a 400.
+                return _settings(request, me, unit, webhook_form=form, webhook_error=exc.message, status=400)
             messages.success(request, _("Webhook added."))
         elif what == "webhook_toggle":
             hook = selectors.get_webhook(me, _digit(request.POST.get("id")) or 0)
             services.set_webhook_enabled(actor=me, webhook=hook, enabled=request.POST.get("enabled") == "1")
         return redirect(f"{request.path}?unit={unit.pk}")
+    return _settings(request, me, unit)
+
+
+def _settings(request, me, unit, *, webhook_form=None, webhook_error="", status=200):
     return render(
         request,
         "alerts/settings.html",
@@ -219,5 +227,8 @@ def settings_page(request):
             "severities": Severity.choices,
             "can_edit": may_manage_staff(me),
             "defaults": thresholds.DEFAULTS,
+            "webhook_form": webhook_form or {},
+            "webhook_error": webhook_error,
         },
+        status=status,
     )

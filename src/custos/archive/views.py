@@ -5,7 +5,7 @@ from datetime import datetime, time
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.dateparse import parse_date
@@ -17,6 +17,7 @@ from custos.archive import blobs, selectors, services
 from custos.archive.models import Blob
 from custos.archive.schemas import MONEY_TYPES
 from custos.console.decorators import console_view
+from custos.core import byteranges
 from custos.core.errors import NotFound
 from custos.customers import selectors as customers_selectors
 from custos.customers.selectors import get_customer
@@ -164,6 +165,8 @@ def attachment(request, message_id: int):
 
     Each viewer's first look at an attachment on a day is a ledger entry (access.attachment_viewed):
     the same (viewer, message, day) again is one entry, so a chat page's images don't flood the log.
+    A single Range (bytes=a-b, a-, -n) is answered 206 from the chunks that hold it, so players seek;
+    it goes through the same scope and the same entry as a whole download.
     """
     me = request.viewer
     message = selectors.get_message(me, message_id)
@@ -181,15 +184,42 @@ def attachment(request, message_id: int):
     )
     mime = message.attachment_mime or "application/octet-stream"
     inline = any(mime.startswith(prefix) for prefix in INLINE)
-    response = StreamingHttpResponse(
-        blobs.open_blob(message.attachment_sha256), content_type=mime if inline else "application/octet-stream"
-    )
+    # Content addressing: the bytes under a hash never change, so the hash is a strong entity tag.
+    etag = f'"{blob.sha256}"'
+    try:
+        part = byteranges.wanted(request.headers.get("Range"), request.headers.get("If-Range"), etag, blob.size)
+    except byteranges.Unsatisfiable:
+        response = HttpResponse(
+            _("The requested range is outside the file (%(size)s bytes).") % {"size": blob.size},
+            status=416,
+            content_type="text/plain; charset=utf-8",
+        )
+        response["Content-Range"] = f"bytes */{blob.size}"
+        response["Accept-Ranges"] = "bytes"
+        response["Cache-Control"] = "private, no-store"
+        return response
+    if part is None:
+        response = StreamingHttpResponse(
+            blobs.open_blob(message.attachment_sha256), content_type=mime if inline else "application/octet-stream"
+        )
+        response["Content-Length"] = str(blob.size)  # the stored bytes, whatever size the device claimed
+    else:
+        # A player seeking in a voice note or a video: only the chunks holding the range are decrypted.
+        start, stop = part
+        response = StreamingHttpResponse(
+            blobs.open_range(message.attachment_sha256, start, stop, blob.size),
+            status=206,
+            content_type=mime if inline else "application/octet-stream",
+        )
+        response["Content-Range"] = byteranges.content_range(start, stop, blob.size)
+        response["Content-Length"] = str(stop - start)
     name = (message.attachment_name or message.attachment_sha256[:16]).replace('"', "")
     disposition = "inline" if inline else "attachment"
     response["Content-Disposition"] = f"{disposition}; filename*=UTF-8''{_quote(name)}"
     response["Content-Security-Policy"] = "sandbox; default-src 'none'"
     response["Cache-Control"] = "private, no-store"
-    response["Content-Length"] = str(blob.size)  # the stored bytes, whatever size the device claimed
+    response["Accept-Ranges"] = "bytes"
+    response["ETag"] = etag
     return response
 
 

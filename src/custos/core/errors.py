@@ -34,3 +34,10 @@ class Conflict(DomainError):
 class InvalidInput(DomainError):
     code = "invalid"
     status = 400
+
+
+class Gone(DomainError):
+    """It existed and was removed on purpose (an expired evidence package): 410."""
+
+    code = "gone"
+    status = 410

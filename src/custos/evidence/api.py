@@ -1,7 +1,9 @@
 """REST endpoints of evidence packages, retention rules and legal holds (mounted at /api/v1/evidence).
 
 POST /packages builds in the background: poll GET /packages/{id} until status is done, then GET
-/packages/{id}/download (the requester only; every download is a ledger entry).
+/packages/{id}/download (the requester only; every download is a ledger entry). A package's file
+is deleted CUSTOS_EVIDENCE_KEEP_DAYS after it was built: its download is then a 410 (`package_expired`),
+and a new package for the same selection can be requested.
 """
 
 from datetime import datetime
@@ -43,6 +45,8 @@ class PackageOut(Schema):
     size_bytes: int
     manifest_sha256: str
     ledger_seq: int | None
+    expires_at: datetime | None = Field(None, description="when the file will be deleted (CUSTOS_EVIDENCE_KEEP_DAYS)")
+    expired_at: datetime | None = Field(None, description="when the file was deleted; a download is then a 410")
 
 
 class RuleIn(Schema):
@@ -110,7 +114,10 @@ def get_package(request, package_id: UUID):
     return selectors.get_package(viewer(request), package_id)
 
 
-@router.get("/packages/{package_id}/download", summary="The package ZIP (its requester only; recorded)")
+@router.get(
+    "/packages/{package_id}/download",
+    summary="The package ZIP (its requester only; recorded); 410 once it has expired",
+)
 def download_package(request, package_id: UUID):
     me = viewer(request)
     package = selectors.get_package(me, package_id)

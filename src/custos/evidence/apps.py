@@ -7,9 +7,26 @@ class EvidenceConfig(AppConfig):
     verbose_name = "Evidence packages, retention and legal holds"
 
     def ready(self):
+        from django.core import checks
+
         from custos.evidence import attachments
 
         attachments.register(archive_files)
+        checks.register(keep_days_setting)
+
+
+def keep_days_setting(app_configs=None, **kwargs):
+    """`custos check`: CUSTOS_EVIDENCE_KEEP_DAYS must be a number of days, or packages would never expire."""
+    from django.core import checks
+    from django.core.exceptions import ImproperlyConfigured
+
+    from custos.evidence.selectors import keep_days
+
+    try:
+        keep_days()
+    except ImproperlyConfigured as exc:
+        return [checks.Error(str(exc), id="custos.evidence.E001")]
+    return []
 
 
 

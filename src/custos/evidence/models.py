@@ -5,6 +5,7 @@ or a hold must keep saying what it covered even if the customer record is merged
 """
 
 import uuid
+from datetime import timedelta
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -20,6 +21,7 @@ class EvidencePackage(models.Model):
         RUNNING = "running", _("Building")
         DONE = "done", _("Ready")
         FAILED = "failed", _("Failed")
+        EXPIRED = "expired", _("Expired")  # its file deleted CUSTOS_EVIDENCE_KEEP_DAYS after it was built
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     requested_by = models.ForeignKey(Employee, on_delete=models.PROTECT, related_name="+", null=True)
@@ -39,6 +41,7 @@ class EvidencePackage(models.Model):
     entries = models.PositiveIntegerField(default=0)
     manifest_sha256 = models.CharField(max_length=64, blank=True, default="")
     ledger_seq = models.BigIntegerField(null=True)  # the evidence.package_created entry
+    expired_at = models.DateTimeField(null=True)  # when the file was deleted (evidence.package_expired)
 
     class Meta:
         ordering = ["-id"]
@@ -49,6 +52,16 @@ class EvidencePackage(models.Model):
     @property
     def percent(self) -> int:
         return 100 if self.status == self.Status.DONE else (self.done * 100 // self.total if self.total else 0)
+
+    @property
+    def expires_at(self):
+        """When the worker deletes the file of a ready package (None: kept, or not ready)."""
+        from custos.evidence.selectors import keep_days
+
+        days = keep_days()
+        if self.status != self.Status.DONE or not self.finished_at or not days:
+            return None
+        return self.finished_at + timedelta(days=days)
 
     def selection(self) -> dict:
         return {

@@ -8,6 +8,8 @@ neither package another store's people nor learn that they exist.
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -92,6 +94,17 @@ def selected_entries(viewer: Employee | None, selection: Selection) -> QuerySet[
         qs = qs.filter(occurred_at__lt=selection.until)
     # Evidence packages of earlier packages would make each package a little larger than the last.
     return qs.exclude(kind__startswith="evidence.").order_by("seq")
+
+
+def keep_days() -> int:
+    """CUSTOS_EVIDENCE_KEEP_DAYS: days a built package's file is kept (0: forever)."""
+    raw = getattr(settings, "CUSTOS_EVIDENCE_KEEP_DAYS", 30)
+    text = str(raw).strip()
+    if not text.isdigit() or len(text) > 6:
+        raise ImproperlyConfigured(
+            f"CUSTOS_EVIDENCE_KEEP_DAYS must be a whole number of days (0 keeps packages forever), not {text[:20]!r}"
+        )
+    return int(text)
 
 
 def packages_of(viewer: Employee) -> QuerySet[EvidencePackage]:

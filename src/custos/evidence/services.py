@@ -3,15 +3,17 @@
 Every one of them is a ledger entry:
   evidence.package_created    a package was built (selection, entries, manifest hash, head)
   evidence.package_downloaded its requester downloaded it
+  evidence.package_expired    its file was deleted CUSTOS_EVIDENCE_KEEP_DAYS after it was built
   retention.rule_set / retention.rule_removed   an administrator changed a retention period
   legal_hold.placed / legal_hold.released       a hold was placed or lifted
   retention.redacted          written by custos.ledger.services.redact for each batch erased
 """
 
+import json
 import logging
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
 from django.db.models import Q
@@ -19,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from custos.access import policy
-from custos.core.errors import DomainError, InvalidInput, NotFound
+from custos.core.errors import DomainError, Gone, InvalidInput, NotFound
 from custos.evidence import package as builder
 from custos.evidence import selectors
 from custos.evidence.models import EvidencePackage, LegalHold, RetentionRule
@@ -155,10 +157,124 @@ def record_download(actor: Employee, package: EvidencePackage) -> None:
 
 
 def package_path(package: EvidencePackage):
+    if package.status == EvidencePackage.Status.EXPIRED:
+        raise Gone(
+            _(
+                "This evidence package expired on %(date)s: its file is deleted %(days)s days after it is "
+                "built. Build a new package for the same selection to download it again."
+            )
+            % {
+                "date": timezone.localtime(package.expired_at).strftime("%Y-%m-%d") if package.expired_at else "-",
+                "days": selectors.keep_days(),
+            },
+            code="package_expired",
+        )
     path = builder.directory() / package.filename
     if not package.filename or not path.is_file():
         raise NotFound(_("The package file is no longer on the server."))
     return path
+
+
+# ---------------------------------------------------------------- expiry of package files
+
+_PACKAGE_FILE = re.compile(r"^custos-evidence-([0-9a-f-]{36})\.zip$")
+
+
+def _expired_event(package_id: str, *, manifest_sha256, created_seq, size: int, built_at, days: int, actor=None, customer_id=None) -> ledger.Event:
+    return ledger.Event(
+        kind="evidence.package_expired",
+        payload={
+            "package": package_id,
+            "manifest_sha256": manifest_sha256,
+            "created_seq": created_seq,
+            "bytes": size,
+            "built_at": built_at.isoformat() if built_at else None,
+            "keep_days": days,
+        },
+        actor_id=actor.pk if actor else None,
+        unit_id=actor.unit_id if actor else None,
+        customer_id=customer_id,
+        source="evidence",
+        source_id=f"package:{package_id}:expired",
+    )
+
+
+def expire_packages(now: datetime | None = None) -> list[str]:
+    """Delete the files of packages built more than CUSTOS_EVIDENCE_KEEP_DAYS ago (the worker's hourly job).
+
+    Each package is marked expired with an evidence.package_expired entry in one transaction, then
+    its file is deleted; the record stays, so a download answers 410 and says why. A ZIP with no
+    ready record (`custos evidence build` leaves its copy here after writing --out) and a build's
+    leftover .part file go by their age on disk. Returns the ids of the packages expired.
+    """
+    days = selectors.keep_days()
+    if not days:
+        return []
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=days)
+    directory = builder.directory()
+    expired = []
+    due = EvidencePackage.objects.filter(status=EvidencePackage.Status.DONE, finished_at__lt=cutoff).select_related(
+        "requested_by"
+    )
+    for package in due.order_by("pk").iterator(chunk_size=200):
+        package_id = str(package.public_id)
+        path = directory / package.filename if package.filename else None
+        with transaction.atomic():
+            # Conditional: a second worker sweeping at the same time finds it expired already.
+            taken = EvidencePackage.objects.filter(pk=package.pk, status=EvidencePackage.Status.DONE).update(
+                status=EvidencePackage.Status.EXPIRED, expired_at=now
+            )
+            if not taken:
+                continue
+            ledger.append_batch([_expired_event(
+                package_id, manifest_sha256=package.manifest_sha256, created_seq=package.ledger_seq,
+                size=package.size_bytes, built_at=package.finished_at, days=days, actor=package.requested_by,
+                customer_id=package.customer_id,
+            )])  # fmt: skip
+        _delete(path)
+        expired.append(package_id)
+    expired.extend(_expire_unlisted(directory, cutoff, days))
+    if expired:
+        log.info("evidence: %s package files past %s days deleted", len(expired), days)
+    return expired
+
+
+def _expire_unlisted(directory, cutoff: datetime, days: int) -> list[str]:
+    ready = set(
+        EvidencePackage.objects.filter(status=EvidencePackage.Status.DONE).exclude(filename="").values_list("filename", flat=True)
+    )
+    expired = []
+    for path in sorted(directory.iterdir()):
+        if path.name in ready or not path.is_file():
+            continue
+        built_at = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
+        if built_at >= cutoff:
+            continue  # possibly a build finishing right now
+        match = _PACKAGE_FILE.match(path.name)
+        if match:
+            package_id = match.group(1)
+            created = Entry.objects.filter(kind="evidence.package_created", source="evidence", source_id=f"package:{package_id}").first()
+            info = json.loads(created.payload) if created is not None and created.payload else {}
+            ledger.append_batch([_expired_event(
+                package_id, manifest_sha256=info.get("manifest_sha256"), created_seq=created.seq if created else None,
+                size=path.stat().st_size, built_at=built_at, days=days,
+                customer_id=created.customer_id if created else None,
+            )])  # fmt: skip
+            expired.append(package_id)
+        elif not path.name.endswith(".part"):
+            continue  # not ours: left alone
+        _delete(path)
+    return expired
+
+
+def _delete(path) -> None:
+    if path is None:
+        return
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as exc:  # the record says expired; the next sweep deletes the file as unlisted
+        log.warning("evidence: could not delete %s: %s", path.name, exc.strerror)
 
 
 def build_now(selection: Selection, *, actor: Employee | None = None, progress=None) -> builder.Built:

@@ -26,3 +26,11 @@ def apply_retention():
     if redacted:
         log.info("retention: %s bodies redacted", redacted)
     return redacted
+
+
+@db_periodic_task(crontab(minute="40"))
+def expire_packages():
+    """Every hour, delete the package files older than CUSTOS_EVIDENCE_KEEP_DAYS; the records say expired."""
+    from custos.evidence import services
+
+    return len(services.expire_packages())

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from custos.access.scope import scope_of
 from custos.console.decorators import console_view
-from custos.core.errors import InvalidInput
+from custos.core.errors import Gone, InvalidInput
 from custos.customers.selectors import customers_visible
 from custos.evidence import selectors, services
 from custos.evidence.models import EvidencePackage
@@ -91,7 +91,12 @@ _RUNNING = (EvidencePackage.Status.QUEUED, EvidencePackage.Status.RUNNING)
 def download(request, package_id):
     me = request.viewer
     package = selectors.get_package(me, package_id)
-    path = services.package_path(package)
+    try:
+        path = services.package_path(package)
+    except Gone as exc:
+        # The package page, saying why, with a button to build the same selection again.
+        context = {"package": package, "running": False, "gone": exc.message}
+        return render(request, "evidence/detail.html", context, status=410)
     services.record_download(me, package)
     return FileResponse(path.open("rb"), as_attachment=True, filename=package.filename, content_type="application/zip")
 
