@@ -68,11 +68,11 @@ class Command(BaseCommand):
         for field in keyring.registered():
             counts = keyring.rows_by_version(field)
             shown = ", ".join(f"v{v}: {n:,}" for v, n in counts.items()) or "no rows"
-            self.stdout.write(f"  {field.name:<20} {shown}")
+            self.stdout.write(f"  {field.name:<26} {shown}")
         for files in keyring.registered_files():
             counts = files.by_version()
             shown = ", ".join(f"{'not yet read' if v is None else f'v{v}'}: {n:,}" for v, n in counts.items())
-            self.stdout.write(f"  {files.name:<20} {shown + ' files' if shown else 'no files'}")
+            self.stdout.write(f"  {files.name:<26} {shown + ' files' if shown else 'no files'}")
         rows, stale_files = keyring.stale_rows(), keyring.stale_files()
         if rows or stale_files:
             self.stdout.write(
