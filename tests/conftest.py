@@ -110,3 +110,17 @@ def console():
         return client
 
     return make
+
+
+@pytest.fixture
+def own_keys(tmp_path, monkeypatch):
+    """A data directory of this test's own, so the keys file it rotates (and the attachments it
+    re-encrypts) are scratch ones."""
+    from custos.core import crypto
+
+    monkeypatch.delenv("CUSTOS_FIELD_KEYS", raising=False)
+    monkeypatch.setenv("CUSTOS_DATA_DIR", str(tmp_path))
+    crypto.reset_cache()
+    yield tmp_path / crypto.KEYS_FILE
+    monkeypatch.undo()
+    crypto.reset_cache()

@@ -1,6 +1,7 @@
 """`custos keys rotate` / `keys status`: a new key version, re-encryption in batches, resumable."""
 
 import io
+import json
 
 import pytest
 from django.core.management import call_command
@@ -10,18 +11,9 @@ from custos.access import login
 from custos.core import crypto, keyring
 from custos.customers import contacts, keys, selectors
 from custos.customers.models import CustomerContact
+from custos.ledger.models import Entry
+from custos.ledger.verify import verify
 from custos.org.models import Employee
-
-
-@pytest.fixture
-def own_keys(tmp_path, monkeypatch):
-    """A data directory of this test's own, so the keys file it rotates is a scratch one."""
-    monkeypatch.delenv("CUSTOS_FIELD_KEYS", raising=False)
-    monkeypatch.setenv("CUSTOS_DATA_DIR", str(tmp_path))
-    crypto.reset_cache()
-    yield tmp_path / crypto.KEYS_FILE
-    monkeypatch.undo()
-    crypto.reset_cache()
 
 
 def _run(*args) -> str:
@@ -76,6 +68,26 @@ def test_rotation_resumes_and_leaves_no_old_ciphertext(own_keys, company, make_c
     employee = Employee.objects.get(pk=company.manager_a.pk)
     assert crypto.decrypt(employee.totp_secret, aad=login.TOTP_AAD) == totp_before
 
+    # In the ledger: one start, one finish, with what the two runs re-encrypted together.
+    started = Entry.objects.get(kind="keys.rotation_started")
+    rotated = Entry.objects.get(kind="keys.rotated")
+    assert started.seq < rotated.seq and started.source == rotated.source == "keys"
+    assert started.actor_id is None and started.customer_id is None
+    to_do, done = json.loads(started.payload), json.loads(rotated.payload)
+    assert (to_do["from_versions"], to_do["to_version"]) == ([1], 2)
+    assert to_do["rows"]["customers.contact"] == 12 and to_do["rows"]["access.totp"] == 1
+    assert (done["from_versions"], done["to_version"], done["started_seq"]) == ([1], 2, started.seq)
+    assert done["rows"] == {
+        "access.totp": 1,
+        "customers.contact": 12,
+        "customers.import": 0,
+        "customers.import_details": 0,
+    }
+    assert done["files"] == {"archive.blobs": 0}
+    for key in crypto.field_keys().values():
+        assert crypto._b64(key) not in started.payload + rotated.payload
+    assert "every row is under v2" in _run("status")
+
     # A finished rotation run again starts the next one.
     out = _run("rotate")
     assert "new key v3 is current" in out and "every row is now under v3" in out
@@ -83,6 +95,11 @@ def test_rotation_resumes_and_leaves_no_old_ciphertext(own_keys, company, make_c
     assert _raw_versions() == {"v3", "totp v3"}
     assert own_keys.stat().st_mode & 0o777 == 0o600
     assert len(own_keys.read_text().split()) == 3
+    third = json.loads(Entry.objects.filter(kind="keys.rotated").order_by("-seq").first().payload)
+    assert (third["from_versions"], third["to_version"]) == ([2], 3)
+    assert third["rows"]["customers.contact"] == 12 and third["rows"]["access.totp"] == 1
+    assert Entry.objects.filter(kind="keys.rotation_started").count() == 2
+    assert verify().size == Entry.objects.count()
 
 
 def test_new_rows_after_rotation_use_the_new_key(own_keys, company, make_customer):
@@ -102,10 +119,34 @@ def test_keys_from_the_environment_are_not_rewritten(company, make_customer, mon
 
         with pytest.raises(CommandError, match="CUSTOS_FIELD_KEYS"):
             _run("rotate")
+        assert not Entry.objects.filter(kind__startswith="keys.").exists()  # nothing started
         # The operator adds v2 to the environment; the same command then re-encrypts.
+        make_customer(company.sales_a)
         monkeypatch.setenv("CUSTOS_FIELD_KEYS", spec + ",2:" + crypto._b64(b"m" * 32))
-        assert "re-encrypted 1 rows under v2" in _run("rotate")
+        assert "re-encrypted 1 rows under v2" in _run("rotate", "--limit", "1")
+        # Before that rotation is done, v3 is added: the rotation to v2 is superseded, one to v3
+        # starts, and takes every row (under v1 or v2) to v3.
+        monkeypatch.setenv(
+            "CUSTOS_FIELD_KEYS", spec + ",2:" + crypto._b64(b"m" * 32) + ",3:" + crypto._b64(b"n" * 32)
+        )
+        out = _run("rotate")
+        assert "continuing the rotation to v3: 2 rows to go" in out and "every row is now under v3" in out
         assert keys.stale_contacts().count() == 0
+        kinds = list(
+            Entry.objects.filter(kind__startswith="keys.").order_by("seq").values_list("kind", "payload")
+        )
+        assert [k for k, _p in kinds] == [
+            "keys.rotation_started",
+            "keys.rotation_superseded",
+            "keys.rotation_started",
+            "keys.rotated",
+        ]
+        superseded, started, rotated = (json.loads(p) for _k, p in kinds[1:])
+        assert superseded["to_version"] == 2 and superseded["superseded_by"] == 3
+        assert superseded["rows"]["customers.contact"] == 1
+        assert (started["from_versions"], started["to_version"]) == ([1, 2], 3)
+        assert rotated["rows"]["customers.contact"] == 2
+        assert verify().size == Entry.objects.count()
     finally:
         monkeypatch.undo()
         crypto.reset_cache()

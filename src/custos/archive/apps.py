@@ -17,3 +17,4 @@ class ArchiveConfig(AppConfig):
         )
         projections.on_redacted(projection.NAME, projection.clear_redacted)
         ledger_verify.register_check("archive attachments", blobs.verify_referenced)
+        blobs.register_encrypted()

@@ -2,9 +2,15 @@
 
 A file is sealed in chunks of CHUNK bytes with AES-256-GCM, so a large video streams out without
 being held in memory. The key is derived (HKDF) from the current field key, and its version is
-in the header, so `custos keys rotate` style re-encryption stays possible. Each chunk's
-associated data binds it to the file's hash, its index and whether it is the last: a chunk
-moved to another file, reordered or cut off fails to decrypt.
+in the header (and in Blob.key_version). Each chunk's associated data binds it to the file's
+hash, its index and whether it is the last: a chunk moved to another file, reordered or cut off
+fails to decrypt.
+
+`custos keys rotate` re-encrypts the files sealed under an older version (`reencrypt`,
+registered with custos.core.keyring): each is decrypted and sealed again under the current key
+into a temporary file beside it, fsynced, checked against its hash and renamed over the old one,
+so a crash leaves either the old file or the new one, each readable while its key is kept. The
+clear bytes, and so the hash, the name and every ledger entry naming it, do not change.
 
 The hash is the name and is part of the ledger entry that references it (payload -> leaf), so
 `custos ledger verify` re-hashes every stored blob an entry names (verify_referenced).
@@ -17,7 +23,7 @@ import os
 import re
 import secrets
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -25,9 +31,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, transaction
+from django.db.models import Count, QuerySet
 
 from custos.archive.models import Blob
-from custos.core import crypto
+from custos.core import crypto, keyring
 from custos.core.datadir import data_dir
 from custos.core.errors import InvalidInput, NotFound
 
@@ -51,10 +58,18 @@ def check_hash(sha256: str) -> str:
     return value
 
 
-@functools.cache
 def _key(version: int) -> bytes:
-    material = crypto.field_keys()[version]
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"custos.archive.blob.v1").derive(material)
+    """The blob key of a field-key version (KeyError when that version is not configured)."""
+    return _derive(crypto.field_keys()[version])
+
+
+@functools.lru_cache(maxsize=16)
+def _derive(material: bytes) -> bytes:
+    # Cached by the field key itself, not its version: a keys file replaced under a running
+    # process (or a test's own keys) never serves a key derived from other material.
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"custos.archive.blob.v1").derive(
+        material
+    )
 
 
 def root() -> Path:
@@ -80,7 +95,39 @@ def _rechunk(parts: Iterable[bytes]) -> Iterator[tuple[bytes, bool]]:
     yield buffer, True
 
 
-def store(parts: Iterable[bytes], sha256: str, *, size: int | None = None, token_id: int | None = None) -> Blob:
+def _temporary(target: Path) -> Path:
+    return target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+
+
+def _seal_into(path: Path, parts: Iterable[bytes], sha256: str, version: int) -> tuple[str, int]:
+    """Write the bytes sealed under `version` to `path`, fsynced; returns (their SHA-256, size)."""
+    aes = AESGCM(_key(version))
+    prefix = secrets.token_bytes(8)
+    digest, total = hashlib.sha256(), 0
+    with open(path, "wb") as out:
+        out.write(MAGIC + struct.pack(">H", version) + prefix)
+        for index, (chunk, last) in enumerate(_rechunk(parts)):
+            digest.update(chunk)
+            total += len(chunk)
+            sealed = aes.encrypt(prefix + struct.pack(">I", index), chunk, _aad(sha256, index, last))
+            out.write(struct.pack(">I", len(sealed)) + sealed)
+        out.flush()
+        os.fsync(out.fileno())
+    return digest.hexdigest(), total
+
+
+def _sync_directory(directory: Path) -> None:
+    """Make a rename in `directory` durable (a crash after it cannot bring the old name back)."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def store(
+    parts: Iterable[bytes], sha256: str, *, size: int | None = None, token_id: int | None = None
+) -> Blob:
     """Encrypt the bytes into the store under their hash; refuses them if they do not hash to it.
 
     Storing a hash already there only checks the bytes: content addressing makes it the same file.
@@ -88,36 +135,30 @@ def store(parts: Iterable[bytes], sha256: str, *, size: int | None = None, token
     sha256 = check_hash(sha256)
     found = Blob.objects.filter(sha256=sha256).first()
     version = crypto.current_version()
-    aes = AESGCM(_key(version))
-    prefix = secrets.token_bytes(8)
     target = path_for(sha256)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{sha256}.{secrets.token_hex(4)}.tmp")
-    digest, total = hashlib.sha256(), 0
+    tmp = _temporary(target)
     try:
-        with open(tmp, "wb") as out:
-            out.write(MAGIC + struct.pack(">H", version) + prefix)
-            for index, (chunk, last) in enumerate(_rechunk(parts)):
-                digest.update(chunk)
-                total += len(chunk)
-                sealed = aes.encrypt(prefix + struct.pack(">I", index), chunk, _aad(sha256, index, last))
-                out.write(struct.pack(">I", len(sealed)) + sealed)
-            out.flush()
-            os.fsync(out.fileno())
-        if digest.hexdigest() != sha256:
-            raise InvalidInput(f"the bytes hash to {digest.hexdigest()}, not to {sha256}")
+        digest, total = _seal_into(tmp, parts, sha256, version)
+        if digest != sha256:
+            raise InvalidInput(f"the bytes hash to {digest}, not to {sha256}")
         if size is not None and total != size:
             raise InvalidInput(f"expected {size} bytes, received {total}")
         if found is not None and target.exists():
             return found
         os.replace(tmp, target)
+        _sync_directory(target.parent)
     finally:
         tmp.unlink(missing_ok=True)
-    if found is not None:
+    if found is not None:  # its file was missing and is back, sealed under the current key
+        Blob.objects.filter(pk=sha256).update(key_version=version)
+        found.key_version = version
         return found
     try:
         with transaction.atomic():
-            return Blob.objects.create(sha256=sha256, size=total, uploaded_by_token=token_id)
+            return Blob.objects.create(
+                sha256=sha256, size=total, uploaded_by_token=token_id, key_version=version
+            )
     except IntegrityError:  # the same file uploaded at the same moment by another request
         return Blob.objects.get(sha256=sha256)
 
@@ -140,16 +181,30 @@ def open_blob(sha256: str) -> Iterator[bytes]:
     return _read(fh, sha256)
 
 
-def _header(fh) -> tuple[AESGCM, bytes]:
-    """The cipher and nonce prefix of an open blob file, positioned after the header."""
+def _raw_header(fh) -> tuple[int, bytes]:
+    """(key version, nonce prefix) from the start of a blob file, positioned after the header."""
     head = fh.read(HEADER)
     if len(head) != HEADER or not head.startswith(MAGIC):
         raise BlobProblem("not a Custos blob file")
-    version = struct.unpack(">H", head[len(MAGIC) : len(MAGIC) + 2])[0]
+    return struct.unpack(">H", head[len(MAGIC) : len(MAGIC) + 2])[0], head[len(MAGIC) + 2 :]
+
+
+def _header(fh) -> tuple[AESGCM, bytes]:
+    """The cipher and nonce prefix of an open blob file, positioned after the header."""
+    version, prefix = _raw_header(fh)
     try:
-        return AESGCM(_key(version)), head[len(MAGIC) + 2 :]
+        return AESGCM(_key(version)), prefix
     except KeyError:
         raise BlobProblem(f"sealed with key version {version}, which is not configured") from None
+
+
+def key_version_of(sha256: str) -> int:
+    """The key version a stored blob's file is sealed under, from its header."""
+    try:
+        with open(path_for(sha256), "rb") as fh:
+            return _raw_header(fh)[0]
+    except FileNotFoundError:
+        raise BlobProblem("its file is missing from the blob store") from None
 
 
 def _open_chunk(aes: AESGCM, prefix: bytes, sealed: bytes, sha256: str, index: int, last: bool) -> bytes:
@@ -269,3 +324,109 @@ def verify_referenced(using: str = DEFAULT_DB_ALIAS) -> int:
             raise Problem(f"entry {seq}: attachment {sha[:16]}…: {exc}") from None
         checked.add(sha)
     return len(checked)
+
+
+# --- key rotation ----------------------------------------------------------------------------
+
+ROTATION_NAME = "archive.blobs"
+
+
+def reseal(sha256: str) -> int:
+    """Re-encrypt one stored blob under the current key, atomically; returns the version its
+    file was under (the current one: nothing was written).
+
+    The new file is written beside the old one, fsynced, re-hashed (it must still hash to its
+    name) and renamed over it: a crash at any point leaves the old file or the new one, whole.
+    Raises BlobProblem when the file is missing, altered or under a key no longer configured.
+    """
+    sha256 = check_hash(sha256)
+    was = key_version_of(sha256)
+    version = crypto.current_version()
+    if was == version:
+        return was
+    target = path_for(sha256)
+    tmp = _temporary(target)
+    try:
+        digest, _total = _seal_into(tmp, open_blob(sha256), sha256, version)
+        if digest != sha256:
+            raise BlobProblem(f"its bytes hash to {digest[:16]}…")
+        os.replace(tmp, target)
+        _sync_directory(target.parent)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return was
+
+
+def by_key_version() -> dict[int | None, int]:
+    """Stored blobs per key version (None: stored before the version was recorded)."""
+    rows = Blob.objects.order_by().values_list("key_version").annotate(n=Count("pk"))
+    return dict(sorted(rows, key=lambda r: (r[0] is not None, r[0] or 0)))
+
+
+def stale() -> QuerySet:
+    """Blobs not known to be under the current key version (NULL ones included)."""
+    return Blob.objects.exclude(key_version=crypto.current_version())
+
+
+def stale_count() -> int:
+    return stale().count()
+
+
+def reencrypt(
+    *,
+    limit: int | None = None,
+    batch: int = 100,
+    progress: Callable[[int], None] | None = None,
+    counted: Callable[[int], None] | None = None,
+    problems: list[str] | None = None,
+) -> int:
+    """Re-encrypt the stored blobs not under the current key, one file at a time; returns how
+    many files were rewritten (by this run, or by one that stopped between rename and record).
+
+    Each file is rewritten (`reseal`) and then recorded (Blob.key_version, and `counted`) in a
+    short transaction of its own: no database lock is held while a large file is re-encrypted.
+    Stopping anywhere and running again carries on. A file that cannot be re-encrypted (missing,
+    altered, its key gone) is left as it is and named in `problems`; it keeps the rotation open.
+    """
+    version = crypto.current_version()
+    done = looked = 0
+    after = ""
+    while limit is None or looked < limit:
+        size = batch if limit is None else min(batch, limit - looked)
+        rows = list(
+            stale().filter(sha256__gt=after).order_by("sha256").values_list("sha256", "key_version")[:size]
+        )
+        if not rows:
+            break
+        for sha256, recorded in rows:
+            after = sha256
+            looked += 1
+            try:
+                was = reseal(sha256)
+            except (BlobProblem, NotFound, OSError) as exc:  # OSError: disk full, permissions
+                if problems is not None:
+                    problems.append(f"attachment {sha256[:16]}…: {exc}")
+                if progress:
+                    progress(1)
+                continue
+            with transaction.atomic():
+                # Recorded once: a second run at the same moment finds it recorded and counts nothing.
+                recorded_now = (
+                    Blob.objects.filter(pk=sha256).exclude(key_version=version).update(key_version=version)
+                )
+                # Rewritten now, or by a run that stopped after the rename (the record says older).
+                rewritten = bool(recorded_now) and (
+                    was != version or (recorded is not None and recorded != version)
+                )
+                if rewritten and counted:
+                    counted(1)
+            done += rewritten
+            if progress:
+                progress(1)
+    return done
+
+
+def register_encrypted() -> None:
+    keyring.register_files(
+        ROTATION_NAME, by_version=by_key_version, stale_count=stale_count, reencrypt=reencrypt
+    )

@@ -46,6 +46,9 @@ class Blob(models.Model):
     size = models.BigIntegerField()
     stored_at = models.DateTimeField(auto_now_add=True)
     uploaded_by_token = models.BigIntegerField(null=True)
+    # The field-key version its file is sealed under (the file's header says the same); NULL for
+    # blobs stored before it was recorded: `custos keys rotate` reads their header.
+    key_version = models.PositiveIntegerField(null=True)
 
     def __str__(self):
         return self.sha256

@@ -1,24 +1,30 @@
-"""Importing customers from a CSV or XLSX sheet: column mapping, a dry run, one batch.
+"""Importing customers from a CSV or XLSX sheet: column mapping, a dry run, batches.
 
 A sheet's first row names its columns; `mapping` says which column holds which field
 ({"name": "客户姓名", "phone": "手机"}), and when it is not given the usual Chinese and English
 headers are recognised. `plan` reads every row and says, by spreadsheet row number, what would
 be created, which rows duplicate a customer already in the company (or an earlier row of the
-same sheet), and which rows are wrong and why. `run` creates the planned customers through
-services.create_customers (the checks of create_customer, inserted 500 at a time), all in one
-transaction: one wrong row and nothing is created.
+same sheet), and which rows are wrong and why; a sheet with a wrong row imports nothing. `run`
+creates the planned customers through services.create_customers (the checks of create_customer),
+BATCH rows per transaction: each batch is all or nothing. When one is refused at create time
+(someone added the same number since the plan, the database refused a row) the import stops
+there: the batches before it stay in, and `BatchFailed` says, by row number, which rows are in and
+which are not. Importing the same sheet again finds the rows already in as duplicates (the
+blind indexes of their numbers) and creates only the rest. The command line (`custos customers
+import`) and the console's background jobs (imports.execute) both import through `run`.
 Duplicates are skipped, not errors: that customer is already the company's.
 """
 
 import csv
 import io
+import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
@@ -29,6 +35,8 @@ from custos.customers.models import Customer, CustomerContact
 from custos.customers.services import NewContact
 from custos.org.models import Employee
 from custos.org.selectors import employees_visible
+
+log = logging.getLogger(__name__)
 
 FIELDS = (
     "name",
@@ -81,7 +89,7 @@ KINDS = {
 }
 GENDERS = {"女": "female", "female": "female", "f": "female", "男": "male", "male": "male", "m": "male"}
 MAX_ROWS = 100_000
-BATCH = 500  # rows per services.create_customers call, all inside the import's one transaction
+BATCH = 500  # rows per services.create_customers call, each call its own transaction
 
 
 @dataclass
@@ -104,6 +112,9 @@ class Report:
     duplicates: list[tuple[int, str]] = field(default_factory=list)
     errors: list[tuple[int, str]] = field(default_factory=list)
     created: int = 0
+    imported: list[int] = field(default_factory=list)  # row numbers of the batches committed
+    not_imported: list[int] = field(default_factory=list)  # planned rows a failed batch left out
+    failure: str = ""  # why the import stopped, when a batch failed
 
     @property
     def ok(self) -> bool:
@@ -113,6 +124,9 @@ class Report:
         return {
             "would_create": [p.number for p in self.create],
             "created": self.created,
+            "imported_rows": self.imported,
+            "not_imported_rows": self.not_imported,
+            "failure": self.failure or None,
             "duplicates": [{"row": n, "message": m} for n, m in self.duplicates],
             "errors": [{"row": n, "message": m} for n, m in self.errors],
         }
@@ -158,7 +172,9 @@ def check_upload(filename: str, size: int) -> None:
         raise InvalidInput(_("Import a .csv or .xlsx file."))
     if size > max_upload_bytes():
         raise InvalidInput(
-            _("The file is %(size)s MB; at most %(max)s MB can be imported at once. Split it into smaller files.")
+            _(
+                "The file is %(size)s MB; at most %(max)s MB can be imported at once. Split it into smaller files."
+            )
             % {"size": f"{size / 2**20:.1f}", "max": f"{max_upload_bytes() / 2**20:.0f}"}
         )
     if size == 0:
@@ -348,20 +364,18 @@ def _plan_row(row: Row, columns: dict[str, str], owners: _Owners, default_owner:
         )
         if v.get(key)
     ]
-    return Planned(
-        row.number,
-        name,
-        {
-            "kind": kind,
-            "name": name,
-            "owner": owners.check(owners.find(v["owner"]) if v.get("owner") else default_owner),
-            "grade": (v.get("grade") or "C").upper(),
-            "source": v.get("source") or _("import"),
-            "tags": [t for t in _split(v.get("tags", "")) if t],
-            "profile": profiles.clean(kind, _profile(kind, v)),
-            "contacts_in": wanted,
-        },
-    )
+    kwargs = {
+        "kind": kind,
+        "name": name,
+        "owner": owners.check(owners.find(v["owner"]) if v.get("owner") else default_owner),
+        "grade": (v.get("grade") or "C").upper(),
+        "source": v.get("source") or _("import"),
+        "tags": [t for t in _split(v.get("tags", "")) if t],
+        "profile": profiles.clean(kind, _profile(kind, v)),
+        "contacts_in": wanted,
+    }
+    services.check_own_fields(name=name, source=kwargs["source"], tags=kwargs["tags"])
+    return Planned(row.number, name, kwargs)
 
 
 def plan(
@@ -424,23 +438,78 @@ def plan(
     return report
 
 
-def run(actor: Employee, report: Report, *, progress: Callable[[int], None] | None = None) -> Report:
-    """Create what `report` planned, in one transaction; refuses a report with errors."""
+class BatchFailed(InvalidInput):
+    """A batch was refused at create time: the batches before it are in, it and the rest are not.
+
+    `report.imported` and `report.not_imported` name the rows of each by spreadsheet number.
+    """
+
+    def __init__(self, message: str, report: Report):
+        super().__init__(message)
+        self.report = report
+
+
+def rows_text(numbers: Iterable[int]) -> str:
+    """Row numbers as ranges: [2, 3, 4, 7, 9, 10] -> "2-4, 7, 9-10"."""
+    spans: list[list[int]] = []
+    for n in sorted(numbers):
+        if spans and n == spans[-1][1] + 1:
+            spans[-1][1] = n
+        else:
+            spans.append([n, n])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)
+
+
+def run(
+    actor: Employee,
+    report: Report,
+    *,
+    progress: Callable[[int], None] | None = None,
+    after_batch: Callable[[int], None] | None = None,
+) -> Report:
+    """Create what `report` planned, BATCH rows per transaction; refuses a report with errors.
+
+    `after_batch(rows)` runs inside each batch's transaction once its rows are created (the
+    console's jobs count their progress there, so the count and the rows commit together);
+    `progress(rows)` after the commit. When a batch is refused, raises BatchFailed: the batches
+    before it stay, and the report names the rows imported and those not.
+    """
     if not report.ok:
         raise InvalidInput(
             _("The sheet has %(n)d wrong rows; nothing was imported.") % {"n": len(report.errors)}
         )
-    with transaction.atomic():
-        for i in range(0, len(report.create), BATCH):
-            chunk = report.create[i : i + BATCH]
-            try:
+    for i in range(0, len(report.create), BATCH):
+        chunk = report.create[i : i + BATCH]
+        try:
+            with transaction.atomic():
                 create_batch(actor, chunk)
-            except DomainError as exc:
-                # Someone added the same number since the plan: the whole import goes back.
-                raise InvalidInput(_("%(problem)s Nothing was imported.") % {"problem": exc.message}) from exc
-            report.created += len(chunk)
-            if progress:
-                progress(len(chunk))
+                if after_batch:
+                    after_batch(len(chunk))
+        except (DomainError, DatabaseError) as exc:
+            report.not_imported = [p.number for p in report.create[i:]]
+            if isinstance(exc, DomainError):
+                problem = exc.message
+            else:
+                # The database's own text may quote the values of the row: only its kind is said.
+                log.warning("import batch %d refused by the database: %s", i // BATCH + 1, type(exc).__name__)
+                problem = _("The database refused the batch (%(error)s).") % {"error": type(exc).__name__}
+            report.failure = _(
+                "Batch %(batch)d (rows %(first)d to %(last)d) was not imported: %(problem)s "
+                "The %(done)d rows before row %(first)d are imported; the %(left)d rows from row %(first)d on are not. "
+                "Import the same sheet again to add them: the rows already in are skipped as duplicates."
+            ) % {
+                "batch": i // BATCH + 1,
+                "first": chunk[0].number,
+                "last": chunk[-1].number,
+                "problem": problem,
+                "done": len(report.imported),
+                "left": len(report.not_imported),
+            }
+            raise BatchFailed(report.failure, report) from exc
+        report.created += len(chunk)
+        report.imported.extend(p.number for p in chunk)
+        if progress:
+            progress(len(chunk))
     return report
 
 
@@ -450,5 +519,8 @@ def create_batch(actor: Employee, chunk: list[Planned]) -> None:
         with transaction.atomic():
             services.create_customers(actor=actor, items=[p.kwargs for p in chunk], ledger_source="import")
     except DomainError as exc:
-        row = chunk[getattr(exc, "item", 0)].number
+        item = getattr(exc, "item", None)
+        if item is None:  # the database refused the batch (a number saved meanwhile): no one row to name
+            raise
+        row = chunk[item].number
         raise InvalidInput(_("Row %(row)d: %(problem)s") % {"row": row, "problem": exc.message}) from exc

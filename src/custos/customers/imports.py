@@ -191,7 +191,7 @@ def queue(actor: Employee, job_id: int) -> ImportJob:
 
 
 def execute(job_id: int) -> None:
-    """The worker's half: plan again, then create the rows a batch per transaction."""
+    """The worker's half: plan again, then create the rows a batch per transaction (importer.run)."""
     claimed = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.QUEUED).update(
         status=ImportJob.Status.RUNNING, updated_at=timezone.now()
     )
@@ -209,12 +209,12 @@ def execute(job_id: int) -> None:
             )
         job.total = len(report.create)
         job.save(update_fields=["total", "updated_at"])
-        for i in range(0, len(report.create), importer.BATCH):
-            chunk = report.create[i : i + importer.BATCH]
-            with transaction.atomic():
-                importer.create_batch(actor, chunk)
-                job.done += len(chunk)
-                job.save(update_fields=["done", "updated_at"])
+
+        def count(rows: int) -> None:  # inside the batch's transaction: the count commits with the rows
+            job.done += rows
+            job.save(update_fields=["done", "updated_at"])
+
+        importer.run(actor, report, after_batch=count)
         job.status = ImportJob.Status.DONE
     except DomainError as exc:
         job.status = ImportJob.Status.FAILED

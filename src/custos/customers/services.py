@@ -98,6 +98,14 @@ def _tag_names(names: Iterable[str]) -> list[str]:
     return clean
 
 
+def check_own_fields(*, name: str, source: str = "", tags: Iterable[str] = ()) -> None:
+    """The checks create_customer(s) make of a customer's name, source and tags, without the
+    database: an importer's dry run makes them, so a row it accepts is not refused half-way."""
+    _clean_name(name)
+    _clean_source(source)
+    _tag_names(tags)
+
+
 def _tag_objects(clean: Iterable[str]) -> dict[str, Tag]:
     """Tags by name, made where missing (names already checked by _tag_names)."""
     clean = list(clean)
