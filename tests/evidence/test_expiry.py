@@ -39,7 +39,7 @@ def test_sweep_deletes_only_files_past_the_keeping_period(chats, settings):
     old, recent = _build(chats), _build(chats)
     _age(old, 31)
     _age(recent, 29)
-    old_path, recent_path = services.package_path(old), services.package_path(recent)
+    old_path, recent_path = builder.directory() / old.filename, builder.directory() / recent.filename
     expired = services.expire_packages()
     assert expired == [str(old.public_id)]
     assert not old_path.exists() and recent_path.exists()
@@ -110,6 +110,20 @@ def test_download_of_an_expired_package_is_410_and_a_new_one_can_be_built(chats,
     assert download.status_code == 200
     assert offline.verify_package(io.BytesIO(b"".join(download.streaming_content))).ok
     assert client.get(f"evidence/packages/{fresh.public_id}").json()["expires_at"]
+
+
+def test_past_its_expiry_a_download_is_refused_before_the_sweep_runs(chats, api, settings):
+    settings.CUSTOS_EVIDENCE_KEEP_DAYS = 7
+    package = _build(chats)
+    client = api(chats.company.manager_a)
+    assert client.get(f"evidence/packages/{package.public_id}/download").status_code == 200
+    _age(package, 8)  # due, but the hourly sweep has not run: the file is still on disk
+    assert (builder.directory() / package.filename).is_file()
+    r = client.get(f"evidence/packages/{package.public_id}/download")
+    assert r.status_code == 410 and r.json()["error"] == "package_expired"
+    package.refresh_from_db()
+    assert package.status == "done"  # the sweep, not a download, records the expiry
+    assert Entry.objects.filter(kind="evidence.package_downloaded").count() == 1
 
 
 def test_rebuild_form_carries_a_time_range(chats, console, settings):

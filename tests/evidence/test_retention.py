@@ -119,7 +119,7 @@ def test_rules_are_admins_and_ledger_entries(old_chats):
 
     with pytest.raises(Forbidden):
         services.set_rule(c.auditor, "message.", 30)
-    for bad in ("retention.", "r", "legal_hold.placed", "evidence.", "Message", ""):
+    for bad in ("retention.", "r", "legal_hold.placed", "evidence.", "keys.rotated", "Message", ""):
         with pytest.raises(InvalidInput):
             services.set_rule(c.admin, bad, 30)
     with pytest.raises(InvalidInput):

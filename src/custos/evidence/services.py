@@ -33,7 +33,8 @@ from custos.org.models import Employee, Unit
 log = logging.getLogger(__name__)
 
 # Kinds no retention rule may touch: they are the record of retention, holds and evidence itself.
-PROTECTED = ("retention.", "legal_hold.", "evidence.")
+# Key rotations too: the record that the keys protecting customer data changed, and when.
+PROTECTED = ("retention.", "legal_hold.", "evidence.", "keys.")
 _PREFIX = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]*)*$")
 MAX_DAYS = 36_500
 REDACT_BATCH = 5_000
@@ -157,14 +158,19 @@ def record_download(actor: Employee, package: EvidencePackage) -> None:
 
 
 def package_path(package: EvidencePackage):
-    if package.status == EvidencePackage.Status.EXPIRED:
+    # Past its expiry the file is refused at once, before the hourly sweep deletes it and writes
+    # the evidence.package_expired entry: a download is no time to write to the ledger.
+    due = package.expires_at
+    if package.status == EvidencePackage.Status.EXPIRED or (due is not None and due <= timezone.now()):
         raise Gone(
             _(
                 "This evidence package expired on %(date)s: its file is deleted %(days)s days after it is "
                 "built. Build a new package for the same selection to download it again."
             )
             % {
-                "date": timezone.localtime(package.expired_at).strftime("%Y-%m-%d") if package.expired_at else "-",
+                "date": timezone.localtime(package.expired_at or due).strftime("%Y-%m-%d")
+                if (package.expired_at or due)
+                else "-",
                 "days": selectors.keep_days(),
             },
             code="package_expired",
