@@ -12,7 +12,9 @@ from django.db import connection
 from custos.archive.models import Conversation, ExternalContact, Group, Message
 
 NAME = "archive"
-KINDS = ("message.", "chat.", "call.", "contact.", "group.", "conversation.")
+# Only what handle() reads: a prefix wider than that would feed it (and make it parse) entries it
+# ignores, such as a connector's own chat.* kinds.
+KINDS = ("message.", "chat.deleted_on_device", "call.", "contact.", "group.", "conversation.")
 MESSAGE_KINDS = ("message.sent", "message.received")
 SYSTEM_KINDS = ("contact.deleted_by_staff", "contact.deleted_by_customer", "contact.added")
 

@@ -69,9 +69,11 @@ def wanted(kind: str) -> bool:
 
 
 def feed(entries: list) -> None:
+    kinds = {e.kind for e in entries}  # a batch holds a handful of kinds: each asked once
     for projection in _registry.values():
-        wanted = [e for e in entries if projection.wants(e.kind)]
-        if wanted:
+        mine = {kind for kind in kinds if projection.wants(kind)}
+        if mine:
+            wanted = entries if len(mine) == len(kinds) else [e for e in entries if e.kind in mine]
             projection.handle(wanted)
 
 

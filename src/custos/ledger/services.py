@@ -237,7 +237,10 @@ def _append(events: list[Event], using: str) -> list[Appended]:
         for a in older:
             a._entry = by_seq[a.seq]
     if fresh and projections.any_registered():
-        projections.feed([a.entry for a in fresh.values() if projections.wanted(a.kind)])
+        kinds = {a.kind for a in fresh.values()}
+        wanted = {kind for kind in kinds if projections.wanted(kind)}
+        if wanted:
+            projections.feed([a.entry for a in fresh.values() if a.kind in wanted])
     return results
 
 
