@@ -172,3 +172,19 @@ def test_a_kept_import_sheet_is_rotated_and_still_reads(own_keys, company):
     assert crypto.key_version_of(job.sheet_encrypted) == 2
     assert crypto.key_version_of(job.details_encrypted) == 2 and job.header == ["客户", "手机"]
     assert imports.check(company.manager_a, job.pk, {}).report["would_create"] == 1
+
+
+def test_a_second_rotation_started_meanwhile_is_refused_and_adds_no_key(own_keys, company):
+    import fcntl
+
+    from django.core.management.base import CommandError
+
+    _run("status")  # the keys file exists, at one version
+    before = own_keys.read_bytes()
+    with open(own_keys.parent / "keys-rotate.lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a rotation in another process
+        with pytest.raises(CommandError, match="another `custos keys rotate` is running"):
+            _run("rotate")
+    assert own_keys.read_bytes() == before and not Entry.objects.filter(kind__startswith="keys.").exists()
+    _run("rotate")  # once the other one is done
+    assert crypto.current_version() == 2

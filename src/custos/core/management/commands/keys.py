@@ -12,11 +12,15 @@ files of each store it re-encrypted, across however many runs it took (docs/even
 material is never written anywhere but the keys file.
 """
 
+import contextlib
+import fcntl
+
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from tqdm import tqdm
 
 from custos.core import crypto, keyring
+from custos.core.datadir import data_dir
 
 SOURCE = "keys"
 
@@ -92,6 +96,10 @@ class Command(BaseCommand):
     def do_rotate(self, batch, limit, quiet=False, **options):
         if batch < 1 or (limit is not None and limit < 1):
             raise CommandError("--batch and --limit must be at least 1")
+        with _one_rotation_at_a_time():
+            self._rotate(batch, limit, quiet)
+
+    def _rotate(self, batch, limit, quiet):
         rotation = keyring.open_rotation()
         rows, files = keyring.stale_rows(), keyring.stale_files()
         if rows or files or (rotation is not None and rotation.to_version == crypto.current_version()):
@@ -226,3 +234,22 @@ class Command(BaseCommand):
             "rows": {f.name: counts.get(f.name, 0) for f in keyring.registered()},
             "files": {f.name: counts.get(f.name, 0) for f in keyring.registered_files()},
         }
+
+
+@contextlib.contextmanager
+def _one_rotation_at_a_time():
+    """An exclusive lock on a file in the data directory for the whole run: two rotations started
+    together would each add a key version. The lock goes with the process, however it ends."""
+    path = data_dir() / "keys-rotate.lock"
+    with open(path, "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CommandError(
+                "another `custos keys rotate` is running on this data directory: let it finish, "
+                "then run this again"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
