@@ -1,5 +1,9 @@
 """verify in several processes: the same answers as in one, found in the same order."""
 
+import multiprocessing
+import signal
+import threading
+
 import pytest
 from django.db import connection
 
@@ -43,3 +47,36 @@ def test_parallel_verify_agrees_and_names_the_first_problem(small_ranges):
     finally:
         triggers.install(connection)
     assert problem(jobs=2) == problem(jobs=1) == "entry 1500: leaf_hash does not match its columns"
+
+
+def _sigterm_is_default(_):
+    return signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_sigterm_handler_of_the_caller_does_not_keep_workers_alive(small_ranges):
+    # The caller's process may catch SIGTERM (a Huey consumer does; a test that had run
+    # `custos simulate` in-process left KeyboardInterrupt on it). The pool terminates its workers
+    # when a range has a problem: they must die of it, or verify waits for them forever.
+    fill(3000)
+    triggers.remove(connection)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE ledger_entry SET kind = 'forged' WHERE seq = 100")
+    finally:
+        triggers.install(connection)
+    saved = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        with multiprocessing.get_context("fork").Pool(
+            2, initializer=scan._own_connection, initargs=("default",)
+        ) as pool:
+            assert pool.map(_sigterm_is_default, range(4)) == [True] * 4
+        found: list[str] = []
+        worker = threading.Thread(target=lambda: found.append(problem(jobs=2)), daemon=True)
+        worker.start()
+        worker.join(timeout=120)
+        assert not worker.is_alive(), "parallel verify hung after its workers were terminated"
+        assert found == ["entry 100: leaf_hash does not match its columns"]
+    finally:
+        signal.signal(signal.SIGTERM, saved)

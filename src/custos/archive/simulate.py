@@ -22,6 +22,7 @@ from custos.archive import demo, signing
 
 PATH = "/api/v1/ingest/events"
 TICK = 0.25  # seconds between batches: smooth enough, and few enough requests at low rates
+CATCH_UP = 2.0  # seconds of traffic at most made up after a slow answer
 MAX_BATCH = 1000
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
@@ -205,9 +206,13 @@ def run(client: Client, traffic: Traffic, rate: float, duration: float | None, r
     """
     owed, last_report = 0.0, time.monotonic()
     start = time.monotonic()
+    last = None
     while duration is None or time.monotonic() - start < duration:
         tick = time.monotonic()
-        owed += rate * TICK
+        # Owed by the clock, not by the number of ticks: a slow answer (a server warming up) is
+        # made up in the next batches, up to CATCH_UP seconds' worth, so the rate is the one asked.
+        owed += rate * (TICK if last is None else min(tick - last, CATCH_UP))
+        last = tick
         count, owed = int(owed), owed - int(owed)
         while count > 0:
             size = min(count, MAX_BATCH)

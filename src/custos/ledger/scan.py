@@ -15,6 +15,7 @@ that per entry the Python is two hashes and a few comparisons.
 
 import hashlib
 import multiprocessing
+import signal
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -210,6 +211,12 @@ def _own_connection(using: str) -> None:
     Dropping the reference (not closing: that would end the parent's session) makes each worker
     connect afresh on first use.
     """
+    # A worker must end when the pool terminates it (as it does when a range has a problem),
+    # whatever SIGTERM handler the process that called verify had (a Huey consumer has one). In a
+    # test process that had run `custos simulate` in-process, the workers inherited a handler
+    # that raised KeyboardInterrupt instead: one died holding the pool's queue lock, and verify
+    # waited for the other forever.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     connection = connections[using]
     _inherited.append(connection.connection)
     connection.connection = None

@@ -57,8 +57,7 @@ class Command(BaseCommand):
         # Started in the background by a non-interactive shell (CI, nohup) a process inherits
         # SIGINT ignored, and Python then leaves it so; a load generator must stop on Ctrl-C or
         # SIGTERM with its summary wherever it runs.
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        saved = {sig: signal.signal(sig, signal.default_int_handler) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             client = simulate.Client(url, token, secret)
             simulate.run(client, traffic, rate, duration, report, totals)
@@ -68,6 +67,9 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         except KeyboardInterrupt:
             interrupted = True
+        finally:
+            for sig, handler in saved.items():  # run in-process (tests, a shell), leave them as found
+                signal.signal(sig, handler)
         if live:
             sys.stderr.write("\n")
         elapsed = time.monotonic() - totals.started
