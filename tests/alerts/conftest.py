@@ -44,3 +44,19 @@ def send():
         return append_batch(list(events))
 
     return send
+
+
+@pytest.fixture
+def receiver():
+    """make(fail=N, ...) → a real HTTP receiver on 127.0.0.1 (tests/alerts/test_webhooks.Receiver), closed after."""
+    from tests.alerts.test_webhooks import Receiver
+
+    made = []
+
+    def make(**kwargs):
+        made.append(Receiver(**kwargs))
+        return made[-1]
+
+    yield make
+    for r in made:
+        r.close()

@@ -1,6 +1,6 @@
 """The SSRF guard on webhooks: refused on save and at delivery, allowed only by the operator's settings.
 
-The test settings allow loopback (127.0.0.0/8, ::1) so the webhook tests can use real receivers on
+The test settings allow loopback (127.0.0.0/8, ::1) so the webhook tests can use real receiver on
 this machine; these tests take that away (pytest-django's `settings`) to see each refusal.
 """
 
@@ -47,19 +47,6 @@ def strict(settings):
     settings.CUSTOS_WEBHOOK_ALLOW_PRIVATE = False
     settings.CUSTOS_WEBHOOK_ALLOW_NETWORKS = []
     return settings
-
-
-@pytest.fixture
-def receivers():
-    made = []
-
-    def make(**kwargs):
-        made.append(Receiver(**kwargs))
-        return made[-1]
-
-    yield make
-    for r in made:
-        r.close()
 
 
 def _create(client, company, url, **extra):
@@ -183,10 +170,10 @@ def test_console_form_refusal_is_a_400_on_the_form(strict, company, console):
 
 
 def test_refused_at_delivery_is_failed_once_and_never_sent(
-    settings, company, send, receivers, django_capture_on_commit_callbacks
+    settings, company, send, receiver, django_capture_on_commit_callbacks
 ):
     """Saved while loopback was allowed; the operator then takes that away (as DNS may change)."""
-    r = receivers(fail=0)
+    r = receiver(fail=0)
     hook = services.create_webhook(actor=company.admin, unit=company.hq, name="SIEM", kind=Webhook.Kind.GENERIC,
                                    url=r.url, secret="k")  # fmt: skip
     settings.CUSTOS_WEBHOOK_ALLOW_NETWORKS = []
@@ -214,10 +201,10 @@ def test_refused_at_delivery_is_failed_once_and_never_sent(
 
 
 def test_delivery_connects_to_the_checked_address(
-    company, send, receivers, django_capture_on_commit_callbacks
+    company, send, receiver, django_capture_on_commit_callbacks
 ):
     """A name is resolved once, checked, and that address connected to; Host and the URL keep the name."""
-    r = receivers(fail=0)
+    r = receiver(fail=0)
     port = r.server.server_address[1]
     services.create_webhook(actor=company.admin, unit=company.hq, name="by name", kind=Webhook.Kind.GENERIC,
                             url=f"http://localhost:{port}/hook", secret="k")  # fmt: skip
@@ -265,8 +252,8 @@ class Redirector:
         self.server.server_close()
 
 
-def test_redirects_are_not_followed(company, send, receivers, django_capture_on_commit_callbacks):
-    elsewhere = receivers(fail=0)
+def test_redirects_are_not_followed(company, send, receiver, django_capture_on_commit_callbacks):
+    elsewhere = receiver(fail=0)
     bouncer = Redirector(elsewhere.url)
     try:
         services.create_webhook(actor=company.admin, unit=company.hq, name="bounce", kind=Webhook.Kind.GENERIC,
