@@ -1,5 +1,6 @@
 """verify in several processes: the same answers as in one, found in the same order."""
 
+import faulthandler
 import multiprocessing
 import signal
 import threading
@@ -57,8 +58,8 @@ def _sigterm_is_default(_):
 @pytest.mark.django_db(transaction=True)
 def test_a_sigterm_handler_of_the_caller_does_not_keep_workers_alive(small_ranges):
     # The caller's process may catch SIGTERM (a Huey consumer does; a test that had run
-    # `custos simulate` in-process left KeyboardInterrupt on it). The pool terminates its workers
-    # when a range has a problem: they must die of it, or verify waits for them forever.
+    # `custos simulate` in-process left KeyboardInterrupt on it). Workers must still die of the
+    # pool's SIGTERM (on Ctrl-C), and a problem found must end verify without waiting forever.
     fill(3000)
     triggers.remove(connection)
     try:
@@ -68,15 +69,20 @@ def test_a_sigterm_handler_of_the_caller_does_not_keep_workers_alive(small_range
         triggers.install(connection)
     saved = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        with multiprocessing.get_context("fork").Pool(
+        pool = multiprocessing.get_context("fork").Pool(
             2, initializer=scan._own_connection, initargs=("default",)
-        ) as pool:
-            assert pool.map(_sigterm_is_default, range(4)) == [True] * 4
+        )
+        assert pool.map(_sigterm_is_default, range(4)) == [True] * 4
+        pool.close()
+        pool.join()
         found: list[str] = []
         worker = threading.Thread(target=lambda: found.append(problem(jobs=2)), daemon=True)
         worker.start()
         worker.join(timeout=120)
-        assert not worker.is_alive(), "parallel verify hung after its workers were terminated"
+        if worker.is_alive():
+            faulthandler.dump_traceback(all_threads=True)  # where it hangs, for the CI log
+        assert not worker.is_alive(), "parallel verify hung after it found a problem"
         assert found == ["entry 100: leaf_hash does not match its columns"]
+        assert multiprocessing.active_children() == []  # the pool's workers ended
     finally:
         signal.signal(signal.SIGTERM, saved)

@@ -211,11 +211,10 @@ def _own_connection(using: str) -> None:
     Dropping the reference (not closing: that would end the parent's session) makes each worker
     connect afresh on first use.
     """
-    # A worker must end when the pool terminates it (as it does when a range has a problem),
-    # whatever SIGTERM handler the process that called verify had (a Huey consumer has one). In a
-    # test process that had run `custos simulate` in-process, the workers inherited a handler
-    # that raised KeyboardInterrupt instead: one died holding the pool's queue lock, and verify
-    # waited for the other forever.
+    # A worker must end when the pool terminates it (on Ctrl-C), whatever SIGTERM handler the
+    # process that called verify had (a Huey consumer has one). In a test process that had run
+    # `custos simulate` in-process, the workers inherited a handler that raised KeyboardInterrupt
+    # instead: one died holding the pool's queue lock, and verify waited for the other forever.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     connection = connections[using]
     _inherited.append(connection.connection)
@@ -225,7 +224,9 @@ def _own_connection(using: str) -> None:
     connection.savepoint_ids = []
 
 
-def _work(bounds: tuple[int, int]) -> RangeResult | Problem:
+def _work(bounds: tuple[int, int]) -> RangeResult | Problem | None:
+    if _job["stop"].is_set():
+        return None  # a problem was found before this range: its result will not be read
     try:
         return check_range(_job["using"], *bounds, _job["size"], _job["covered"], _job["heads"])
     except Problem as problem:
@@ -250,15 +251,30 @@ def ranges(
         for lo, hi in bounds:
             yield check_range(using, lo, hi, size, covered, head_sizes)
         return
-    _job.update(using=using, size=size, covered=covered, heads=head_sizes)
+    context = multiprocessing.get_context("fork")
+    stop = context.Event()
+    _job.update(using=using, size=size, covered=covered, heads=head_sizes, stop=stop)
     connections[using].close()  # each worker opens its own; a forked socket must not be shared
+    pool = context.Pool(min(jobs, len(bounds)), initializer=_own_connection, initargs=(using,))
+    # The pool is ended by close() and join(), not by terminate(): terminating workers was seen to
+    # hang verify for good (a worker killed while it held the queue's lock, or an idle one that
+    # held it while terminate waited for it). When a problem is found, the ranges not begun come
+    # back at once unchecked, and the ones being checked finish, which takes well under a second.
+    ended_in_order = False
     try:
-        with multiprocessing.get_context("fork").Pool(
-            min(jobs, len(bounds)), initializer=_own_connection, initargs=(using,)
-        ) as pool:
-            for result in pool.imap(_work, bounds):
-                if isinstance(result, Problem):
-                    raise result
-                yield result
+        for result in pool.imap(_work, bounds):
+            if isinstance(result, Problem):
+                raise result
+            yield result
+        ended_in_order = True
+    except (Problem, GeneratorExit):
+        stop.set()
+        ended_in_order = True
+        raise
     finally:
+        if ended_in_order:
+            pool.close()
+        else:  # interrupted (Ctrl-C): nothing is waited for
+            pool.terminate()
+        pool.join()
         _job.clear()
