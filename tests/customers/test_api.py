@@ -268,3 +268,33 @@ def test_nul_characters_and_impossible_dates_are_422(company, api, created):
     assert client.get("customers", q="a\x00b").status_code == 422
     assert client.post("customers", {"name": "a\x00b"}).status_code == 422
     assert client.get("customers", contacted_before="0001-01-01T00:00:00+14:00").status_code == 422
+
+
+ROW_FIELDS = (
+    "id", "kind", "name", "grade", "status", "source", "owner_id", "owner_name", "unit_id", "unit_name",
+    "tags", "phone", "completeness", "last_contact_at", "next_follow_up_on", "created_at", "updated_at",
+)  # fmt: skip
+
+
+def test_a_list_row_says_what_the_customer_page_says(company, api, created):
+    # The list is built from plain rows (selectors.page_rows), the page from the object: a customer
+    # with several phones, one of them removed, several tags, and one in the pool with no owner.
+    client = api(company.manager_a)
+    cid = created["id"]
+    first_phone = next(c for c in created["contacts"] if c["kind"] == "phone")
+    assert client.post(f"customers/{cid}/contacts", {"kind": "phone", "value": "13800001111"}).status_code == 201
+    assert client.delete(f"customers/{cid}/contacts/{first_phone['id']}").status_code == 200
+    assert client.post(f"customers/{cid}/contacts", {"kind": "phone", "value": "13800002222"}).status_code == 201
+    assert client.patch(f"customers/{cid}", {"tags": ["团购", "VIP", "新客"]}).status_code == 200
+    pooled = client.post("customers", {"name": "林海", "owner_id": company.sales_a.pk}).json()
+    response = client.post(f"customers/{pooled['id']}/owner", {"change": "recycle", "reason": "久未跟进"})
+    assert response.status_code == 200, response.content
+
+    rows = {row["id"]: row for row in client.get("customers", status="active").json()["items"]}
+    rows |= {row["id"]: row for row in client.get("customers/pool").json()["items"]}
+    assert set(rows) == {cid, pooled["id"]}
+    for customer_id, row in rows.items():
+        detail = client.get(f"customers/{customer_id}").json()
+        assert row == {field: detail[field] for field in ROW_FIELDS}
+    assert rows[cid]["phone"] == "138****1111" and rows[cid]["tags"] == ["VIP", "团购", "新客"]
+    assert rows[pooled["id"]]["owner_id"] is None and rows[pooled["id"]]["owner_name"] is None

@@ -27,6 +27,7 @@ from custos.customers.schemas import (
     CustomerIn,
     CustomerOut,
     CustomerPatch,
+    CustomerRow,
     ExportIn,
     FeedbackIn,
     FeedbackOut,
@@ -89,7 +90,7 @@ class CustomerPage(Page):
     def paginate_queryset(self, queryset, pagination, request, **params):
         offset = pagination.offset
         limit = min(pagination.limit, self.max_limit)
-        items = list(queryset[offset : offset + limit])
+        items = selectors.page_rows(queryset, offset, limit)
         if len(items) < limit and (items or offset == 0):
             found = offset + len(items)  # the last page says the total: no count needed (searches)
         else:
@@ -104,13 +105,13 @@ def _owner(me, owner_id: int | None):
     return None if owner_id is None else get_employee(me, owner_id)
 
 
-@router.get("/customers", response=list[CustomerOut], summary="Customers in the caller's scope")
+@router.get("/customers", response=list[CustomerRow], summary="Customers in the caller's scope")
 @paginate(CustomerPage)
 def list_customers(request, filters: Query[CustomerFilters]):
     return selectors.list_customers(viewer(request), selectors.Filters(**filters.dict()))
 
 
-@router.get("/customers/pool", response=list[CustomerOut], summary="Pool customers the caller may claim")
+@router.get("/customers/pool", response=list[CustomerRow], summary="Pool customers the caller may claim")
 @paginate(CustomerPage)
 def list_pool(request):
     return selectors.pool_visible(viewer(request))

@@ -83,6 +83,20 @@ class Customer(models.Model):
             models.Index(fields=["-updated_at", "-id"], name="customer_recent"),
             models.Index(fields=["owner", "-updated_at", "-id"], name="customer_owner_recent"),
             models.Index(fields=["unit", "-updated_at", "-id"], name="customer_unit_recent"),
+            # A page's capped count ("1,000+") with filters, read from the index alone: in id order
+            # PostgreSQL merges it with a tag's links instead of hashing all of them and scanning
+            # the table (a store's count with a tag went from 39 ms to 4 ms at a million).
+            # INCLUDE is PostgreSQL's; SQLite gets the (unit, id) index alone.
+            models.Index(
+                fields=["unit", "id"],
+                include=["status", "grade", "kind", "owner", "next_follow_up_on", "last_contact_at"],
+                name="customer_unit_count",
+            ),
+            models.Index(
+                fields=["owner", "id"],
+                include=["status", "grade", "kind", "unit", "next_follow_up_on", "last_contact_at"],
+                name="customer_owner_count",
+            ),
         ]
 
     def __str__(self):

@@ -8,10 +8,11 @@ The public pool is the one widening: anyone may see the pool customers of their 
 they can claim them (services.change_owner "claim").
 """
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Avg, Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Avg, Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -120,6 +121,40 @@ def list_customers(viewer: Employee, filters: Filters | None = None) -> QuerySet
             pk__in=_in_use().filter(kind=CustomerContact.Kind.PHONE, blind_index=blind).values("customer_id")
         )
     return qs
+
+
+_ROW_FIELDS = (
+    "id", "kind", "name", "grade", "status", "source", "owner_id", "unit_id", "completeness",
+    "last_contact_at", "next_follow_up_on", "created_at", "updated_at",
+)  # fmt: skip
+
+
+def page_rows(customers: QuerySet[Customer], offset: int, limit: int) -> list[dict]:
+    """A page of a customer list as plain rows (schemas.CustomerRow), in three queries.
+
+    Model instances, with their owner and unit and prefetched tags and contacts, cost more than
+    the database did on a page of 50; so does the profile, which a list does not show.
+    """
+    rows = list(
+        customers.prefetch_related(None).values(
+            *_ROW_FIELDS, owner_name=F("owner__name"), unit_name=F("unit__name")
+        )[offset : offset + limit]
+    )
+    if not rows:
+        return rows
+    ids = [row["id"] for row in rows]
+    tags: dict[int, list[str]] = defaultdict(list)
+    links = Customer.tags.through.objects.filter(customer_id__in=ids).order_by("tag__name")
+    for customer_id, name in links.values_list("customer_id", "tag__name"):
+        tags[customer_id].append(name)
+    phones: dict[int, str] = {}
+    first_phones = _in_use().filter(customer_id__in=ids, kind=CustomerContact.Kind.PHONE).order_by("-id")
+    for customer_id, masked in first_phones.values_list("customer_id", "masked"):
+        phones[customer_id] = masked  # the lowest id wins, as on the customer's page
+    for row in rows:
+        row["tags"] = tags.get(row["id"], [])
+        row["phone"] = phones.get(row["id"])
+    return rows
 
 
 def get_customer(viewer: Employee, customer_id: int) -> Customer:
