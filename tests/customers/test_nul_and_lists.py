@@ -85,17 +85,37 @@ def test_tag_filter(company, make_customer):
     assert names(company.admin, "没有这个标签") == []
 
 
-def test_the_api_count_stops_at_the_cap(company, api, make_customer, monkeypatch):
+def test_the_api_count_stops_at_the_cap_past_the_offset(company, api, make_customer, monkeypatch):
     from custos.customers import api as customers_api
 
-    for _ in range(4):
+    for _ in range(6):
         make_customer(company.sales_a)
     client = api(company.manager_a)
     body = client.get("customers", limit=2).json()
-    assert (body["count"], body["count_exact"], len(body["items"])) == (4, True, 2)
-    monkeypatch.setattr(customers_api, "COUNT_CAP", 3)
+    assert (body["count"], body["count_exact"], len(body["items"])) == (6, True, 2)
+    monkeypatch.setattr(customers_api, "COUNT_CAP", 1)  # less than a page: a page's rows still count
+    body = client.get("customers", limit=2).json()
+    assert (body["count"], body["count_exact"], len(body["items"])) == (2, False, 2)
     body = client.get("customers", limit=2, offset=2).json()
-    assert (body["count"], body["count_exact"], len(body["items"])) == (3, False, 2)
+    assert (body["count"], body["count_exact"], len(body["items"])) == (4, False, 2)
+    body = client.get("customers", limit=2, offset=4).json()
+    assert (body["count"], body["count_exact"], len(body["items"])) == (6, True, 2)
+    body = client.get("customers", limit=2, offset=9).json()  # past the end: the total, exact
+    assert (body["count"], body["count_exact"], body["items"]) == (6, True, [])
+
+
+def test_the_console_pager_counts_ahead_and_still_leads_on(company, console, make_customer, monkeypatch):
+    from custos.core import paging
+
+    for _ in range(6):
+        make_customer(company.sales_a)
+    monkeypatch.setattr(paging, "AHEAD", 2)
+    monkeypatch.setattr("custos.customers.views.PAGE_SIZE", 2)
+    client = console(company.manager_a)
+    first = client.get("/customers/").content.decode()
+    assert "超过 3 条" in first and "第 1 页" in first and "page=2" in first
+    third = client.get("/customers/", {"page": "3"}).content.decode()
+    assert "共 6 条" in third and "第 3 / 3 页" in third and "page=4" not in third
 
 
 def test_a_salesperson_asking_for_the_pool_in_the_list_gets_none(company, api, make_customer):

@@ -3,7 +3,6 @@
 import functools
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -13,7 +12,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from custos.console.decorators import console_view
+from custos.core import paging
 from custos.core.errors import Conflict, Forbidden, InvalidInput
+from custos.core.paging import AheadPaginator
 from custos.customers import activity, export, forms, importer, imports, rules, selectors, services
 from custos.customers.models import Customer
 from custos.customers.reveal import reveal_contact
@@ -23,6 +24,7 @@ from custos.org.models import Role
 from custos.org.selectors import employees_visible, get_employee, units_visible
 
 PAGE_SIZE = 25
+POOL_BADGE_CAP = 999  # the pool button says "999+" beyond
 NUL = "\x00"
 
 
@@ -86,7 +88,8 @@ def customer_list(request):
     params = request.GET
     query = params.copy()
     query.pop("page", None)
-    page = Paginator(selectors.list_customers(me, _filters(params)), PAGE_SIZE).get_page(params.get("page"))
+    number = params.get("page")
+    page = AheadPaginator(selectors.list_customers(me, _filters(params)), PAGE_SIZE, number).get_page(number)
     _with_phone(page)
     context = {
         "page": page,
@@ -98,7 +101,7 @@ def customer_list(request):
         "units": _unit_choices(me),
         "can_create": rules.may_edit(me),
         "can_export": rules.may_manage(me),
-        "counts": selectors.home_counts(me),
+        "pool": paging.count_ahead(selectors.pool_visible(me), 0, POOL_BADGE_CAP),
         "today": timezone.localdate(),
     }
     template = "customers/_rows.html" if request.htmx else "customers/list.html"
@@ -290,7 +293,8 @@ def customer_action(request, customer_id: int, action: str):
 @customer_view
 def pool(request):
     me = request.viewer
-    page = Paginator(selectors.pool_visible(me), PAGE_SIZE).get_page(request.GET.get("page"))
+    number = request.GET.get("page")
+    page = AheadPaginator(selectors.pool_visible(me), PAGE_SIZE, number).get_page(number)
     _with_phone(page)
     return render(request, "customers/pool.html", {"page": page, "can_claim": rules.may_edit(me)})
 
