@@ -89,3 +89,16 @@ def test_the_list_names_customers_and_titles_nameless_chats_by_their_customer(co
     page = console(company.manager_a).get("/conversations/").content.decode()
     assert "张三丰" in page and ">wxid_zsf<" not in page
     assert f'href="/customers/{zhang.pk}/">张三丰</a>' in page
+
+
+def test_search_counts_hits_only_ahead_of_the_page(company, device, ev, console, monkeypatch):
+    from custos.core import paging
+
+    device(company.sales_a).send(*(ev.msg(f"w{i}", f"第{i}件羊绒大衣到了", contact="wm_qian") for i in range(5)))
+    monkeypatch.setattr(paging, "AHEAD", 1)
+    monkeypatch.setattr("custos.archive.views.PAGE_SIZE", 1)
+    client = console(company.manager_a)
+    first = client.get("/conversations/search/", {"q": "羊绒大衣"}).content.decode()
+    assert 'data-hits="2+"' in first and "超过 2 条结果" in first and "1 / 2+" in first
+    last = client.get("/conversations/search/", {"q": "羊绒大衣", "page": "5"}).content.decode()
+    assert 'data-hits="5"' in last and "5 条结果" in last and "5 / 5" in last and "5 / 5+" not in last

@@ -3,11 +3,11 @@
 import json
 from datetime import datetime, time
 
-from django.core.paginator import Paginator
 from django.shortcuts import render
 from django.utils import timezone
 
 from custos.console.decorators import console_view
+from custos.core.paging import AheadPaginator
 from custos.ledger import heads, selectors
 from custos.org.models import Employee
 
@@ -42,7 +42,8 @@ def entries(request):
         since=_day(filters["since"]),
         until=_day(filters["until"], end=True),
     ).order_by("-seq")
-    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    number = request.GET.get("page")
+    page = AheadPaginator(qs, PAGE_SIZE, number).get_page(number)
     names = dict(Employee.objects.filter(pk__in={e.actor_id for e in page if e.actor_id}).values_list("pk", "name"))
     for entry in page:
         entry.actor_name = names.get(entry.actor_id, "")
