@@ -24,12 +24,12 @@ import dataclasses
 import functools
 import re
 import string
-from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import accumulate
 from operator import itemgetter
+
+import numpy
 
 from custos.detection import charmap, lexicon, patterns, phones
 from custos.detection.charmap import BOUNDARY
@@ -159,28 +159,28 @@ class Engine:
             return _unmask(text, self.scan(text.replace(BOUNDARY, " "), sender_role))
         canon = self._norm.canonical(text)
         runs = phones.mobile_runs(canon)
-        if not runs and not self._triggered(text, canon):
+        if not runs and not self._triggered(text, canon.encode()):
             return _NO_HITS
         return self._evaluate(text, sender_role, canon, runs)
 
-    def _triggered(self, text: str, canon: str) -> bool:
+    def _triggered(self, text: str, encoded: bytes) -> bool:
         """Whether one message deserves a closer look, as scan_many decides for a batch."""
-        matches = self._patterns.trigger.find_matches_as_indexes(canon)
+        matches = self._patterns.trigger.find_matches_as_indexes(encoded)
         if not matches:
             return False
         stutter_only = self._patterns.stutter_only
         if any(pattern not in stutter_only for pattern, _, _ in matches):
             return True
-        return self._stutter_counts(text, canon)
+        return self._stutter_counts(text, encoded)
 
-    def _stutter_counts(self, text: str, canon: str) -> bool:
+    def _stutter_counts(self, text: str, encoded: bytes) -> bool:
         """A stutter fragment alone (有优惠 reads you you hui) counts only where a character really
         repeats, as _evaluate decides; or where a real trigger hid under it in a search that does
-        not overlap."""
+        not overlap. `encoded` is the canonical text in UTF-8."""
         stutter_only = self._patterns.stutter_only
         return bool(REPEAT.search(self._norm.folded(text))) or any(
             p not in stutter_only
-            for p, _, _ in self._patterns.trigger.find_matches_as_indexes(canon, overlapping=True)
+            for p, _, _ in self._patterns.trigger.find_matches_as_indexes(encoded, overlapping=True)
         )
 
     def scan_many(self, messages: Iterable[tuple[str, str | None]]) -> list[list[Hit]]:
@@ -194,29 +194,33 @@ class Engine:
         if joined.count(BOUNDARY) != len(texts) - 1:
             texts = [text.replace(BOUNDARY, " ") for text in texts]
             joined = BOUNDARY.join(texts)
-        canon = self._norm.canonical(joined)
-        parts = canon.split(BOUNDARY)
-        offsets = list(accumulate(map((1).__add__, map(len, parts)), initial=0))
+        # The canonical text in UTF-8 and where each message starts in it (byte offsets): a
+        # message's part is sliced out only when something in it is worth a look.
+        encoded, starts = self._norm.canonical_batch(joined)
 
         # Any one trigger is enough to look closer, so the non-overlapping search will do.
-        trigger, stutter_only = self._patterns.trigger, self._patterns.stutter_only
         look, maybe = set(), set()
-        for pattern, start, _ in trigger.find_matches_as_indexes(canon):
-            (maybe if pattern in stutter_only else look).add(bisect_right(offsets, start) - 1)
-        for i in maybe - look:
-            if self._stutter_counts(texts[i], parts[i]):
+        found = self._patterns.trigger.find_matches_as_indexes(encoded)
+        if found:
+            found = numpy.array(found, dtype=numpy.intp)
+            where = numpy.searchsorted(starts, found[:, 1], side="right") - 1
+            stutter = self._patterns.stutter_mask[found[:, 0]]
+            look = set(where[~stutter].tolist())
+            maybe = set(where[stutter].tolist()) - look
+        for i in maybe:
+            if self._stutter_counts(texts[i], encoded[starts[i] : starts[i + 1] - 1]):
                 look.add(i)
-        runs: dict[int, list] = defaultdict(list)
-        for start, end in phones.mobile_runs(canon):
-            i = bisect_right(offsets, start) - 1
-            runs[i].append((start - offsets[i], end - offsets[i]))
+        mobiles = phones.mobile_like(encoded)
+        mobiles = set((numpy.searchsorted(starts, mobiles, side="right") - 1).tolist()) if mobiles else set()
 
         # Messages without hits share one empty list: a fresh one each would be a hundred thousand
         # objects for the garbage collector to walk per 100,000 messages. Read results, do not
         # change them in place.
         results: list[list[Hit]] = [_NO_HITS] * len(messages)
-        for i in look | runs.keys():
-            hits = self._evaluate(texts[i], messages[i][1], parts[i], runs.get(i, ()))
+        for i in look | mobiles:
+            canon = encoded[starts[i] : starts[i + 1] - 1].decode("utf-8", "surrogatepass")
+            runs = phones.mobile_runs(canon) if i in mobiles else ()
+            hits = self._evaluate(texts[i], messages[i][1], canon, runs)
             results[i] = _unmask(messages[i][0], hits) if texts[i] is not messages[i][0] else hits
         return results
 

@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from itertools import compress
 from operator import methodcaller
 
+import numpy
+
 from custos.detection import charmap, pinyin
-from custos.detection.charmap import CharTables
+from custos.detection.charmap import BOUNDARY, CharTables
 
 # A Latin word, with any digits, _ or - it runs into: pinyin is read from words of letters alone, so
 # an id like chen_xiao_2026 stays letters and digits (what the id detector looks for), not syllables.
@@ -91,6 +93,26 @@ class Normaliser:
         if LATIN_WORD.search(text):
             text = LATIN_WORD.sub(self._spell_match, text)
         return charmap.translate_main(text, self.tables)
+
+    def canonical_batch(self, joined: str) -> tuple[bytes, numpy.ndarray]:
+        """`canonical` of messages joined with BOUNDARY, in UTF-8 (what the batch automaton reads),
+        and the byte offset where each message's part starts, with one past the end after the last.
+
+        The offsets come from the vectorised translate, so no Python code runs per message: the
+        part of message i is encoded[starts[i] : starts[i + 1] - 1].
+        """
+        if LATIN_WORD.search(joined):
+            joined = LATIN_WORD.sub(self._spell_match, joined)
+        # UTF-8 of the canonical text is ASCII for digits, letters and BOUNDARY, three bytes for a
+        # syllable unit; the zero bytes in it are the boundaries, and nothing else.
+        canon = charmap.translate_codes(joined, self.tables).tobytes().decode("utf-32-le", "surrogatepass")
+        encoded = canon.encode("utf-8", "surrogatepass")
+        bounds = numpy.flatnonzero(numpy.frombuffer(encoded, dtype=numpy.uint8) == ord(BOUNDARY))
+        starts = numpy.empty(len(bounds) + 2, dtype=numpy.intp)
+        starts[0] = 0
+        starts[1:-1] = bounds + 1
+        starts[-1] = len(encoded) + 1
+        return encoded, starts
 
     def units(self, text: str) -> Units:
         tables = self.tables
