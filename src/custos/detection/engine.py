@@ -141,6 +141,10 @@ class Engine:
         # Asked for every message that triggers, with few distinct arguments: remembered.
         self._raised = functools.lru_cache(maxsize=1024)(self._raised_uncached)
         self._completes = functools.lru_cache(maxsize=4096)(self._completes_uncached)
+        # The same text comes back again and again (a template sent to many customers, a copied
+        # diversion message, "好的"): what a message worth a look holds is worked out once per
+        # text and role. The key carries the canonical text too, which the text decides.
+        self._looked = functools.lru_cache(maxsize=4096)(self._look)
         self._negated_categories = {c for negative in rules.negatives for c in negative.categories}
 
     @classmethod
@@ -157,11 +161,10 @@ class Engine:
         """Hits in one message, in order of position. `sender_role` is "staff", "customer", ..."""
         if BOUNDARY in text:
             return _unmask(text, self.scan(text.replace(BOUNDARY, " "), sender_role))
-        canon = self._norm.canonical(text)
-        runs = phones.mobile_runs(canon)
-        if not runs and not self._triggered(text, canon.encode()):
+        encoded = self._norm.canonical(text).encode("utf-8", "surrogatepass")
+        if not phones.mobile_like(encoded) and not self._triggered(text, encoded):
             return _NO_HITS
-        return self._evaluate(text, sender_role, canon, runs)
+        return list(self._looked(text, sender_role, encoded))
 
     def _triggered(self, text: str, encoded: bytes) -> bool:
         """Whether one message deserves a closer look, as scan_many decides for a batch."""
@@ -218,11 +221,16 @@ class Engine:
         # change them in place.
         results: list[list[Hit]] = [_NO_HITS] * len(messages)
         for i in look | mobiles:
-            canon = encoded[starts[i] : starts[i + 1] - 1].decode("utf-8", "surrogatepass")
-            runs = phones.mobile_runs(canon) if i in mobiles else ()
-            hits = self._evaluate(texts[i], messages[i][1], canon, runs)
-            results[i] = _unmask(messages[i][0], hits) if texts[i] is not messages[i][0] else hits
+            hits = self._looked(texts[i], messages[i][1], encoded[starts[i] : starts[i + 1] - 1])
+            if hits:
+                # A list of its own for each message: the remembered hits stay as they were.
+                results[i] = _unmask(messages[i][0], hits) if texts[i] is not messages[i][0] else list(hits)
         return results
+
+    def _look(self, text: str, role: str | None, encoded: bytes) -> tuple[Hit, ...]:
+        """The hits of a message worth a look, its canonical text given in UTF-8; remembered."""
+        canon = encoded.decode("utf-8", "surrogatepass")
+        return tuple(self._evaluate(text, role, canon, phones.mobile_runs(canon)))
 
     def _completes_uncached(self, mask: int) -> bool:
         """Whether matches of these kinds (a mask) hold a term or both groups of a near rule."""
@@ -386,7 +394,7 @@ class Engine:
         return hits
 
 
-def _unmask(original: str, hits: list[Hit]) -> list[Hit]:
+def _unmask(original: str, hits: Iterable[Hit]) -> list[Hit]:
     """Hits on a text whose NUL characters (the batch separator) were read as spaces, one for one."""
     return [dataclasses.replace(hit, matched=original[hit.start : hit.end]) for hit in hits]
 
