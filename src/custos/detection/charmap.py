@@ -29,6 +29,9 @@ VECTOR_FROM = 256
 TABLE_SIZE = 0x32400
 # Emoji added after this Python's Unicode version are unassigned to it: drop them all the same.
 _EMOJI_BLOCKS = range(0x1F000, 0x1FB00)
+# Where a real character whose canonical form would be a syllable unit's code point goes instead:
+# the private use area, which the main table drops from every text, so nothing else lands there.
+_MOVED_BASE = 0xE000
 
 # The ways a digit is written in a phone number meant to slip past a filter. Mapping them in the
 # main table too keeps one normalised text for terms and numbers; terms are folded the same way.
@@ -91,7 +94,7 @@ def build(lookalikes: tuple[tuple[str, str], ...] = ()) -> CharTables:
     """The tables for a look-alike folding (disguise → plain character); cached, immutable."""
     fold_lookalike = dict(lookalikes)
     t2s = _t2s()
-    main: list = list(range(TABLE_SIZE))
+    main: list = [clear_of_units(cp) for cp in range(TABLE_SIZE)]
     fold: dict[int, str] = {}
     base: dict[int, str] = {}
     digits: dict[int, str] = {}
@@ -119,7 +122,7 @@ def build(lookalikes: tuple[tuple[str, str], ...] = ()) -> CharTables:
                 main[cp] = ord(pinyin.unit_of(syllable))
                 fold[cp] = f
             else:
-                main[cp] = ord(f)
+                main[cp] = clear_of_units(ord(f))
         else:
             main[cp] = None  # punctuation, symbols, spaces, controls, marks, emoji, private use
     spelling: dict[str, str] = {}
@@ -137,6 +140,19 @@ def build(lookalikes: tuple[tuple[str, str], ...] = ()) -> CharTables:
     return CharTables(
         main=main, main_array=main_array, fold=fold, keep=keep, fold_kept=fold_kept, base=base, digits=digits, spelling=spelling
     )
+
+
+def clear_of_units(cp: int) -> int:
+    """A real character's code point in the canonical text: its own, unless a syllable unit has it."""
+    units = _unit_count()
+    if pinyin.UNIT_BASE <= cp < pinyin.UNIT_BASE + units:
+        return _MOVED_BASE + cp - pinyin.UNIT_BASE
+    return cp
+
+
+@functools.cache
+def _unit_count() -> int:
+    return len(pinyin.syllables())
 
 
 def translate_main(text: str, tables: CharTables) -> str:
