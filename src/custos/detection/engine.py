@@ -145,6 +145,9 @@ class Engine:
         # diversion message, "好的"): what a message worth a look holds is worked out once per
         # text and role. The key carries the canonical text too, which the text decides.
         self._looked = functools.lru_cache(maxsize=4096)(self._look)
+        # Likewise whether a lone stutter fragment counts: 有没有优惠券 (you you hui) is a stock
+        # customer question, asked thousands of times a day.
+        self._stutter_counts = functools.lru_cache(maxsize=4096)(self._stutter_counts_uncached)
         self._negated_categories = {c for negative in rules.negatives for c in negative.categories}
 
     @classmethod
@@ -176,7 +179,7 @@ class Engine:
             return True
         return self._stutter_counts(text, encoded)
 
-    def _stutter_counts(self, text: str, encoded: bytes) -> bool:
+    def _stutter_counts_uncached(self, text: str, encoded: bytes) -> bool:
         """A stutter fragment alone (有优惠 reads you you hui) counts only where a character really
         repeats, as _evaluate decides; or where a real trigger hid under it in a search that does
         not overlap. `encoded` is the canonical text in UTF-8."""
