@@ -9,7 +9,8 @@
 
 How messages are scanned:
 1. normalise (normalise.py): one canonical unit per letter, digit or Chinese syllable, with
-   disguises folded and separators dropped; a batch is normalised as one joined string;
+   disguises folded and separators dropped; a batch is normalised as one joined string, kept
+   in UTF-8 with the byte offset where each message starts (numpy finds them, not a loop);
 2. run the trigger automaton (patterns.py) over the batch: terms, the cue words that open a
    proximity rule or precede a contact id, stuttered fragments; and look for runs of digits
    that may hold a mobile number. Most messages stop here, never touched by Python code;
@@ -18,6 +19,8 @@ How messages are scanned:
    rebuild the canonical text unit by unit with its offsets (`Normaliser.units`) to check them
    against the rules (a homophone of a short word is no match, allowed channels, sender role,
    proximity within a sentence, negative contexts) and report spans of the original text.
+   The outcome is remembered per text and role (a bounded LRU): a text sent again, a template
+   or a copied message, costs a lookup.
 """
 
 import dataclasses

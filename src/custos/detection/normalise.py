@@ -6,7 +6,8 @@ punctuation, symbols, emoji) is dropped. Latin words that spell pinyin become sy
 
 Two ways to compute it, which must agree exactly (a property test holds them to it):
 - `canonical`: C-speed, no offsets: `re.sub` for Latin words, then one translate (vectorised
-  for long texts, see charmap.translate_main). Run over every message (joined in batches).
+  for long texts, see charmap.translate_main). Run over every message: `canonical_batch` does
+  the same for a joined batch and returns it in UTF-8, as the batch automaton reads it.
 - `units`: also records each unit's span in the original (translates and `compress` for the
   characters, a loop over the syllables of pinyin words). Run only for the few messages with
   something to report, to turn canonical offsets into original ones.
