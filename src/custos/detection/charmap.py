@@ -62,6 +62,8 @@ class CharTables:
     keep: list
     # cp → the folded character of the unit (`fold`, else the unit itself), None where dropped
     fold_kept: list
+    # cp → 1 where `main` makes the character a digit, else 0: where the digits of a number come from
+    digit_mark: list
     # width, case and traditional → simplified only, one character for one: what contexts read
     base: dict[int, str]
     # `base` with every spelling of a digit made ASCII, one for one: what numbers and ids are read from
@@ -137,8 +139,17 @@ def build(lookalikes: tuple[tuple[str, str], ...] = ()) -> CharTables:
     main_array[:TABLE_SIZE] = [DROP if unit is None else unit for unit in main]
     main_array.flags.writeable = False
     fold_kept = [ord(fold[cp]) if cp in fold else unit for cp, unit in enumerate(main)]
+    digit_mark = [1 if unit is not None and 0x30 <= unit <= 0x39 else 0 for unit in main]
     return CharTables(
-        main=main, main_array=main_array, fold=fold, keep=keep, fold_kept=fold_kept, base=base, digits=digits, spelling=spelling
+        main=main,
+        main_array=main_array,
+        fold=fold,
+        keep=keep,
+        fold_kept=fold_kept,
+        digit_mark=digit_mark,
+        base=base,
+        digits=digits,
+        spelling=spelling,
     )
 
 

@@ -278,8 +278,19 @@ class Engine:
         id_cues = (
             contacts and self._could_hold_id(text, canon) and any(first.cues.get(g) for g in ID_CUE_GROUPS)
         )
-        if not (first.candidates or (second and second.candidates) or (contacts and runs) or id_cues):
+        candidates = first.candidates or (second and second.candidates)
+        if not (candidates or (contacts and runs) or id_cues):
             return []
+        if not candidates and not id_cues:
+            # Digits alone to read (an order number, a price, a phone number): where each came
+            # from is all it takes, not every unit of the text.
+            origins = self._norm.digit_origins(text)
+
+            def spans(a: int, b: int) -> list[tuple[str, int, int]]:
+                at = len(_DIGIT.findall(canon, 0, a))  # digits before the run: its first one's rank
+                return [(digit, origins[at + k], origins[at + k] + 1) for k, digit in enumerate(canon[a:b])]
+
+            return _merge(self._mobiles(text, runs, spans))
 
         units = self._norm.units(text)
         hits = self._verify(text, units, first)
@@ -376,13 +387,20 @@ class Engine:
                         return True
         return False
 
-    def _contacts(self, text: str, units: Units, runs, found: _Pass) -> list[Hit]:
+    def _mobiles(self, text: str, runs, spans) -> list[Hit]:
+        """Mobile numbers in runs of canonical digits; spans(a, b) gives (digit, start, end) of each."""
         hits = []
         for a, b in runs:
-            digits = [(units.canon[i], units.starts[i], units.ends[i]) for i in range(a, b)]
-            for start, end, number in phones.mobile_spans(text, digits):
+            for start, end, number in phones.mobile_spans(text, spans(a, b)):
                 if number not in self._numbers:
                     hits.append(Hit(CONTACT_LEAK, "contact:mobile", "high", start, end, text[start:end]))
+        return hits
+
+    def _contacts(self, text: str, units: Units, runs, found: _Pass) -> list[Hit]:
+        def spans(a: int, b: int) -> list[tuple[str, int, int]]:
+            return [(units.canon[i], units.starts[i], units.ends[i]) for i in range(a, b)]
+
+        hits = self._mobiles(text, runs, spans)
         folded = None
         for group, labelled in ID_CUE_GROUPS.items():
             for s, e, entry in found.cues.get(group, ()):

@@ -32,6 +32,9 @@ LATIN_WORD = re.compile(r"[A-Za-zＡ-Ｚａ-ｚ](?<![0-9０-９_\-].)[A-Za-zＡ-
 REPEAT = re.compile(r"([^\x00])\1+")
 # Marks the fold of a collapsed run of different characters of one syllable (有优 in 有优惠).
 MIXED = "\ufffd"
+# Bytes of a text translated with CharTables.digit_mark and encoded to Latin-1 → 1 for a digit,
+# 0 else (a character past the tables is left as it is and encoded as "?": no digit).
+_DIGIT_FLAGS = bytes(int(byte == 1) for byte in range(256))
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +155,22 @@ class Normaliser:
             pos = word.end()
         plain(pos, len(text))
         return Units("".join(canon), tuple(starts), tuple(ends), tuple(folds), tuple(latin))
+
+    def digit_origins(self, text: str) -> list[int]:
+        """Where each digit of the canonical text comes from in `text`, in order: what `units` tells
+        of its digit units (one character each), without building the others. Reading a phone
+        number needs no more; most digit runs (order numbers, prices) turn out to be none."""
+        flags = text.translate(self.tables.digit_mark).encode("latin-1", "replace").translate(_DIGIT_FLAGS)
+        origins: list[int] = []
+        pos = 0
+        # As in `units`: a word spelled as pinyin becomes syllables, whatever its letters fold to.
+        for word in LATIN_WORD.finditer(text):
+            if pinyin.segment(word.group()) is None:
+                continue
+            origins += compress(range(pos, word.start()), flags[pos : word.start()])
+            pos = word.end()
+        origins += compress(range(pos, len(text)), flags[pos:])
+        return origins
 
     def folded(self, text: str) -> str:
         """The folded characters of the units (Latin words left as letters): 薇信 → 微信, not the syllables."""
