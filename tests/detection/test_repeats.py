@@ -22,3 +22,13 @@ def test_what_is_remembered_is_per_role(engine):
         [],
         ["contact_leak"],
     ]
+
+
+def test_long_messages_are_not_remembered():
+    from custos.detection.engine import REMEMBER_UP_TO, Engine
+
+    engine = Engine.from_default(extra_terms=["记住我"])  # an engine of its own: a cache of its own
+    short, long = "加我V信", "您好，" * REMEMBER_UP_TO + "私下交易"
+    assert engine.scan(short) and engine.scan(short) and engine.scan(long) and engine.scan(long)
+    info = engine._looked_cache.cache_info()
+    assert (info.hits, info.misses, info.currsize) == (1, 1, 1)

@@ -56,6 +56,8 @@ _ACCOUNT_ID = re.compile(r"[a-z][-_a-z0-9]{5,19}")
 _ID_CHARACTER = re.compile(r"[A-Za-zＡ-Ｚａ-ｚ]")
 _DIGIT = re.compile(r"[0-9]")
 _NO_HITS: list = []
+# Longer messages are not remembered (see Engine._looked): chat messages that come back verbatim are short.
+REMEMBER_UP_TO = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,11 +148,12 @@ class Engine:
         self._completes = functools.lru_cache(maxsize=4096)(self._completes_uncached)
         # The same text comes back again and again (a template sent to many customers, a copied
         # diversion message, "好的"): what a message worth a look holds is worked out once per
-        # text and role. The key carries the canonical text too, which the text decides.
-        self._looked = functools.lru_cache(maxsize=4096)(self._look)
+        # text and role. The key carries the canonical text too, which the text decides. Only
+        # texts up to REMEMBER_UP_TO characters are kept, so the caches stay a few MB at most.
+        self._looked_cache = functools.lru_cache(maxsize=4096)(self._look)
         # Likewise whether a lone stutter fragment counts: 有没有优惠券 (you you hui) is a stock
         # customer question, asked thousands of times a day.
-        self._stutter_counts = functools.lru_cache(maxsize=4096)(self._stutter_counts_uncached)
+        self._stutter_cache = functools.lru_cache(maxsize=4096)(self._stutter_counts_uncached)
         self._negated_categories = {c for negative in rules.negatives for c in negative.categories}
 
     @classmethod
@@ -181,6 +184,16 @@ class Engine:
         if any(pattern not in stutter_only for pattern, _, _ in matches):
             return True
         return self._stutter_counts(text, encoded)
+
+    def _looked(self, text: str, role: str | None, encoded: bytes) -> tuple[Hit, ...]:
+        if len(text) > REMEMBER_UP_TO:
+            return self._look(text, role, encoded)
+        return self._looked_cache(text, role, encoded)
+
+    def _stutter_counts(self, text: str, encoded: bytes) -> bool:
+        if len(text) > REMEMBER_UP_TO:
+            return self._stutter_counts_uncached(text, encoded)
+        return self._stutter_cache(text, encoded)
 
     def _stutter_counts_uncached(self, text: str, encoded: bytes) -> bool:
         """A stutter fragment alone (有优惠 reads you you hui) counts only where a character really
