@@ -87,3 +87,13 @@ def test_base_and_digits_keep_offsets(norm):
     assert len(norm.base(text)) == len(text)
     assert norm.base(text) == "微信号:137ab"
     assert norm.digits("幺三七一二") == "13712"
+
+
+def test_syllable_units_are_two_bytes_in_utf8_and_no_real_character_reads_as_one(norm):
+    # The automata read the canonical text in UTF-8: a unit is two bytes there, not three.
+    units = {pinyin.unit_of(s) for s in pinyin.syllables()}
+    assert all(len(unit.encode()) == 2 for unit in units)
+    # Letters such as ā, ǎ, ɑ have the units' code points; in the canonical text they are moved away.
+    for cp in range(0x80, 0x800):
+        assert not set(norm.canonical(chr(cp))) & units, hex(cp)
+    assert norm.canonical("ā") == norm.canonical("Ā") != norm.canonical("啊")

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from pypinyin import Style, lazy_pinyin
 
 from custos.detection import charmap, lexicon
-from custos.detection.normalise import collapse
+from custos.detection.normalise import Normaliser, collapse
 
 TERMS = lexicon.load_terms(lexicon.DEFAULT_LEXICON)
 TO_TRADITIONAL = opencc.OpenCC("s2t")
@@ -44,6 +44,27 @@ def test_units_agree_with_the_fast_canonical_form(engine, text):
     assert list(units.starts) == sorted(units.starts)
     collapsed = units.collapsed()
     assert collapsed.canon == collapse(units.canon)
+
+
+@FAST
+@given(TEXTS)
+def test_digit_origins_agree_with_the_units(engine, text):
+    # The engine reads digit runs from digit_origins when nothing else needs the units.
+    units = engine._norm.units(text)
+    digits = [i for i, unit in enumerate(units.canon) if "0" <= unit <= "9"]
+    assert engine._norm.digit_origins(text) == [units.starts[i] for i in digits]
+    assert all(units.ends[i] == units.starts[i] + 1 for i in digits)
+
+
+@FAST
+@given(TEXTS)
+def test_digit_origins_agree_with_the_units_where_letters_fold_onto_digits(text):
+    # A look-alike table may read a letter as a digit (o for 0); inside a word spelled as pinyin
+    # (weixin) the letter is part of a syllable, not a digit, in both.
+    norm = Normaliser(charmap.build((("i", "1"), ("o", "0"), ("s", "5"))))
+    units = norm.units(text)
+    digits = [i for i, unit in enumerate(units.canon) if "0" <= unit <= "9"]
+    assert norm.digit_origins(text) == [units.starts[i] for i in digits]
 
 
 @FAST

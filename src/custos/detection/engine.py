@@ -9,7 +9,8 @@
 
 How messages are scanned:
 1. normalise (normalise.py): one canonical unit per letter, digit or Chinese syllable, with
-   disguises folded and separators dropped; a batch is normalised as one joined string;
+   disguises folded and separators dropped; a batch is normalised as one joined string, kept
+   in UTF-8 with the byte offset where each message starts (numpy finds them, not a loop);
 2. run the trigger automaton (patterns.py) over the batch: terms, the cue words that open a
    proximity rule or precede a contact id, stuttered fragments; and look for runs of digits
    that may hold a mobile number. Most messages stop here, never touched by Python code;
@@ -18,18 +19,20 @@ How messages are scanned:
    rebuild the canonical text unit by unit with its offsets (`Normaliser.units`) to check them
    against the rules (a homophone of a short word is no match, allowed channels, sender role,
    proximity within a sentence, negative contexts) and report spans of the original text.
+   The outcome is remembered per text and role (a bounded LRU): a text sent again, a template
+   or a copied message, costs a lookup.
 """
 
 import dataclasses
 import functools
 import re
 import string
-from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import accumulate
 from operator import itemgetter
+
+import numpy
 
 from custos.detection import charmap, lexicon, patterns, phones
 from custos.detection.charmap import BOUNDARY
@@ -53,6 +56,8 @@ _ACCOUNT_ID = re.compile(r"[a-z][-_a-z0-9]{5,19}")
 _ID_CHARACTER = re.compile(r"[A-Za-zＡ-Ｚａ-ｚ]")
 _DIGIT = re.compile(r"[0-9]")
 _NO_HITS: list = []
+# Longer messages are not remembered (see Engine._looked): chat messages that come back verbatim are short.
+REMEMBER_UP_TO = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +146,14 @@ class Engine:
         # Asked for every message that triggers, with few distinct arguments: remembered.
         self._raised = functools.lru_cache(maxsize=1024)(self._raised_uncached)
         self._completes = functools.lru_cache(maxsize=4096)(self._completes_uncached)
+        # The same text comes back again and again (a template sent to many customers, a copied
+        # diversion message, "好的"): what a message worth a look holds is worked out once per
+        # text and role. The key carries the canonical text too, which the text decides. Only
+        # texts up to REMEMBER_UP_TO characters are kept, so the caches stay a few MB at most.
+        self._looked_cache = functools.lru_cache(maxsize=4096)(self._look)
+        # Likewise whether a lone stutter fragment counts: 有没有优惠券 (you you hui) is a stock
+        # customer question, asked thousands of times a day.
+        self._stutter_cache = functools.lru_cache(maxsize=4096)(self._stutter_counts_uncached)
         self._negated_categories = {c for negative in rules.negatives for c in negative.categories}
 
     @classmethod
@@ -157,30 +170,39 @@ class Engine:
         """Hits in one message, in order of position. `sender_role` is "staff", "customer", ..."""
         if BOUNDARY in text:
             return _unmask(text, self.scan(text.replace(BOUNDARY, " "), sender_role))
-        canon = self._norm.canonical(text)
-        runs = phones.mobile_runs(canon)
-        if not runs and not self._triggered(text, canon):
+        encoded = self._norm.canonical(text).encode("utf-8", "surrogatepass")
+        if not phones.mobile_like(encoded) and not self._triggered(text, encoded):
             return _NO_HITS
-        return self._evaluate(text, sender_role, canon, runs)
+        return list(self._looked(text, sender_role, encoded))
 
-    def _triggered(self, text: str, canon: str) -> bool:
+    def _triggered(self, text: str, encoded: bytes) -> bool:
         """Whether one message deserves a closer look, as scan_many decides for a batch."""
-        matches = self._patterns.trigger.find_matches_as_indexes(canon)
+        matches = self._patterns.trigger.find_matches_as_indexes(encoded)
         if not matches:
             return False
         stutter_only = self._patterns.stutter_only
         if any(pattern not in stutter_only for pattern, _, _ in matches):
             return True
-        return self._stutter_counts(text, canon)
+        return self._stutter_counts(text, encoded)
 
-    def _stutter_counts(self, text: str, canon: str) -> bool:
+    def _looked(self, text: str, role: str | None, encoded: bytes) -> tuple[Hit, ...]:
+        if len(text) > REMEMBER_UP_TO:
+            return self._look(text, role, encoded)
+        return self._looked_cache(text, role, encoded)
+
+    def _stutter_counts(self, text: str, encoded: bytes) -> bool:
+        if len(text) > REMEMBER_UP_TO:
+            return self._stutter_counts_uncached(text, encoded)
+        return self._stutter_cache(text, encoded)
+
+    def _stutter_counts_uncached(self, text: str, encoded: bytes) -> bool:
         """A stutter fragment alone (有优惠 reads you you hui) counts only where a character really
         repeats, as _evaluate decides; or where a real trigger hid under it in a search that does
-        not overlap."""
+        not overlap. `encoded` is the canonical text in UTF-8."""
         stutter_only = self._patterns.stutter_only
         return bool(REPEAT.search(self._norm.folded(text))) or any(
             p not in stutter_only
-            for p, _, _ in self._patterns.trigger.find_matches_as_indexes(canon, overlapping=True)
+            for p, _, _ in self._patterns.trigger.find_matches_as_indexes(encoded, overlapping=True)
         )
 
     def scan_many(self, messages: Iterable[tuple[str, str | None]]) -> list[list[Hit]]:
@@ -194,31 +216,40 @@ class Engine:
         if joined.count(BOUNDARY) != len(texts) - 1:
             texts = [text.replace(BOUNDARY, " ") for text in texts]
             joined = BOUNDARY.join(texts)
-        canon = self._norm.canonical(joined)
-        parts = canon.split(BOUNDARY)
-        offsets = list(accumulate(map((1).__add__, map(len, parts)), initial=0))
+        # The canonical text in UTF-8 and where each message starts in it (byte offsets): a
+        # message's part is sliced out only when something in it is worth a look.
+        encoded, starts = self._norm.canonical_batch(joined)
 
         # Any one trigger is enough to look closer, so the non-overlapping search will do.
-        trigger, stutter_only = self._patterns.trigger, self._patterns.stutter_only
         look, maybe = set(), set()
-        for pattern, start, _ in trigger.find_matches_as_indexes(canon):
-            (maybe if pattern in stutter_only else look).add(bisect_right(offsets, start) - 1)
-        for i in maybe - look:
-            if self._stutter_counts(texts[i], parts[i]):
+        found = self._patterns.trigger.find_matches_as_indexes(encoded)
+        if found:
+            found = numpy.array(found, dtype=numpy.intp)
+            where = numpy.searchsorted(starts, found[:, 1], side="right") - 1
+            stutter = self._patterns.stutter_mask[found[:, 0]]
+            look = set(where[~stutter].tolist())
+            maybe = set(where[stutter].tolist()) - look
+        for i in maybe:
+            if self._stutter_counts(texts[i], encoded[starts[i] : starts[i + 1] - 1]):
                 look.add(i)
-        runs: dict[int, list] = defaultdict(list)
-        for start, end in phones.mobile_runs(canon):
-            i = bisect_right(offsets, start) - 1
-            runs[i].append((start - offsets[i], end - offsets[i]))
+        mobiles = phones.mobile_like(encoded)
+        mobiles = set((numpy.searchsorted(starts, mobiles, side="right") - 1).tolist()) if mobiles else set()
 
         # Messages without hits share one empty list: a fresh one each would be a hundred thousand
         # objects for the garbage collector to walk per 100,000 messages. Read results, do not
         # change them in place.
         results: list[list[Hit]] = [_NO_HITS] * len(messages)
-        for i in look | runs.keys():
-            hits = self._evaluate(texts[i], messages[i][1], parts[i], runs.get(i, ()))
-            results[i] = _unmask(messages[i][0], hits) if texts[i] is not messages[i][0] else hits
+        for i in look | mobiles:
+            hits = self._looked(texts[i], messages[i][1], encoded[starts[i] : starts[i + 1] - 1])
+            if hits:
+                # A list of its own for each message: the remembered hits stay as they were.
+                results[i] = _unmask(messages[i][0], hits) if texts[i] is not messages[i][0] else list(hits)
         return results
+
+    def _look(self, text: str, role: str | None, encoded: bytes) -> tuple[Hit, ...]:
+        """The hits of a message worth a look, its canonical text given in UTF-8; remembered."""
+        canon = encoded.decode("utf-8", "surrogatepass")
+        return tuple(self._evaluate(text, role, canon, phones.mobile_runs(canon)))
 
     def _completes_uncached(self, mask: int) -> bool:
         """Whether matches of these kinds (a mask) hold a term or both groups of a near rule."""
@@ -260,8 +291,19 @@ class Engine:
         id_cues = (
             contacts and self._could_hold_id(text, canon) and any(first.cues.get(g) for g in ID_CUE_GROUPS)
         )
-        if not (first.candidates or (second and second.candidates) or (contacts and runs) or id_cues):
+        candidates = first.candidates or (second and second.candidates)
+        if not (candidates or (contacts and runs) or id_cues):
             return []
+        if not candidates and not id_cues:
+            # Digits alone to read (an order number, a price, a phone number): where each came
+            # from is all it takes, not every unit of the text.
+            origins = self._norm.digit_origins(text)
+
+            def spans(a: int, b: int) -> list[tuple[str, int, int]]:
+                at = len(_DIGIT.findall(canon, 0, a))  # digits before the run: its first one's rank
+                return [(digit, origins[at + k], origins[at + k] + 1) for k, digit in enumerate(canon[a:b])]
+
+            return _merge(self._mobiles(text, runs, spans))
 
         units = self._norm.units(text)
         hits = self._verify(text, units, first)
@@ -358,13 +400,20 @@ class Engine:
                         return True
         return False
 
-    def _contacts(self, text: str, units: Units, runs, found: _Pass) -> list[Hit]:
+    def _mobiles(self, text: str, runs, spans) -> list[Hit]:
+        """Mobile numbers in runs of canonical digits; spans(a, b) gives (digit, start, end) of each."""
         hits = []
         for a, b in runs:
-            digits = [(units.canon[i], units.starts[i], units.ends[i]) for i in range(a, b)]
-            for start, end, number in phones.mobile_spans(text, digits):
+            for start, end, number in phones.mobile_spans(text, spans(a, b)):
                 if number not in self._numbers:
                     hits.append(Hit(CONTACT_LEAK, "contact:mobile", "high", start, end, text[start:end]))
+        return hits
+
+    def _contacts(self, text: str, units: Units, runs, found: _Pass) -> list[Hit]:
+        def spans(a: int, b: int) -> list[tuple[str, int, int]]:
+            return [(units.canon[i], units.starts[i], units.ends[i]) for i in range(a, b)]
+
+        hits = self._mobiles(text, runs, spans)
         folded = None
         for group, labelled in ID_CUE_GROUPS.items():
             for s, e, entry in found.cues.get(group, ()):
@@ -382,7 +431,7 @@ class Engine:
         return hits
 
 
-def _unmask(original: str, hits: list[Hit]) -> list[Hit]:
+def _unmask(original: str, hits: Iterable[Hit]) -> list[Hit]:
     """Hits on a text whose NUL characters (the batch separator) were read as spaces, one for one."""
     return [dataclasses.replace(hit, matched=original[hit.start : hit.end]) for hit in hits]
 

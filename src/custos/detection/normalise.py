@@ -6,7 +6,8 @@ punctuation, symbols, emoji) is dropped. Latin words that spell pinyin become sy
 
 Two ways to compute it, which must agree exactly (a property test holds them to it):
 - `canonical`: C-speed, no offsets: `re.sub` for Latin words, then one translate (vectorised
-  for long texts, see charmap.translate_main). Run over every message (joined in batches).
+  for long texts, see charmap.translate_main). Run over every message: `canonical_batch` does
+  the same for a joined batch and returns it in UTF-8, as the batch automaton reads it.
 - `units`: also records each unit's span in the original (translates and `compress` for the
   characters, a loop over the syllables of pinyin words). Run only for the few messages with
   something to report, to turn canonical offsets into original ones.
@@ -18,8 +19,10 @@ from dataclasses import dataclass
 from itertools import compress
 from operator import methodcaller
 
+import numpy
+
 from custos.detection import charmap, pinyin
-from custos.detection.charmap import CharTables
+from custos.detection.charmap import BOUNDARY, CharTables
 
 # A Latin word, with any digits, _ or - it runs into: pinyin is read from words of letters alone, so
 # an id like chen_xiao_2026 stays letters and digits (what the id detector looks for), not syllables.
@@ -29,6 +32,9 @@ LATIN_WORD = re.compile(r"[A-Za-zＡ-Ｚａ-ｚ](?<![0-9０-９_\-].)[A-Za-zＡ-
 REPEAT = re.compile(r"([^\x00])\1+")
 # Marks the fold of a collapsed run of different characters of one syllable (有优 in 有优惠).
 MIXED = "\ufffd"
+# Bytes of a text translated with CharTables.digit_mark and encoded to Latin-1 → 1 for a digit,
+# 0 else (a character past the tables is left as it is and encoded as "?": no digit).
+_DIGIT_FLAGS = bytes(int(byte == 1) for byte in range(256))
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +98,26 @@ class Normaliser:
             text = LATIN_WORD.sub(self._spell_match, text)
         return charmap.translate_main(text, self.tables)
 
+    def canonical_batch(self, joined: str) -> tuple[bytes, numpy.ndarray]:
+        """`canonical` of messages joined with BOUNDARY, in UTF-8 (what the batch automaton reads),
+        and the byte offset where each message's part starts, with one past the end after the last.
+
+        The offsets come from the vectorised translate, so no Python code runs per message: the
+        part of message i is encoded[starts[i] : starts[i + 1] - 1].
+        """
+        if LATIN_WORD.search(joined):
+            joined = LATIN_WORD.sub(self._spell_match, joined)
+        # UTF-8 of the canonical text is ASCII for digits, letters and BOUNDARY, three bytes for a
+        # syllable unit; the zero bytes in it are the boundaries, and nothing else.
+        canon = charmap.translate_codes(joined, self.tables).tobytes().decode("utf-32-le", "surrogatepass")
+        encoded = canon.encode("utf-8", "surrogatepass")
+        bounds = numpy.flatnonzero(numpy.frombuffer(encoded, dtype=numpy.uint8) == ord(BOUNDARY))
+        starts = numpy.empty(len(bounds) + 2, dtype=numpy.intp)
+        starts[0] = 0
+        starts[1:-1] = bounds + 1
+        starts[-1] = len(encoded) + 1
+        return encoded, starts
+
     def units(self, text: str) -> Units:
         tables = self.tables
         canon: list[str] = []
@@ -129,6 +155,22 @@ class Normaliser:
             pos = word.end()
         plain(pos, len(text))
         return Units("".join(canon), tuple(starts), tuple(ends), tuple(folds), tuple(latin))
+
+    def digit_origins(self, text: str) -> list[int]:
+        """Where each digit of the canonical text comes from in `text`, in order: what `units` tells
+        of its digit units (one character each), without building the others. Reading a phone
+        number needs no more; most digit runs (order numbers, prices) turn out to be none."""
+        flags = text.translate(self.tables.digit_mark).encode("latin-1", "replace").translate(_DIGIT_FLAGS)
+        origins: list[int] = []
+        pos = 0
+        # As in `units`: a word spelled as pinyin becomes syllables, whatever its letters fold to.
+        for word in LATIN_WORD.finditer(text):
+            if pinyin.segment(word.group()) is None:
+                continue
+            origins += compress(range(pos, word.start()), flags[pos : word.start()])
+            pos = word.end()
+        origins += compress(range(pos, len(text)), flags[pos:])
+        return origins
 
     def folded(self, text: str) -> str:
         """The folded characters of the units (Latin words left as letters): 薇信 → 微信, not the syllables."""

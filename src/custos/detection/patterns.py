@@ -5,13 +5,16 @@ Two Aho-Corasick automata over the same canonical text:
   `collapsed`, the same with repeats collapsed, over its text with repeats collapsed);
 - `trigger` holds only what can start a hit (terms, the cue words that open a proximity rule or
   precede a contact id, and stuttered fragments of those) and runs over whole batches. Most
-  messages of a working day trigger nothing, and never meet Python code of their own.
+  messages of a working day trigger nothing, and never meet Python code of their own. It reads
+  the canonical text in UTF-8 (bytes): over a str, ahocorasick_rs maps every byte offset to a
+  character offset first, an array eight times the text's size, which the batch does not need.
 """
 
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ahocorasick_rs import MATCHKIND_STANDARD, AhoCorasick
+import numpy
+from ahocorasick_rs import MATCHKIND_STANDARD, AhoCorasick, BytesAhoCorasick
 
 from custos.detection import lexicon, pinyin
 from custos.detection.lexicon import LexiconError, Rules, Term
@@ -58,10 +61,12 @@ class Patterns:
     collapsed: Automaton
     entries: tuple[Entry, ...]
     group_bits: dict[str, int]
-    trigger: AhoCorasick
+    trigger: BytesAhoCorasick  # over canonical text in UTF-8; offsets are byte offsets
     terms: int
     # indexes of trigger patterns that are only a stutter fragment, no term or cue of their own
-    stutter_only: frozenset = frozenset()
+    stutter_only: frozenset
+    # the same as a mask over trigger pattern indexes, for a batch's matches at once
+    stutter_mask: numpy.ndarray
 
 
 class _Builder:
@@ -191,14 +196,17 @@ def build(
                 trigger.update(pattern + follower for follower in followed_groups[entry.name])
     stutters = _stutters(triggers) - trigger
     trigger_keys = sorted(trigger | stutters)
+    stutter_mask = numpy.array([pattern in stutters for pattern in trigger_keys], dtype=bool)
+    stutter_mask.flags.writeable = False
     return Patterns(
         full=full,
         collapsed=_automaton(collapsed, entries, group_bits),
         entries=entries,
         group_bits=group_bits,
-        trigger=AhoCorasick(trigger_keys, matchkind=MATCHKIND_STANDARD),
+        trigger=BytesAhoCorasick([key.encode() for key in trigger_keys], matchkind=MATCHKIND_STANDARD),
         terms=count,
-        stutter_only=frozenset(i for i, pattern in enumerate(trigger_keys) if pattern in stutters),
+        stutter_only=frozenset(numpy.flatnonzero(stutter_mask).tolist()),
+        stutter_mask=stutter_mask,
     )
 
 

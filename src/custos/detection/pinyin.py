@@ -14,8 +14,12 @@ from pypinyin import Style, lazy_pinyin
 from pypinyin.contrib.tone_convert import to_normal
 from pypinyin.pinyin_dict import pinyin_dict
 
-# Units are private-use characters, one per syllable, so that they never meet a real character.
-UNIT_BASE = 0xE000
+# Units are code points from U+0100 on, one per syllable (about 400): two bytes each in UTF-8, so
+# the automata read two bytes per Chinese character, not the three of an ideograph or a private-use
+# character (a third fewer bytes to search). The real characters of that range (ā, ǎ, ɑ, ...) are
+# moved out of the units' way in the canonical text (charmap.clear_of_units): no character reads
+# as a syllable it is not.
+UNIT_BASE = 0x0100
 _LONGEST_SYLLABLE = 6
 _LONGEST_WORD = 40
 _HAN_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\U00020000-\U0003134f]+")
