@@ -138,3 +138,33 @@ def test_group_chat(company, device, ev):
     assert conversation.title == "天河店VIP群" and conversation.contact is None and conversation.group.has_company_observer
     assert conversation.group.members == [{"contact": None, "employee": "sales_a"}, {"contact": "wm_b", "employee": None}]
     assert conversation.items.count() == 2
+
+
+TWO_CHARACTER_TEXTS = ["加我VX聊", "加我 vx 聊", "打折100%_真的", "哈哈哈", "大衣到了🧥", "ab", "A", ""]
+
+
+@pytest.mark.parametrize("query", ["vx", "VX", "我 ", "%_", "0%", "哈哈", "大衣", "衣到", "AB", "聊了"])
+def test_two_character_terms_find_what_a_substring_search_finds(company, device, ev, query):
+    # On PostgreSQL two characters go through the bigram column and its index (migration 0004),
+    # not LIKE: they must find exactly what a case-blind substring search finds, wildcards literal.
+    device(company.sales_a).send(*(ev.msg(f"two-{i}", text, contact="wm_two") for i, text in enumerate(TWO_CHARACTER_TEXTS)))
+    found = {m.source_id for m in selectors.search(company.auditor, selectors.SearchFilters(q=query))}
+    expected = {f"two-{i}" for i, text in enumerate(TWO_CHARACTER_TEXTS) if query.strip().upper() in text.upper()}
+    assert found == expected
+
+
+@pytest.mark.postgres_only
+def test_two_character_terms_use_the_bigram_index_and_follow_changes(company, device, ev):
+    from django.db import connection
+
+    device(company.sales_a).send(ev.msg("bi-1", "这款大衣有货", contact="wm_bi"))
+    qs = selectors.search(company.auditor, selectors.SearchFilters(q="大衣")).values("id")
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        sql, params = qs.query.sql_with_params()
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(str(row) for row in cursor.fetchall())
+    assert "archive_message_search_bigrams" in plan
+    # The column is generated: a changed text (a body redacted under retention) is searched as it now is.
+    Message.objects.filter(source_id="bi-1").update(search_text="")
+    assert not selectors.search(company.auditor, selectors.SearchFilters(q="大衣")).exists()
