@@ -168,3 +168,22 @@ def test_two_character_terms_use_the_bigram_index_and_follow_changes(company, de
     # The column is generated: a changed text (a body redacted under retention) is searched as it now is.
     Message.objects.filter(source_id="bi-1").update(search_text="")
     assert not selectors.search(company.auditor, selectors.SearchFilters(q="大衣")).exists()
+
+
+def test_the_kind_filter_reads_an_entry_kind_or_a_msgtype(company, device, ev):
+    phone = _chat(device, ev, company.sales_a, "wm_k")
+    sha = phone.upload(b"\x89PNG\r\n\x1a\n kind")
+    phone.send(
+        ev.msg("wm_k-img", None, contact="wm_k", msgtype="image", attachment={"sha256": sha, "name": "新款大衣.png", "size": 14, "mime": "image/png"}),
+        ev.msg("wm_k-red", "新款红包", contact="wm_k", msgtype="redpacket", amount=666),
+    )
+
+    def found(kind):
+        return {m.source_id for m in selectors.search(company.auditor, selectors.SearchFilters(q="新款", kind=kind))}
+
+    assert found(None) == {"wm_k-1", "wm_k-img", "wm_k-red"}
+    assert found("image") == {"wm_k-img"}
+    assert found("redpacket") == {"wm_k-red"}
+    assert found("message.sent") == {"wm_k-1", "wm_k-img", "wm_k-red"}
+    assert found("message.received") == set()
+    assert found("call.logged") == set()

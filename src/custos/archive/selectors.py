@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection
-from django.db.models import BooleanField, Q, QuerySet
+from django.db.models import BooleanField, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext as _
 
@@ -135,5 +135,8 @@ def search(viewer: Employee, f: SearchFilters) -> QuerySet[Message]:
     if f.unit_id:
         qs = qs.filter(employee__unit__path__startswith=get_unit(viewer, f.unit_id).path)
     if f.kind:
-        qs = qs.filter(Q(kind=f.kind) | Q(msgtype=f.kind))
+        # An entry kind is namespaced (call.logged), a WeCom msgtype never is (image, redpacket):
+        # the value says which column it is. One column, not an OR of two, which no index serves
+        # and which the planner mis-estimated into reading every message of a region's staff.
+        qs = qs.filter(kind=f.kind) if "." in f.kind else qs.filter(msgtype=f.kind)
     return _between(qs, f.since, f.until).order_by("-occurred_at", "-entry_seq")
