@@ -21,17 +21,17 @@ queryset (the floor of one round trip and the scope joins); `no index`, the very
 bitmap scans switched off so the trigram GIN index cannot be used (the LIKE scan it replaces),
 on a sample of the searches because each can scan the whole table.
 
-Measured 2026-11-29 at 1,000,000 messages (2 shared cores): p95 330-356 ms overall, MISSING the
-aim; store managers p95 ~14-19 ms, admins ~245-355 ms, region managers ~360-400 ms. EXPLAIN
-ANALYZE: (1) 2-character terms have no trigram, so LIKE scans (~300 ms for the admin); (2) the
-Paginator's COUNT of every hit of a common term dominates (e.g. 羽绒服: page 7 ms, COUNT 118 ms);
-(3) for a scoped viewer the planner walks archive_message_employee_id per staff member or the
-occurred_at index backwards, testing LIKE row by row, instead of the GIN index (estimates of
-LIKE selectivity are ~5-20x too high). Forcing the GIN first (an "OFFSET 0" subquery) made it
-worse (p95 709 ms: common terms materialise tens of thousands of ids); capping the COUNT at
-1,000 did not help either. Not cheap fixes: denormalising the viewer's unit path onto the
-message (one indexed prefix filter, no join), a bigram index (pg_bigm) for 2-character terms,
-or an estimated count for large hit sets.
+Measured 2026-11-29, before the bigram column, at 1,000,000 messages: p95 330-356 ms, with three
+causes: 2-character terms had no trigram (LIKE scans), counting every hit, and scoped plans that
+walked each staff member's messages. Since then: bigrams in a generated column under GIN for
+2-character terms (archive migration 0004), counts stop 1,000 ahead (core.paging), a manager's
+scope is a list of staff ids, and the kind filter reads one column. Measured again the same day:
+1M messages p95 83 ms; 10M messages p95 401-444 ms, still MISSING the aim. At 10M what is left
+is filters the planner takes for independent of the text: "+kind" with a term that never occurs
+in call notes (顺丰 and call.logged: estimated 16,000 hits, found 0) walks occurred_at backwards
+through every message (2-4.5 s), and "+30 days" walks the month row by row (p95 ~490 ms). Ideas
+not built: fetch the capped hit ids first and page over them when they are few, indexes that
+let a bitmap AND the text with kind or time, or partitioning messages by month.
 """
 
 import argparse
