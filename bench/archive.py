@@ -249,9 +249,9 @@ def searches(rng: random.Random, viewers: dict, count: int) -> list[tuple[str, s
 
 def run_search(viewer, f, page_size: int = 30) -> None:
     from custos.archive.selectors import search
-    from custos.core.paging import AheadPaginator
+    from custos.core.paging import page_ahead
 
-    page = AheadPaginator(search(viewer, f), page_size, 1).get_page(1)
+    page = page_ahead(search(viewer, f), page_size, 1)
     list(page)
 
 

@@ -1,6 +1,9 @@
-import pytest
+import contextlib
 
-from custos.ledger import heads
+import pytest
+from django.db import connection
+
+from custos.ledger import heads, triggers
 from custos.ledger.services import Event, append_batch
 
 
@@ -14,6 +17,17 @@ def fill(n: int, *, start: int = 0, batch: int = 1000, kind: str = "test.item", 
         ]
         entries.extend(a.entry for a in append_batch(events))
     return entries
+
+
+@contextlib.contextmanager
+def dba():
+    """Raw SQL with the triggers dropped, as someone with the database owner's rights could."""
+    triggers.remove(connection)
+    try:
+        with connection.cursor() as cursor:
+            yield cursor
+    finally:
+        triggers.install(connection)
 
 
 @pytest.fixture

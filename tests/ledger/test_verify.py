@@ -1,6 +1,5 @@
 """`verify` against a DBA who drops the triggers and edits the tables: each change is caught and named."""
 
-import contextlib
 from datetime import UTC, datetime
 
 import pytest
@@ -9,22 +8,11 @@ from django.core.management.base import CommandParser
 from django.db import connection
 
 from custos.core.command import run_command
-from custos.ledger import hashing, heads, services, triggers
+from custos.ledger import hashing, heads, services
 from custos.ledger.models import Entry, SignedHead
 from custos.ledger.services import Event, append_batch
 from custos.ledger.verify import Problem, verify
-from tests.ledger.conftest import fill
-
-
-@contextlib.contextmanager
-def dba():
-    """Raw SQL with the triggers dropped, as someone with the database owner's rights could."""
-    triggers.remove(connection)
-    try:
-        with connection.cursor() as cursor:
-            yield cursor
-    finally:
-        triggers.install(connection)
+from tests.ledger.conftest import dba, fill
 
 
 def problem() -> str:

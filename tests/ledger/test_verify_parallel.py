@@ -6,11 +6,10 @@ import signal
 import threading
 
 import pytest
-from django.db import connection
 
-from custos.ledger import heads, scan, triggers
+from custos.ledger import heads, scan
 from custos.ledger.verify import Problem, verify
-from tests.ledger.conftest import fill
+from tests.ledger.conftest import dba, fill
 
 
 @pytest.fixture
@@ -41,12 +40,8 @@ def test_parallel_verify_agrees_and_names_the_first_problem(small_ranges):
     assert scan.can_fork("default")
     assert verify(jobs=2) == verify(jobs=1)
 
-    triggers.remove(connection)
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("UPDATE ledger_entry SET kind = 'forged' WHERE seq IN (1500, 4000)")
-    finally:
-        triggers.install(connection)
+    with dba() as cursor:
+        cursor.execute("UPDATE ledger_entry SET kind = 'forged' WHERE seq IN (1500, 4000)")
     assert problem(jobs=2) == problem(jobs=1) == "entry 1500: leaf_hash does not match its columns"
 
 
@@ -61,12 +56,8 @@ def test_a_sigterm_handler_of_the_caller_does_not_keep_workers_alive(small_range
     # `custos simulate` in-process left KeyboardInterrupt on it). Workers must still die of the
     # pool's SIGTERM (on Ctrl-C), and a problem found must end verify without waiting forever.
     fill(3000)
-    triggers.remove(connection)
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("UPDATE ledger_entry SET kind = 'forged' WHERE seq = 100")
-    finally:
-        triggers.install(connection)
+    with dba() as cursor:
+        cursor.execute("UPDATE ledger_entry SET kind = 'forged' WHERE seq = 100")
     saved = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         pool = multiprocessing.get_context("fork").Pool(

@@ -19,7 +19,7 @@ from custos.archive.schemas import MONEY_TYPES
 from custos.console.decorators import console_view
 from custos.core import byteranges
 from custos.core.errors import NotFound
-from custos.core.paging import AheadPaginator
+from custos.core.paging import page_ahead
 from custos.customers import selectors as customers_selectors
 from custos.customers.selectors import get_customer
 from custos.ledger.services import append
@@ -79,8 +79,7 @@ def conversation_list(request):
         qs = qs.filter(title__icontains=q)
     query = request.GET.copy()
     query.pop("page", None)
-    number = request.GET.get("page")
-    page = AheadPaginator(qs, PAGE_SIZE, number).get_page(number)
+    page = page_ahead(qs, PAGE_SIZE, request.GET.get("page"))
     _name_customers(me, page)
     return render(
         request,
@@ -245,8 +244,7 @@ def search(request):
         kind=params.get("kind") if params.get("kind") in ("message.sent", "message.received", "call.logged") else None,
     )
     searched = bool(f.q or f.employee_id or f.customer_id or f.unit_id or f.since or f.until or f.kind)
-    number = params.get("page")
-    page = AheadPaginator(selectors.search(me, f), PAGE_SIZE, number).get_page(number) if searched else None
+    page = page_ahead(selectors.search(me, f), PAGE_SIZE, params.get("page")) if searched else None
     query = params.copy()
     query.pop("page", None)
     return render(

@@ -43,3 +43,8 @@ class AheadPaginator(Paginator):
     def count(self):
         counted, self.exact = count_ahead(self.object_list, self._start, self._ahead)
         return counted
+
+
+def page_ahead(object_list, per_page: int, number):
+    """The page `number` (as the query string gave it) of an AheadPaginator."""
+    return AheadPaginator(object_list, per_page, number).get_page(number)

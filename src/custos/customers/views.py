@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from custos.console.decorators import console_view
 from custos.core import paging
 from custos.core.errors import Conflict, Forbidden, InvalidInput
-from custos.core.paging import AheadPaginator
+from custos.core.paging import page_ahead
 from custos.customers import activity, export, forms, importer, imports, rules, selectors, services
 from custos.customers.models import Customer
 from custos.customers.reveal import reveal_contact
@@ -88,8 +88,7 @@ def customer_list(request):
     params = request.GET
     query = params.copy()
     query.pop("page", None)
-    number = params.get("page")
-    page = AheadPaginator(selectors.list_customers(me, _filters(params)), PAGE_SIZE, number).get_page(number)
+    page = page_ahead(selectors.list_customers(me, _filters(params)), PAGE_SIZE, params.get("page"))
     _with_phone(page)
     context = {
         "page": page,
@@ -293,8 +292,7 @@ def customer_action(request, customer_id: int, action: str):
 @customer_view
 def pool(request):
     me = request.viewer
-    number = request.GET.get("page")
-    page = AheadPaginator(selectors.pool_visible(me), PAGE_SIZE, number).get_page(number)
+    page = page_ahead(selectors.pool_visible(me), PAGE_SIZE, request.GET.get("page"))
     _with_phone(page)
     return render(request, "customers/pool.html", {"page": page, "can_claim": rules.may_edit(me)})
 

@@ -7,7 +7,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from custos.console.decorators import console_view
-from custos.core.paging import AheadPaginator
+from custos.core.paging import page_ahead
 from custos.ledger import heads, selectors
 from custos.org.models import Employee
 
@@ -42,8 +42,7 @@ def entries(request):
         since=_day(filters["since"]),
         until=_day(filters["until"], end=True),
     ).order_by("-seq")
-    number = request.GET.get("page")
-    page = AheadPaginator(qs, PAGE_SIZE, number).get_page(number)
+    page = page_ahead(qs, PAGE_SIZE, request.GET.get("page"))
     names = dict(Employee.objects.filter(pk__in={e.actor_id for e in page if e.actor_id}).values_list("pk", "name"))
     for entry in page:
         entry.actor_name = names.get(entry.actor_id, "")
