@@ -24,6 +24,7 @@ from ninja.pagination import paginate
 
 from custos.access.models import ApiToken
 from custos.api.auth import viewer
+from custos.api.pagination import CountAheadPage
 from custos.archive import blobs, credentials, selectors, services, signing, uploads
 from custos.core.errors import InvalidInput
 from custos.org import selectors as org_selectors
@@ -298,7 +299,7 @@ class SearchIn(Schema):
 
 
 @router.get("/archive/search", response=list[MessageOut], summary="Search messages, file names and call notes")
-@paginate
+@paginate(CountAheadPage)
 def search(request, filters: Query[SearchIn]):
     data = filters.dict()
     for name in ("since", "until"):

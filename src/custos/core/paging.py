@@ -14,9 +14,21 @@ from django.db.models import QuerySet
 AHEAD = 1_000  # rows counted past a page's start
 
 
+def known_count(queryset: QuerySet, count: int, *, exact: bool) -> QuerySet:
+    """Mark a queryset whose selector already knows how many rows it has (exact), or that it has
+    at least `count`, so that count_ahead need not count them again."""
+    queryset._known_count = (count, exact)
+    return queryset
+
+
 def count_ahead(queryset: QuerySet, start: int, ahead: int | None = None) -> tuple[int, bool]:
     """(rows counted, whether that is all of them): at most start + ahead rows are counted."""
     limit = start + (AHEAD if ahead is None else ahead)
+    known, exact = getattr(queryset, "_known_count", (0, False))
+    if exact:
+        return min(known, limit), known <= limit
+    if known > limit:
+        return limit, False
     seen = queryset.order_by().values("pk")[: limit + 1].count()
     return min(seen, limit), seen <= limit
 

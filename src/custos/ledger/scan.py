@@ -7,14 +7,13 @@ head's size that falls inside it. Ranges are independent, so with several CPUs t
 in forked processes, each with its own database connection, and their results are put together
 in order by the parent.
 
-This is the hot loop of verification, and each chunk of entries first takes a fast path with no
-Python loop per entry. On PostgreSQL the server itself lays each leaf out from the columns,
-hashes it and the payload with its built-in sha256() and compares them with the stored hashes
-(_CHECKED): one row comes back per chunk, with the leaf hashes for the tree. On SQLite the
-leaf data is packed column-wise and hashed through map (check_columns). The block roots are
-built level by level the same way (block_roots). When a fast path sees anything off (a gap, a
-redacted payload, a mismatch), the chunk is read again row by row (check_laid_out, check_rows),
-which names the first entry at fault or accepts what is legitimate, such as a redaction.
+This is the hot loop of verification. On PostgreSQL each chunk of entries is first checked by
+the server itself, which lays each leaf out from the columns, hashes it and the payload with its
+built-in sha256() and compares them with the stored hashes (_CHECKED): one row comes back per
+chunk, with the leaf hashes for the tree. When it sees anything off (a gap, a redacted payload, a
+mismatch), the chunk is read again row by row (check_laid_out), which names the first entry at
+fault or accepts what is legitimate, such as a redaction. On SQLite rows come through a raw
+cursor, strings as bytes ready for the leaf, which is packed here (one struct per entry).
 """
 
 import hashlib
@@ -24,14 +23,13 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from itertools import repeat
-from operator import add, itemgetter
+from operator import itemgetter
 
 import numpy
 from django.db import connections
 
 from custos.ledger import merkle
-from custos.ledger.hashing import EPOCH, LEAF_HEAD, LEAF_VERSION, leaf_data_raw
+from custos.ledger.hashing import EPOCH, LEAF_VERSION, leaf_data_raw
 from custos.ledger.services import REDACTED
 
 CHUNK = 16384  # entries per query
@@ -96,11 +94,6 @@ _CHECKED = (
 if LEAF_VERSION != 1:  # pragma: no cover
     raise ImportError("scan._LAID_OUT lays out leaf version 1: change it with hashing.LEAF_VERSION")
 _NAIVE_EPOCH = EPOCH.replace(tzinfo=None)
-_sha256 = hashlib.sha256
-_digest = type(_sha256()).digest  # called through map, in C, with no loop in Python
-_hexdigest = type(_sha256()).hexdigest
-_NODE = b"\x01"
-_LEAF_PREFIX = b"\x00"
 _US = timedelta(microseconds=1)
 
 
@@ -157,16 +150,6 @@ def _fetch_checked(connection, lo: int, hi: int) -> tuple:
             raise Problem(f"entries {lo}..{hi - 1}: a timestamp no entry could have ({exc})") from None
 
 
-def _leaves_if_sound(bodies: list[bytes], digests: bytes, datas, leaves: bytes) -> list[bytes] | None:
-    """The leaf hashes of datas when every body hashes to its digest (64 hex digits each, joined)
-    and every leaf to its stored hash (32 bytes each, joined); else None. Hashing runs through
-    map, so the only loops are in C."""
-    if "".join(map(_hexdigest, map(_sha256, bodies))).encode() != digests:
-        return None
-    got = list(map(_digest, map(_sha256, datas)))
-    return got if b"".join(got) == leaves else None
-
-
 def check_checked(row: tuple, lo: int, hi: int) -> list[bytes] | None:
     """Leaf hashes of entries lo..hi-1 from a _CHECKED row when the server found every entry
     sound; None when anything is off (a gap, a removed payload, a mismatch, a leaf_hash not 32
@@ -177,52 +160,6 @@ def check_checked(row: tuple, lo: int, hi: int) -> list[bytes] | None:
     if not numpy.array_equal(numpy.frombuffer(seqs, dtype=">i8"), numpy.arange(lo, hi)):
         return None  # not in seq order after all: neither are the leaves, for the tree
     return list(map(leaves.__getitem__, map(slice, range(0, 32 * n, 32), range(32, 32 * n + 32, 32))))
-
-
-def check_columns(rows: list[tuple], lo: int, hi: int, to_micros) -> list[bytes] | None:
-    """Leaf hashes of entries lo..hi-1 from rows of _COLUMNS (SQLite) when every check holds, else
-    None, as check_checked. The leaf data is packed column-wise, with no Python loop per entry."""
-    if len(rows) != hi - lo:
-        return None
-    seqs, kinds, occs, recs, actors, units, customers, sources, source_ids, bodies, digests, leaves = zip(*rows, strict=True)
-    if seqs != tuple(range(lo, hi)) or None in bodies or set(map(len, digests)) != {64}:
-        return None
-    if set(map(len, leaves)) != {32}:
-        return None
-    try:
-        micros = {t: to_micros(t) for t in {*occs, *recs}}  # a batch shares its times: each converted once
-        ids = [[x or 0 for x in column] for column in (actors, units, customers)]
-        present = [
-            (a is not None) | (u is not None) << 1 | (c is not None) << 2
-            for a, u, c in zip(actors, units, customers, strict=True)
-        ]
-        heads = map(
-            LEAF_HEAD.pack,
-            repeat(LEAF_VERSION),
-            seqs,
-            map(micros.__getitem__, occs),
-            map(micros.__getitem__, recs),
-            present,
-            *ids,
-            map(len, kinds),
-            map(len, sources),
-            map(len, source_ids),
-            map(len, digests),
-        )
-        datas = list(map(b"".join, zip(map(_LEAF_PREFIX.__add__, heads), kinds, sources, source_ids, digests, strict=True)))
-    except (TypeError, ValueError, struct.error):
-        return None
-    return _leaves_if_sound(bodies, b"".join(digests), datas, b"".join(leaves))
-
-
-def block_roots(leaves: list[bytes]) -> list[bytes]:
-    """MTH of each complete 256-leaf block of leaves (which starts on a block boundary): the
-    blocks are perfect trees, so pairing level by level gives their roots, with no Python loop
-    per node."""
-    level = leaves[: len(leaves) - len(leaves) % BLOCK]
-    for _ in range(BLOCK.bit_length() - 1):
-        level = list(map(_digest, map(_sha256, map(add, map(_NODE.__add__, level[0::2]), level[1::2]))))
-    return level
 
 
 def _check_payload(seq: int, body: bytes | None, digest: bytes, covered: set[int]) -> None:
@@ -290,11 +227,8 @@ def check_range(
     leaves: list[bytes] = []
     for start in range(lo, hi, CHUNK):
         end = min(start + CHUNK, hi)
-        if laid_out:
-            got = check_checked(_fetch_checked(connection, start, end), start, end)
-        else:
-            got = check_columns(_fetch(connection, start, end), start, end, _sqlite_micros)
-        if got is None:  # something is off: the row-by-row check names it (or accepts a redaction)
+        got = check_checked(_fetch_checked(connection, start, end), start, end) if laid_out else None
+        if got is None:  # SQLite, or something is off: the row-by-row check names it (or accepts a redaction)
             rows = _fetch(connection, start, end)
             if laid_out:
                 got = check_laid_out(rows, start, covered)
@@ -309,7 +243,8 @@ def check_range(
             )
             raise Problem(f"entry {missing}: missing{at_end}")
         leaves.extend(got)
-    roots = block_roots(leaves)
+    full = len(leaves) - len(leaves) % BLOCK
+    roots = [merkle.mth(leaves[b : b + BLOCK]) for b in range(0, full, BLOCK)]
     tails = {}
     for s in head_sizes:
         if lo < s <= hi:
