@@ -32,8 +32,11 @@ class CountAheadPage(Page):
 
     class Output(Schema):
         items: list[Any]
-        count: int = Field(..., description=f"how many match, counted up to {COUNT_CAP:,} past `offset`")
+        count: int = Field(..., description=f"how many match, counted up to {COUNT_CAP:,} past `offset` (an archive search: 300)")
         count_exact: bool = Field(..., description="false when more than `count` match")
+
+    def cap(self) -> int:
+        return COUNT_CAP
 
     def page_items(self, queryset, offset: int, limit: int) -> list:
         return list(queryset[offset : offset + limit])
@@ -45,5 +48,5 @@ class CountAheadPage(Page):
         if len(items) < limit and (items or offset == 0):
             count, exact = offset + len(items), True  # the last page says the total
         else:
-            count, exact = paging.count_ahead(queryset, offset, max(COUNT_CAP, limit))
+            count, exact = paging.count_ahead(queryset, offset, max(self.cap(), limit))
         return {"items": items, "count": count, "count_exact": exact}

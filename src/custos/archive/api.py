@@ -298,8 +298,13 @@ class SearchIn(Schema):
     kind: str | None = Field(None, max_length=40)
 
 
+class SearchPage(CountAheadPage):
+    def cap(self) -> int:
+        return selectors.HITS_CAP  # what a search fetches by its words before ordering a page
+
+
 @router.get("/archive/search", response=list[MessageOut], summary="Search messages, file names and call notes")
-@paginate(CountAheadPage)
+@paginate(SearchPage)
 def search(request, filters: Query[SearchIn]):
     data = filters.dict()
     for name in ("since", "until"):

@@ -13,19 +13,24 @@ customer, by employee, by time.
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import BooleanField, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext as _
 
 from custos.access.scope import scope_of
 from custos.archive.models import Conversation, ExternalContact, Message
+from custos.core import paging
 from custos.core.errors import NotFound
 from custos.org.models import Employee
 from custos.org.selectors import get_unit
 
 TRIGRAM = 3  # FTS5's trigram tokenizer and pg_trgm both need three characters to use the index
 BIGRAM = 2  # PostgreSQL's index of bigrams (migration 0004) serves two-character terms
+# A search's hits fetched by its words before the page is ordered (PostgreSQL), and so how far
+# ahead a search's pager counts: "more than 300 hits" says to narrow it down as well as any figure.
+HITS_CAP = 300
+FEW_STAFF = 64  # a scope with more staff than this is not worth an index scan of their messages
 
 
 def conversations_visible(viewer: Employee) -> QuerySet[Conversation]:
@@ -33,15 +38,14 @@ def conversations_visible(viewer: Employee) -> QuerySet[Conversation]:
     return scope_of(viewer).filter(qs, owner="employee_id", unit_path="employee__unit__path")
 
 
-def messages_visible(viewer: Employee) -> QuerySet[Message]:
+def messages_visible(viewer: Employee, *, staff_indexed: bool = True) -> QuerySet[Message]:
     qs = Message.objects.select_related("employee", "conversation")
     scope = scope_of(viewer)
     if scope.kind == "subtree":
         # The staff's ids rather than a join on their units' paths: given the list, the planner
         # can put a search's index beside it; through the join it walked every message of each
         # employee in turn (a region's search with a kind filter: 300+ ms at a million messages).
-        staff = Employee.objects.filter(unit__path__startswith=scope.unit_path).order_by().values_list("pk", flat=True)
-        return qs.filter(employee_id__in=list(staff))
+        return _by_staff(qs, _staff_under(scope.unit_path), staff_indexed)
     return scope.filter(qs, owner="employee_id", unit_path="employee__unit__path")
 
 
@@ -103,40 +107,128 @@ def _fts_phrase(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
-def _match(qs: QuerySet[Message], term: str) -> QuerySet[Message]:
+def _match(qs: QuerySet[Message], term: str, keyed: bool) -> QuerySet[Message]:
     if len(term) >= TRIGRAM and connection.vendor == "sqlite":
         ids = RawSQL("SELECT rowid FROM archive_message_fts WHERE archive_message_fts MATCH %s", [_fts_phrase(term)])
         return qs.filter(id__in=ids)
-    if len(term) == BIGRAM and len(term.upper()) == BIGRAM and connection.vendor == "postgresql":
-        # Two characters: the term is one bigram, so "its bigram is among the message's" is the
-        # same as UPPER(search_text) LIKE '%term%', and the GIN index answers it. Only that: a
-        # LIKE beside it would make the planner multiply two estimates of the same thing.
-        return qs.filter(
-            RawSQL(
-                "archive_message.search_bigrams @> custos_bigrams(upper(%s))",
-                [term],
-                output_field=BooleanField(),
-            )
-        )
-    # Three characters or more: UPPER(search_text) LIKE, which the pg_trgm index serves. One
+    if keyed and len(term) == BIGRAM and len(term.upper()) == BIGRAM:
+        # Two characters: the term is one bigram, so "its bigram is among the message's keys"
+        # (_keys) is the same as UPPER(search_text) LIKE '%term%'. Only that: a LIKE beside it
+        # would make the planner multiply two estimates of the same thing.
+        return qs
+    # UPPER(search_text) LIKE, which the pg_trgm index serves from three characters on. One
     # character (a surname) falls back to a scan of the already filtered rows.
     return qs.filter(search_text__icontains=term)
 
 
-def search(viewer: Employee, f: SearchFilters) -> QuerySet[Message]:
-    """Messages, files and call notes in scope matching every word of f.q, newest first."""
-    qs = messages_visible(viewer)
-    for term in f.q.split()[:5]:
-        qs = _match(qs, term[:100])
+def _keys(viewer: Employee, f: SearchFilters) -> list[RawSQL]:
+    """PostgreSQL: conditions on search_keys (migration 0005) that one GIN index scan answers by
+    intersecting its lists: every bigram of the words, the kind, the employee and the customer
+    asked for, and a small scope's staff (any of them). Each holds for every hit of the search
+    as a whole, so they only ever narrow; none when no word has two characters."""
+    words = [term for term in _terms(f) if len(term) >= BIGRAM]
+    if connection.vendor != "postgresql" or not words:
+        return []
+    # The keys as custos_search_keys makes them: "\x01" and a letter, then the value.
+    parts, params = ["custos_bigrams(upper(%s))"] * len(words), list(words)
+    tokens = []
+    if f.kind:
+        tokens.append(("\x01k" if "." in f.kind else "\x01t") + f.kind)
+    if f.employee_id:
+        tokens.append(f"\x01e{f.employee_id}")
+    if f.customer_id:
+        tokens.append(f"\x01c{f.customer_id}")
+    if tokens:
+        parts.append("%s::text[]")
+        params.append(tokens)
+    # fixed fragments, values as parameters
+    conditions = [RawSQL("archive_message.search_keys @> (" + " || ".join(parts) + ")", params, output_field=BooleanField())]  # noqa: S611
+    staff = _scope_staff(viewer)
+    if staff is not None and len(staff) <= FEW_STAFF:
+        any_of = [f"\x01e{pk}" for pk in staff]
+        conditions.append(RawSQL("archive_message.search_keys && %s::text[]", [any_of], output_field=BooleanField()))
+    return conditions
+
+
+def _scope_staff(viewer: Employee) -> list[int] | None:
+    """The ids of the staff whose messages the viewer sees; None for everyone's."""
+    scope = scope_of(viewer)
+    if scope.kind == "all":
+        return None
+    if scope.kind == "subtree":
+        return _staff_under(scope.unit_path)
+    return [scope.employee_id] if scope.kind == "own" else []
+
+
+def _by_staff(qs: QuerySet[Message], staff: list[int], indexed: bool) -> QuerySet[Message]:
+    if indexed or len(staff) <= FEW_STAFF:
+        return qs.filter(employee_id__in=staff)
+    # Hundreds of staff hold a large share of all messages: as an index scan, building that
+    # bitmap cost more than the search it was meant to narrow (120 ms at 10M messages).
+    return qs.filter(RawSQL("archive_message.employee_id + 0 = ANY(%s)", [staff], output_field=BooleanField()))
+
+
+def _staff_under(path: str) -> list[int]:
+    return list(Employee.objects.filter(unit__path__startswith=path).order_by().values_list("pk", flat=True))
+
+
+def _filtered(
+    qs: QuerySet[Message], viewer: Employee, f: SearchFilters, *, keyed: bool = False, staff_indexed: bool = True
+) -> QuerySet[Message]:
+    """qs narrowed to f. keyed: with the containment on search_keys (PostgreSQL), which serves a
+    search that fetches its hits by the index; not otherwise, for the planner, which estimates
+    the containment of several bigrams at one row whatever the truth, and then reads every hit
+    of a common phrase to sort them instead of walking the newest messages for a page."""
+    keys = _keys(viewer, f) if keyed else []
+    for term in _terms(f):
+        qs = _match(qs, term, bool(keys))
+    for condition in keys:
+        qs = qs.filter(condition)
     if f.employee_id:
         qs = qs.filter(employee_id=f.employee_id)
     if f.customer_id:
         qs = qs.filter(customer_id=f.customer_id)
     if f.unit_id:
-        qs = qs.filter(employee__unit__path__startswith=get_unit(viewer, f.unit_id).path)
+        qs = _by_staff(qs, _staff_under(get_unit(viewer, f.unit_id).path), staff_indexed)
     if f.kind:
         # An entry kind is namespaced (call.logged), a WeCom msgtype never is (image, redpacket):
         # the value says which column it is. One column, not an OR of two, which no index serves
         # and which the planner mis-estimated into reading every message of a region's staff.
         qs = qs.filter(kind=f.kind) if "." in f.kind else qs.filter(msgtype=f.kind)
-    return _between(qs, f.since, f.until).order_by("-occurred_at", "-entry_seq")
+    return _between(qs, f.since, f.until)
+
+
+def _terms(f: SearchFilters) -> list[str]:
+    return [term[:100] for term in f.q.split()[:5]]
+
+
+def words_first(viewer: Employee, f: SearchFilters) -> QuerySet:
+    """The ids of the hits, unordered, with a large scope put where no index serves it (search)."""
+    qs = _filtered(messages_visible(viewer, staff_indexed=False), viewer, f, keyed=True, staff_indexed=False)
+    return qs.order_by().values_list("pk", flat=True)
+
+
+def search(viewer: Employee, f: SearchFilters) -> QuerySet[Message]:
+    """Messages, files and call notes in scope matching every word of f.q, newest first."""
+    ordered = ("-occurred_at", "-entry_seq")
+    qs = _filtered(messages_visible(viewer), viewer, f).order_by(*ordered)
+    if connection.vendor != "postgresql" or not any(len(term) >= BIGRAM for term in _terms(f)):
+        return qs
+    # Words first. Left to itself, the planner guesses how many messages hold the words and
+    # then either walks every message newest first looking for them (seconds, when the guess
+    # was thousands and the truth is none: 顺丰 in call notes) or reads them all to count them.
+    # So the hits are fetched through the index of the words and the kind (bitmap scans only:
+    # beside it, at most the index of a few staff's messages), every other condition checked
+    # on the rows it finds, at most HITS_CAP + 1 of them. Fewer: they are the result and its
+    # exact count. More: the words are common, and walking the newest messages finds a page
+    # at once, while the pager knows there are more than HITS_CAP without counting them again.
+    candidates = words_first(viewer, f)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_indexscan = off")  # bitmap scans only: the words' index
+        hits = list(candidates[: HITS_CAP + 1])
+        transaction.set_rollback(True)  # nothing was written: this only ends the SET LOCALs
+    if len(hits) > HITS_CAP:
+        return paging.known_count(qs, HITS_CAP + 1, exact=False)
+    found = Message.objects.select_related("employee", "conversation").filter(pk__in=hits).order_by(*ordered)
+    return paging.known_count(found, len(hits), exact=True)

@@ -244,7 +244,7 @@ def search(request):
         kind=params.get("kind") if params.get("kind") in ("message.sent", "message.received", "call.logged") else None,
     )
     searched = bool(f.q or f.employee_id or f.customer_id or f.unit_id or f.since or f.until or f.kind)
-    page = page_ahead(selectors.search(me, f), PAGE_SIZE, params.get("page")) if searched else None
+    page = page_ahead(selectors.search(me, f), PAGE_SIZE, params.get("page"), selectors.HITS_CAP) if searched else None
     query = params.copy()
     query.pop("page", None)
     return render(

@@ -57,6 +57,6 @@ class AheadPaginator(Paginator):
         return counted
 
 
-def page_ahead(object_list, per_page: int, number):
+def page_ahead(object_list, per_page: int, number, ahead: int | None = None):
     """The page `number` (as the query string gave it) of an AheadPaginator."""
-    return AheadPaginator(object_list, per_page, number).get_page(number)
+    return AheadPaginator(object_list, per_page, number, ahead).get_page(number)
