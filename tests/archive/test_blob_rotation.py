@@ -62,7 +62,7 @@ def test_rotation_reencrypts_attachments_under_the_new_key_and_keeps_their_hash(
     before = {s: blobs.path_for(s).read_bytes() for s in stored}
 
     out = _rotate()
-    assert "new key v2 is current; re-encrypting 0 rows and 6 files" in out
+    assert "new key v2 is current; re-encrypting 1 rows and 6 files" in out  # the device's signing secret
     assert "re-encrypted 6 attachment files under v2" in out
     assert "every row and file is now under v2; v1 may be removed" in out
     for s, data in stored.items():
@@ -100,8 +100,8 @@ def test_rotation_reencrypts_attachments_under_the_new_key_and_keeps_their_hash(
 
     started, rotated = _payload("keys.rotation_started"), _payload("keys.rotated")
     assert started["from_versions"] == [1] and started["to_version"] == 2
-    assert started["files"] == {"archive.blobs": 6}
-    assert rotated["files"] == {"archive.blobs": 6} and rotated["to_version"] == 2
+    assert started["files"] == {"archive.blobs": 6, "archive.uploads": 0}
+    assert rotated["files"] == {"archive.blobs": 6, "archive.uploads": 0} and rotated["to_version"] == 2
     assert rotated["started_seq"] == Entry.objects.get(kind="keys.rotation_started").seq
     text = "".join(Entry.objects.filter(kind__startswith="keys.").values_list("payload", flat=True))
     for key in crypto.field_keys().values():  # never key material, in any spelling
@@ -157,7 +157,7 @@ def test_an_interrupted_rotation_resumes_and_counts_every_file_once(
     for s, data in stored.items():
         assert blobs.read_bytes(s) == data
     assert Entry.objects.filter(kind="keys.rotation_started").count() == 1
-    assert _payload("keys.rotated")["files"] == {"archive.blobs": 7}
+    assert _payload("keys.rotated")["files"] == {"archive.blobs": 7, "archive.uploads": 0}
     assert stray.exists()  # not ours to remove: it may be another process's upload in flight
     call_command("ledger", "verify", stdout=io.StringIO())
 
@@ -185,7 +185,7 @@ def test_a_missing_or_altered_attachment_keeps_the_rotation_open(own_keys, small
     blobs.path_for(altered).write_bytes(bytes(raw))
     out = _rotate()
     assert "continuing the rotation to v2" in out and "every row and file is now under v2" in out
-    assert _payload("keys.rotated")["files"] == {"archive.blobs": 4}
+    assert _payload("keys.rotated")["files"] == {"archive.blobs": 4, "archive.uploads": 0}
     for s, data in stored.items():
         assert blobs.read_bytes(s) == data
 
@@ -211,4 +211,36 @@ def test_a_new_upload_during_a_rotation_is_under_the_new_key(own_keys, company):
     assert _header_version(sha) == 2 and Blob.objects.get(pk=sha).key_version == 2
     out = _rotate()
     assert "re-encrypted 1 attachment files" in out
-    assert _payload("keys.rotated")["files"] == {"archive.blobs": 2}
+    assert _payload("keys.rotated")["files"] == {"archive.blobs": 2, "archive.uploads": 0}
+
+
+def test_a_half_finished_upload_is_resealed_and_resumes_once_the_old_key_is_gone(own_keys, company, device):
+    from custos.archive import uploads
+
+    phone = device(company.sales_a)
+    data = os.urandom(5000)
+    sha = hashlib.sha256(data).hexdigest()
+    upload = phone.post("/api/v1/ingest/uploads", {"sha256": sha, "size": len(data)}).json()["id"]
+    assert phone.put(f"/api/v1/ingest/uploads/{upload}?offset=0", data[:2000]).json()["offset"] == 2000
+    assert phone.put(f"/api/v1/ingest/uploads/{upload}?offset=2000", data[2000:3500]).json()["offset"] == 3500
+    part = uploads._part(upload)
+    before = part.read_bytes()
+    assert uploads._versions(part, 3500) == {1} and uploads.by_key_version() == {1: 1}
+
+    out = _rotate()
+    assert "new key v2 is current; re-encrypting 1 rows and 1 files" in out  # the device's signing secret
+    assert "every row and file is now under v2; v1 may be removed" in out
+    assert uploads._versions(part, 3500) == {2} and part.read_bytes() != before
+    assert uploads.stale_count() == 0 and uploads.by_key_version() == {2: 1}
+    assert _payload("keys.rotated")["files"] == {"archive.blobs": 0, "archive.uploads": 1}
+    assert not list(part.parent.glob("*.tmp"))
+
+    # v1 removed, as the rotation said it may be: the upload resumes where it stood and finishes whole.
+    own_keys.write_text("".join(line + "\n" for line in own_keys.read_text().splitlines() if not line.startswith("1:")))
+    crypto.reset_cache()
+    assert set(crypto.field_keys()) == {2}
+    assert phone.get(f"/api/v1/ingest/uploads/{upload}").json()["offset"] == 3500
+    assert phone.put(f"/api/v1/ingest/uploads/{upload}?offset=3500", data[3500:]).json()["offset"] == 5000
+    r = phone.post(f"/api/v1/ingest/uploads/{upload}/finish", {})
+    assert r.status_code == 200, r.content
+    assert blobs.read_bytes(sha) == data

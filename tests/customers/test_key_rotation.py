@@ -79,11 +79,14 @@ def test_rotation_resumes_and_leaves_no_old_ciphertext(own_keys, company, make_c
     assert (done["from_versions"], done["to_version"], done["started_seq"]) == ([1], 2, started.seq)
     assert done["rows"] == {
         "access.totp": 1,
+        "alerts.webhook_secret": 0,
+        "alerts.webhook_url": 0,
+        "archive.device_secret": 0,
         "customers.contact": 12,
         "customers.import": 0,
         "customers.import_details": 0,
     }
-    assert done["files"] == {"archive.blobs": 0}
+    assert done["files"] == {"archive.blobs": 0, "archive.uploads": 0}
     for key in crypto.field_keys().values():
         assert crypto._b64(key) not in started.payload + rotated.payload
     assert "every row is under v2" in _run("status")

@@ -24,7 +24,7 @@ from custos.alerts.models import (
     Threshold,
     Webhook,
 )
-from custos.core import crypto
+from custos.core import crypto, keyring
 from custos.core.errors import Conflict, Forbidden, InvalidInput
 from custos.detection.lexicon import LexiconError, read_terms
 from custos.ledger.services import Event, append_batch
@@ -404,6 +404,14 @@ def set_threshold(*, actor: Employee, unit: Unit, key: str, value: int | None) -
 
 def _webhook_aad(webhook_unit_id: int, what: str) -> bytes:
     return f"custos.webhook:{webhook_unit_id}:{what}".encode()
+
+
+def register_encrypted() -> None:
+    """A webhook's URL (it carries the robot's key) and secret are re-encrypted by a key rotation."""
+    keyring.register("alerts.webhook_url", "alerts.Webhook", "url_encrypted", aad=lambda h: _webhook_aad(h.unit_id, "url"))
+    keyring.register(
+        "alerts.webhook_secret", "alerts.Webhook", "secret_encrypted", aad=lambda h: _webhook_aad(h.unit_id, "secret")
+    )
 
 
 def open_url(webhook: Webhook) -> str:

@@ -8,7 +8,7 @@ class ArchiveConfig(AppConfig):
     verbose_name = _("Conversation archive")
 
     def ready(self):
-        from custos.archive import blobs, projection
+        from custos.archive import blobs, projection, signing, uploads
         from custos.ledger import projections
         from custos.ledger import verify as ledger_verify
 
@@ -18,3 +18,5 @@ class ArchiveConfig(AppConfig):
         projections.on_redacted(projection.NAME, projection.clear_redacted)
         ledger_verify.register_check("archive attachments", blobs.verify_referenced)
         blobs.register_encrypted()
+        uploads.register_encrypted()
+        signing.register_encrypted()

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from custos.access.models import ApiToken
 from custos.archive.models import DeviceCredential, SeenNonce
-from custos.core import crypto
+from custos.core import crypto, keyring
 from custos.core.errors import DomainError
 
 MAX_SKEW = 300  # seconds
@@ -47,6 +47,11 @@ def new_secret() -> str:
 
 def seal_secret(token_id: int, secret: str) -> str:
     return crypto.encrypt(secret, aad=aad(token_id))
+
+
+def register_encrypted() -> None:
+    """Devices keep signing after a key rotation once the old key is removed."""
+    keyring.register("archive.device_secret", "archive.DeviceCredential", "secret_encrypted", aad=lambda c: aad(c.token_id))
 
 
 def open_secret(credential: DeviceCredential) -> str:

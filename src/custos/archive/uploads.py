@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from custos.archive import blobs
 from custos.archive.models import Blob, UploadSession
-from custos.core import crypto
+from custos.core import crypto, keyring
 from custos.core.datadir import data_dir
 from custos.core.errors import Conflict, InvalidInput, NotFound
 
@@ -143,3 +143,108 @@ def prune(days: int = 7) -> int:
         _part(session_id).unlink(missing_ok=True)
     UploadSession.objects.filter(pk__in=stale).delete()
     return len(stale)
+
+
+# --- key rotation ----------------------------------------------------------------------------
+# Each chunk of a part file is sealed under the key version current when it arrived. A rotation
+# reseals the committed chunks of every unfinished upload under the new key, so that the old
+# key can be removed without breaking an upload that will resume later.
+
+ROTATION_NAME = "archive.uploads"
+
+
+def _versions(path: Path, committed: int) -> set[int]:
+    """The key versions of the records holding the first `committed` bytes (headers only)."""
+    versions: set[int] = set()
+    position = offset = 0
+    try:
+        fh = open(path, "rb")  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        return versions
+    with fh:
+        while offset < committed:
+            head = fh.read(6)
+            if len(head) < 6:
+                break
+            version, length = struct.unpack(">HI", head)
+            versions.add(version)
+            position += 6 + 12 + length
+            offset += length - 16
+            fh.seek(position)
+    return versions
+
+
+def _unfinished_parts():
+    """(session id, committed offset, key versions of its records) of each unfinished upload."""
+    sessions = UploadSession.objects.filter(finished_at__isnull=True).order_by("pk").values_list("pk", "offset")
+    for session_id, committed in sessions.iterator():
+        yield session_id, committed, _versions(_part(session_id), committed)
+
+
+def by_key_version() -> dict[int | None, int]:
+    """Unfinished uploads per the oldest key version among their chunks."""
+    counts: dict[int | None, int] = {}
+    for _id, _committed, versions in _unfinished_parts():
+        if versions:
+            counts[min(versions)] = counts.get(min(versions), 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def stale_count() -> int:
+    current = crypto.current_version()
+    return sum(1 for _id, _committed, versions in _unfinished_parts() if versions - {current})
+
+
+def reseal(session_id: str, counted=None) -> bool:
+    """Reseal the committed chunks of an unfinished upload under the current key; True when the
+    part file was rewritten. The session row is locked meanwhile, so no chunk arrives halfway;
+    the new file is written beside the old, fsynced and renamed over it."""
+    with transaction.atomic():
+        session = UploadSession.objects.select_for_update().filter(pk=session_id, finished_at__isnull=True).first()
+        version = crypto.current_version()
+        path = _part(session_id)
+        if session is None or not (_versions(path, session.offset) - {version}):
+            return False
+        aes = AESGCM(blobs._key(version))
+        tmp = blobs._temporary(path)
+        try:
+            with open(tmp, "wb") as out:
+                for end, clear, _position in _records(path, session_id):
+                    if end > session.offset:
+                        break  # written by a request that died before it committed: dropped, as put_chunk would
+                    nonce = secrets.token_bytes(12)
+                    sealed = aes.encrypt(nonce, clear, _aad(session_id, end - len(clear)))
+                    out.write(struct.pack(">HI", version, len(sealed)) + nonce + sealed)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, path)
+            blobs._sync_directory(path.parent)
+        finally:
+            tmp.unlink(missing_ok=True)
+        if counted:
+            counted(1)  # in the transaction that holds the upload, as keyring asks
+    return True
+
+
+def reencrypt(*, limit=None, progress=None, counted=None, problems=None) -> int:
+    """keyring's reencrypt for part files: returns how many were resealed."""
+    current = crypto.current_version()
+    done = looked = 0
+    for session_id, _committed, versions in list(_unfinished_parts()):
+        if not versions - {current}:
+            continue
+        if limit is not None and looked >= limit:
+            break
+        looked += 1
+        try:
+            done += reseal(session_id, counted)
+        except (InvalidInput, OSError) as exc:  # a chunk that does not decrypt, disk full
+            if problems is not None:
+                problems.append(f"upload {session_id}: {exc}")
+        if progress:
+            progress(1)
+    return done
+
+
+def register_encrypted() -> None:
+    keyring.register_files(ROTATION_NAME, by_version=by_key_version, stale_count=stale_count, reencrypt=reencrypt)
