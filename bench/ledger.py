@@ -201,10 +201,10 @@ def settle(alias: str) -> None:
     rather than verified while autovacuum works through a million fresh rows beside it."""
     from django.db import connections
 
+    statements = ["VACUUM ANALYZE ledger_entry, ledger_node"] if connections[alias].vendor == "postgresql" else ["ANALYZE"]
     with connections[alias].cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE ledger_entry" if connections[alias].vendor == "postgresql" else "ANALYZE")
-        if connections[alias].vendor == "postgresql":
-            cursor.execute("VACUUM ANALYZE ledger_node")
+        for sql in statements:
+            cursor.execute(sql)
 
 
 def bare_hashing(alias: str, size: int) -> tuple[float, int]:

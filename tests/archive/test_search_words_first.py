@@ -38,7 +38,8 @@ def corpus(company, device, ev):
 
 def plain(viewer, f):
     ordered = ("-occurred_at", "-entry_seq")
-    return list(selectors._filtered(selectors.messages_visible(viewer), viewer, f).order_by(*ordered).values_list("pk", flat=True))
+    plain = selectors._filtered(selectors.messages_visible(viewer), f, selectors._unit_staff(viewer, f))
+    return list(plain.order_by(*ordered).values_list("pk", flat=True))
 
 
 def cases(company):

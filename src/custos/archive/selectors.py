@@ -10,6 +10,7 @@ These are also the reads other apps build on (alerts, evidence, retention): mess
 customer, by employee, by time.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -38,15 +39,14 @@ def conversations_visible(viewer: Employee) -> QuerySet[Conversation]:
     return scope_of(viewer).filter(qs, owner="employee_id", unit_path="employee__unit__path")
 
 
-def messages_visible(viewer: Employee, *, staff_indexed: bool = True) -> QuerySet[Message]:
+def messages_visible(viewer: Employee) -> QuerySet[Message]:
+    return _visible(_scope_staff(viewer))
+
+
+def _visible(staff: list[int] | None, indexed: bool = True) -> QuerySet[Message]:
+    """Messages of these staff (None: everyone's)."""
     qs = Message.objects.select_related("employee", "conversation")
-    scope = scope_of(viewer)
-    if scope.kind == "subtree":
-        # The staff's ids rather than a join on their units' paths: given the list, the planner
-        # can put a search's index beside it; through the join it walked every message of each
-        # employee in turn (a region's search with a kind filter: 300+ ms at a million messages).
-        return _by_staff(qs, _staff_under(scope.unit_path), staff_indexed)
-    return scope.filter(qs, owner="employee_id", unit_path="employee__unit__path")
+    return qs if staff is None else _by_staff(qs, staff, indexed)
 
 
 def get_conversation(viewer: Employee, conversation_id: int) -> Conversation:
@@ -121,7 +121,7 @@ def _match(qs: QuerySet[Message], term: str, keyed: bool) -> QuerySet[Message]:
     return qs.filter(search_text__icontains=term)
 
 
-def _keys(viewer: Employee, f: SearchFilters) -> list[RawSQL]:
+def _keys(f: SearchFilters, staff: list[int] | None) -> list[RawSQL]:
     """PostgreSQL: conditions on search_keys (migration 0005) that one GIN index scan answers by
     intersecting its lists: every bigram of the words, the kind, the employee and the customer
     asked for, and a small scope's staff (any of them). Each holds for every hit of the search
@@ -143,7 +143,6 @@ def _keys(viewer: Employee, f: SearchFilters) -> list[RawSQL]:
         params.append(tokens)
     # fixed fragments, values as parameters
     conditions = [RawSQL("archive_message.search_keys @> (" + " || ".join(parts) + ")", params, output_field=BooleanField())]  # noqa: S611
-    staff = _scope_staff(viewer)
     if staff is not None and len(staff) <= FEW_STAFF:
         any_of = [f"\x01e{pk}" for pk in staff]
         conditions.append(RawSQL("archive_message.search_keys && %s::text[]", [any_of], output_field=BooleanField()))
@@ -151,13 +150,22 @@ def _keys(viewer: Employee, f: SearchFilters) -> list[RawSQL]:
 
 
 def _scope_staff(viewer: Employee) -> list[int] | None:
-    """The ids of the staff whose messages the viewer sees; None for everyone's."""
+    """The ids of the staff whose messages the viewer sees; None for everyone's.
+
+    The staff's ids rather than a join on their units' paths: given the list, the planner can
+    put a search's index beside it; through the join it walked every message of each employee
+    in turn (a region's search with a kind filter: 300+ ms at a million messages)."""
     scope = scope_of(viewer)
     if scope.kind == "all":
         return None
     if scope.kind == "subtree":
         return _staff_under(scope.unit_path)
     return [scope.employee_id] if scope.kind == "own" else []
+
+
+def _unit_staff(viewer: Employee, f: SearchFilters) -> list[int] | None:
+    """The staff of the unit a search is narrowed to (None: no unit asked for)."""
+    return _staff_under(get_unit(viewer, f.unit_id).path) if f.unit_id else None
 
 
 def _by_staff(qs: QuerySet[Message], staff: list[int], indexed: bool) -> QuerySet[Message]:
@@ -173,13 +181,17 @@ def _staff_under(path: str) -> list[int]:
 
 
 def _filtered(
-    qs: QuerySet[Message], viewer: Employee, f: SearchFilters, *, keyed: bool = False, staff_indexed: bool = True
+    qs: QuerySet[Message],
+    f: SearchFilters,
+    unit_staff: list[int] | None,
+    *,
+    keys: Sequence[RawSQL] = (),
+    staff_indexed: bool = True,
 ) -> QuerySet[Message]:
-    """qs narrowed to f. keyed: with the containment on search_keys (PostgreSQL), which serves a
-    search that fetches its hits by the index; not otherwise, for the planner, which estimates
-    the containment of several bigrams at one row whatever the truth, and then reads every hit
-    of a common phrase to sort them instead of walking the newest messages for a page."""
-    keys = _keys(viewer, f) if keyed else []
+    """qs narrowed to f. keys (_keys): the containment on search_keys (PostgreSQL), for a search
+    that fetches its hits by the index; not otherwise, for the planner, which estimates the
+    containment of several bigrams at one row whatever the truth, and then reads every hit of a
+    common phrase to sort them instead of walking the newest messages for a page."""
     for term in _terms(f):
         qs = _match(qs, term, bool(keys))
     for condition in keys:
@@ -188,8 +200,8 @@ def _filtered(
         qs = qs.filter(employee_id=f.employee_id)
     if f.customer_id:
         qs = qs.filter(customer_id=f.customer_id)
-    if f.unit_id:
-        qs = _by_staff(qs, _staff_under(get_unit(viewer, f.unit_id).path), staff_indexed)
+    if unit_staff is not None:
+        qs = _by_staff(qs, unit_staff, staff_indexed)
     if f.kind:
         # An entry kind is namespaced (call.logged), a WeCom msgtype never is (image, redpacket):
         # the value says which column it is. One column, not an OR of two, which no index serves
@@ -203,15 +215,21 @@ def _terms(f: SearchFilters) -> list[str]:
 
 
 def words_first(viewer: Employee, f: SearchFilters) -> QuerySet:
-    """The ids of the hits, unordered, with a large scope put where no index serves it (search)."""
-    qs = _filtered(messages_visible(viewer, staff_indexed=False), viewer, f, keyed=True, staff_indexed=False)
+    """The ids of the hits, unordered, as search() fetches them first on PostgreSQL."""
+    return _words_first(f, _scope_staff(viewer), _unit_staff(viewer, f))
+
+
+def _words_first(f: SearchFilters, staff: list[int] | None, unit_staff: list[int] | None) -> QuerySet:
+    # A large scope is checked on the rows, where no index serves it.
+    qs = _filtered(_visible(staff, indexed=False), f, unit_staff, keys=_keys(f, staff), staff_indexed=False)
     return qs.order_by().values_list("pk", flat=True)
 
 
 def search(viewer: Employee, f: SearchFilters) -> QuerySet[Message]:
     """Messages, files and call notes in scope matching every word of f.q, newest first."""
     ordered = ("-occurred_at", "-entry_seq")
-    qs = _filtered(messages_visible(viewer), viewer, f).order_by(*ordered)
+    staff, unit_staff = _scope_staff(viewer), _unit_staff(viewer, f)
+    qs = _filtered(_visible(staff), f, unit_staff).order_by(*ordered)
     if connection.vendor != "postgresql" or not any(len(term) >= BIGRAM for term in _terms(f)):
         return qs
     # Words first. Left to itself, the planner guesses how many messages hold the words and
@@ -222,7 +240,7 @@ def search(viewer: Employee, f: SearchFilters) -> QuerySet[Message]:
     # on the rows it finds, at most HITS_CAP + 1 of them. Fewer: they are the result and its
     # exact count. More: the words are common, and walking the newest messages finds a page
     # at once, while the pager knows there are more than HITS_CAP without counting them again.
-    candidates = words_first(viewer, f)
+    candidates = _words_first(f, staff, unit_staff)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute("SET LOCAL enable_indexscan = off")  # bitmap scans only: the words' index
@@ -230,5 +248,5 @@ def search(viewer: Employee, f: SearchFilters) -> QuerySet[Message]:
         transaction.set_rollback(True)  # nothing was written: this only ends the SET LOCALs
     if len(hits) > HITS_CAP:
         return paging.known_count(qs, HITS_CAP + 1, exact=False)
-    found = Message.objects.select_related("employee", "conversation").filter(pk__in=hits).order_by(*ordered)
+    found = _visible(None).filter(pk__in=hits).order_by(*ordered)
     return paging.known_count(found, len(hits), exact=True)

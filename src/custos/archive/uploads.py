@@ -103,19 +103,28 @@ def _records(path: Path, session_id: str):
             yield offset, clear, fh.tell()
 
 
-def _part_length(path: Path, committed: int) -> int:
-    """Bytes of the part file that hold the first `committed` clear bytes (headers only: no decrypting)."""
+def _headers(path: Path, committed: int) -> list[tuple[int, int]]:
+    """(key version, end position in the file) of the records holding the first `committed`
+    clear bytes, from their headers alone: no decrypting."""
+    records = []
     position = offset = 0
     with open(path, "rb") as fh:
         while offset < committed:
             head = fh.read(6)
             if len(head) < 6:
                 break
-            _version, length = struct.unpack(">HI", head)
+            version, length = struct.unpack(">HI", head)
             position += 6 + 12 + length
             offset += length - 16  # the GCM tag
+            records.append((version, position))
             fh.seek(position)
-    return position
+    return records
+
+
+def _part_length(path: Path, committed: int) -> int:
+    """Bytes of the part file that hold the first `committed` clear bytes."""
+    records = _headers(path, committed)
+    return records[-1][1] if records else 0
 
 
 def finish(token_id: int, session_id: str) -> Blob:
@@ -154,24 +163,11 @@ ROTATION_NAME = "archive.uploads"
 
 
 def _versions(path: Path, committed: int) -> set[int]:
-    """The key versions of the records holding the first `committed` bytes (headers only)."""
-    versions: set[int] = set()
-    position = offset = 0
+    """The key versions of the records holding the first `committed` bytes."""
     try:
-        fh = open(path, "rb")  # noqa: SIM115 - closed below
+        return {version for version, _end in _headers(path, committed)}
     except FileNotFoundError:
-        return versions
-    with fh:
-        while offset < committed:
-            head = fh.read(6)
-            if len(head) < 6:
-                break
-            version, length = struct.unpack(">HI", head)
-            versions.add(version)
-            position += 6 + 12 + length
-            offset += length - 16
-            fh.seek(position)
-    return versions
+        return set()
 
 
 def _unfinished_parts():

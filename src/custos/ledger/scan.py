@@ -120,19 +120,24 @@ def _sqlite_micros(text: str) -> int:
     return (ts - _NAIVE_EPOCH) // _US
 
 
+def _binary(connection, sql: str, lo: int, hi: int) -> list[tuple]:
+    """Rows of `sql` for entries lo..hi-1 through psycopg's own cursor, in the binary protocol
+    (Django's client-side cursor reads text)."""
+    import psycopg
+
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        try:
+            cursor.execute(sql, (lo, hi), binary=True)
+            return cursor.fetchall()
+        except (psycopg.DataError, psycopg.errors.FeatureNotSupported) as exc:  # 'infinity', say
+            raise Problem(f"entries {lo}..{hi - 1}: a timestamp no entry could have ({exc})") from None
+
+
 def _fetch(connection, lo: int, hi: int) -> list[tuple]:
     """Entries lo..hi-1 in seq order (missing ones are simply absent)."""
     if connection.vendor == "postgresql":
-        # psycopg's own cursor for the binary protocol: Django's client-side cursor reads text.
-        import psycopg
-
-        connection.ensure_connection()
-        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-            try:
-                cursor.execute(_LAID_OUT, (lo, hi), binary=True)
-                rows = cursor.fetchall()
-            except (psycopg.DataError, psycopg.errors.FeatureNotSupported) as exc:  # 'infinity', say
-                raise Problem(f"entries {lo}..{hi - 1}: a timestamp no entry could have ({exc})") from None
+        rows = _binary(connection, _LAID_OUT, lo, hi)
     else:
         with connection.cursor() as cursor:
             cursor.execute(_COLUMNS, [lo, hi])
@@ -142,15 +147,7 @@ def _fetch(connection, lo: int, hi: int) -> list[tuple]:
 
 
 def _fetch_checked(connection, lo: int, hi: int) -> tuple:
-    import psycopg
-
-    connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        try:
-            cursor.execute(_CHECKED, (lo, hi), binary=True)
-            return cursor.fetchone()
-        except (psycopg.DataError, psycopg.errors.FeatureNotSupported) as exc:  # 'infinity', say
-            raise Problem(f"entries {lo}..{hi - 1}: a timestamp no entry could have ({exc})") from None
+    return _binary(connection, _CHECKED, lo, hi)[0]
 
 
 def check_checked(row: tuple, lo: int, hi: int) -> list[bytes] | None:
