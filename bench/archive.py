@@ -162,7 +162,7 @@ def build_org(rng: random.Random):
     return hq, stores
 
 
-def load(conn, n: int, rng: random.Random) -> None:
+def load(conn, n: int, rng: random.Random, random_order: bool = False) -> None:
     """COPY conversations and n messages; the message table's secondary indexes dropped meanwhile."""
     from custos.org.models import Employee, Role
 
@@ -194,11 +194,16 @@ def load(conn, n: int, rng: random.Random) -> None:
         weights = [rng.paretovariate(1.2) for _ in conversations]
         picks = rng.choices(range(len(conversations)), weights=weights, k=n)
         span = 365 * 86400
+        # A year of messages in the order ingestion writes them, oldest first (seq and the table's
+        # physical order follow time), unless --random-order, a worst case no archive has.
+        ago = [rng.randrange(span) for _ in range(n)]
+        if not random_order:
+            ago.sort(reverse=True)
         with cur.copy(f"COPY archive_message ({cols}) FROM STDIN") as copy:
             for seq, pick in enumerate(picks, start=1):
                 emp, unit_id, customer, key = conversations[pick]
                 kind, role, line = text.message()
-                at = now - timedelta(seconds=rng.randrange(span))
+                at = now - timedelta(seconds=ago[seq - 1])
                 copy.write_row((seq, f"bench-{seq}", kind, "text", ids[key], emp, unit_id, customer, key, role,
                                 line, line, "", "", "", at, False, "{}"))  # fmt: skip
                 if seq % 500_000 == 0:
@@ -272,6 +277,7 @@ def main() -> None:
     parser.add_argument("--baseline-sample", type=int, default=30, help="searches also run without the trigram index")
     parser.add_argument("--keep", action="store_true", help="keep the database (rerun with --reuse)")
     parser.add_argument("--reuse", action="store_true", help="search a database a --keep run left")
+    parser.add_argument("--random-order", action="store_true", help="messages stored in no order of time (a worst case)")
     parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args()
     url = args.postgres.rsplit("/", 1)[0] + "/" + BENCH_DB
@@ -296,7 +302,7 @@ def main() -> None:
             with transaction.atomic():
                 build_org(rng)
             connection.ensure_connection()
-            load(connection.connection, args.messages, rng)
+            load(connection.connection, args.messages, rng, args.random_order)
             print(f"loaded in {time.perf_counter() - began:.0f} s", file=sys.stderr)
         with connection.cursor() as cur:
             cur.execute("SELECT count(*), pg_size_pretty(pg_total_relation_size('archive_message')) FROM archive_message")

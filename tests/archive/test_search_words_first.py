@@ -91,13 +91,21 @@ def test_a_search_with_more_hits_than_it_fetches_says_more_than_without_counting
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the planner settings are PostgreSQL's")
-def test_the_planner_settings_of_a_search_end_with_it(corpus):
+@pytest.mark.parametrize("cap", [2, 2000])  # windows of time read, or not
+def test_the_planner_settings_of_a_search_end_with_it(corpus, monkeypatch, cap):
+    from custos.archive import windows
+
+    monkeypatch.setattr(selectors, "HITS_CAP", cap)
+    monkeypatch.setattr(windows, "WALK", 1)
     with transaction.atomic(), connection.cursor() as cursor:
-        list(selectors.search(corpus.executive, selectors.SearchFilters(q="大衣")))
-        cursor.execute("SHOW enable_seqscan")
-        assert cursor.fetchone() == ("on",)
-        cursor.execute("SHOW enable_indexscan")
-        assert cursor.fetchone() == ("on",)
+        cursor.execute("SHOW work_mem")
+        work_mem = cursor.fetchone()
+        list(selectors.search(corpus.executive, selectors.SearchFilters(q="大衣"))[:3])
+        for setting in ("enable_seqscan", "enable_indexscan", "enable_bitmapscan"):
+            cursor.execute(f"SHOW {setting}")
+            assert cursor.fetchone() == ("on",)
+        cursor.execute("SHOW work_mem")
+        assert cursor.fetchone() == work_mem
 
 
 def test_the_api_says_whether_its_count_is_exact(corpus, api, monkeypatch):
@@ -138,3 +146,44 @@ def test_the_kind_is_a_key_of_the_index_beside_the_words(corpus):
     assert "search_keys &&" in sql and sorted(any_of) == sorted(
         f"\x01e{pk}" for pk in (corpus.manager_a.pk, corpus.sales_a.pk, corpus.sales_a_peer.pk, corpus.service_a.pk)
     )
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the hits are read window by window on PostgreSQL")
+@pytest.mark.parametrize("walk", [2, 10_000])
+def test_a_page_read_window_by_window_is_the_page_of_the_whole_list(corpus, monkeypatch, walk):
+    """The corpus spans 60 days: pages of 1 to 5 are found in the last day, week, month, half
+    year or only in all time, after a walk of the newest messages or without one."""
+    from django.db.models import Q
+    from django.test.utils import CaptureQueriesContext
+
+    from custos.archive import windows
+
+    monkeypatch.setattr(selectors, "HITS_CAP", 2)
+    monkeypatch.setattr(windows, "WALK", walk)
+    if walk == 2:  # every scope large enough to walk
+        monkeypatch.setattr(selectors, "FEW_STAFF", 0)
+    company = corpus
+    now = timezone.now()
+    extra = [
+        selectors.SearchFilters(q="大衣", until=now - timedelta(days=10)),
+        selectors.SearchFilters(q="顺丰", since=now - timedelta(days=20), until=now - timedelta(days=2)),
+    ]
+    windowed = 0
+    for viewer in (company.executive, company.region_manager, company.manager_a):
+        for f in cases(company) + extra:
+            expected = plain(viewer, f)
+            for size in (1, 2, 3, 5):
+                for start in (0, size, 2 * size, 7):
+                    qs = selectors.search(viewer, f)
+                    with CaptureQueriesContext(connection) as queries:
+                        got = [m.pk for m in qs[start : start + size]]
+                    assert got == expected[start : start + size], (viewer, f, start, size)
+                    windowed += any('"archive_message"."occurred_at" >=' in q["sql"] for q in queries)
+    assert windowed > 50, "pages were read through windows of time"
+    # values() and the like are windowed too; another order is an ordinary query
+    f = selectors.SearchFilters(q="大衣")
+    expected = plain(company.executive, f)
+    assert list(selectors.search(company.executive, f).values_list("pk", flat=True)[1:4]) == expected[1:4]
+    oldest = list(selectors.search(company.executive, f).order_by("occurred_at", "entry_seq").values_list("pk", flat=True)[:3])
+    assert oldest == expected[::-1][:3]
+    assert selectors.search(company.executive, f).filter(Q(pk__in=expected[:2])).count() == 2

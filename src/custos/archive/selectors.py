@@ -14,12 +14,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import BooleanField, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext as _
 
 from custos.access.scope import scope_of
+from custos.archive import windows
 from custos.archive.models import Conversation, ExternalContact, Message
 from custos.core import paging
 from custos.core.errors import NotFound
@@ -116,6 +117,10 @@ def _match(qs: QuerySet[Message], term: str, keyed: bool) -> QuerySet[Message]:
         # (_keys) is the same as UPPER(search_text) LIKE '%term%'. Only that: a LIKE beside it
         # would make the planner multiply two estimates of the same thing.
         return qs
+    if keyed:
+        # Checked on the rows the keys found: as a LIKE, the planner would AND the pg_trgm index
+        # with the keys' index, reading the postings of the same words twice.
+        return qs.filter(RawSQL("strpos(upper(archive_message.search_text), upper(%s)) > 0", [term], output_field=BooleanField()))
     # UPPER(search_text) LIKE, which the pg_trgm index serves from three characters on. One
     # character (a surname) falls back to a scan of the already filtered rows.
     return qs.filter(search_text__icontains=term)
@@ -141,8 +146,10 @@ def _keys(f: SearchFilters, staff: list[int] | None) -> list[RawSQL]:
     if tokens:
         parts.append("%s::text[]")
         params.append(tokens)
-    # fixed fragments, values as parameters
-    conditions = [RawSQL("archive_message.search_keys @> (" + " || ".join(parts) + ")", params, output_field=BooleanField())]  # noqa: S611
+    # Fixed fragments, values as parameters. Behind a sub-SELECT, which the index still serves,
+    # the planner takes the containment for a common one (it multiplied the bigrams' frequencies
+    # into one row and so would not AND the words' index with the time's).
+    conditions = [RawSQL("archive_message.search_keys @> (SELECT " + " || ".join(parts) + ")", params, output_field=BooleanField())]  # noqa: S611
     if staff is not None and len(staff) <= FEW_STAFF:
         any_of = [f"\x01e{pk}" for pk in staff]
         conditions.append(RawSQL("archive_message.search_keys && %s::text[]", [any_of], output_field=BooleanField()))
@@ -216,20 +223,19 @@ def _terms(f: SearchFilters) -> list[str]:
 
 def words_first(viewer: Employee, f: SearchFilters) -> QuerySet:
     """The ids of the hits, unordered, as search() fetches them first on PostgreSQL."""
-    return _words_first(f, _scope_staff(viewer), _unit_staff(viewer, f))
+    return _by_words(f, _scope_staff(viewer), _unit_staff(viewer, f)).order_by().values_list("pk", flat=True)
 
 
-def _words_first(f: SearchFilters, staff: list[int] | None, unit_staff: list[int] | None) -> QuerySet:
-    # A large scope is checked on the rows, where no index serves it.
-    qs = _filtered(_visible(staff, indexed=False), f, unit_staff, keys=_keys(f, staff), staff_indexed=False)
-    return qs.order_by().values_list("pk", flat=True)
+def _by_words(f: SearchFilters, staff: list[int] | None, unit_staff: list[int] | None) -> QuerySet[Message]:
+    """The hits as the words' index finds them (PostgreSQL): a large scope checked on the rows,
+    where no index serves it."""
+    return _filtered(_visible(staff, indexed=False), f, unit_staff, keys=_keys(f, staff), staff_indexed=False)
 
 
 def search(viewer: Employee, f: SearchFilters) -> QuerySet[Message]:
     """Messages, files and call notes in scope matching every word of f.q, newest first."""
-    ordered = ("-occurred_at", "-entry_seq")
     staff, unit_staff = _scope_staff(viewer), _unit_staff(viewer, f)
-    qs = _filtered(_visible(staff), f, unit_staff).order_by(*ordered)
+    qs = _filtered(_visible(staff), f, unit_staff).order_by(*windows.ORDER)
     if connection.vendor != "postgresql" or not any(len(term) >= BIGRAM for term in _terms(f)):
         return qs
     # Words first. Left to itself, the planner guesses how many messages hold the words and
@@ -238,15 +244,14 @@ def search(viewer: Employee, f: SearchFilters) -> QuerySet[Message]:
     # So the hits are fetched through the index of the words and the kind (bitmap scans only:
     # beside it, at most the index of a few staff's messages), every other condition checked
     # on the rows it finds, at most HITS_CAP + 1 of them. Fewer: they are the result and its
-    # exact count. More: the words are common, and walking the newest messages finds a page
-    # at once, while the pager knows there are more than HITS_CAP without counting them again.
-    candidates = _words_first(f, staff, unit_staff)
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute("SET LOCAL enable_indexscan = off")  # bitmap scans only: the words' index
-        hits = list(candidates[: HITS_CAP + 1])
-        transaction.set_rollback(True)  # nothing was written: this only ends the SET LOCALs
+    # exact count. More: a page of them is read from the newest window of time that holds it
+    # (windows.py), and the pager knows there are more than HITS_CAP without counting them again.
+    by_words = _by_words(f, staff, unit_staff)
+    with windows.planner():
+        hits = list(by_words.order_by().values_list("pk", flat=True)[: HITS_CAP + 1])
     if len(hits) > HITS_CAP:
-        return paging.known_count(qs, HITS_CAP + 1, exact=False)
-    found = _visible(None).filter(pk__in=hits).order_by(*ordered)
+        large = staff is None or len(staff) > FEW_STAFF
+        newest = windows.newest_first(by_words, walk=large, since=f.since, until=f.until)
+        return paging.known_count(newest, HITS_CAP + 1, exact=False)
+    found = _visible(None).filter(pk__in=hits).order_by(*windows.ORDER)
     return paging.known_count(found, len(hits), exact=True)
