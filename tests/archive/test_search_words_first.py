@@ -100,7 +100,9 @@ def test_the_planner_settings_of_a_search_end_with_it(corpus, monkeypatch, cap):
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SHOW work_mem")
         work_mem = cursor.fetchone()
-        list(selectors.search(corpus.executive, selectors.SearchFilters(q="大衣"))[:3])
+        found = selectors.search(corpus.executive, selectors.SearchFilters(q="大衣"))
+        list(found[:3])
+        assert count_ahead(found, 6, 100)[0] == len(plain(corpus.executive, selectors.SearchFilters(q="大衣")))
         for setting in ("enable_seqscan", "enable_indexscan", "enable_bitmapscan"):
             cursor.execute(f"SHOW {setting}")
             assert cursor.fetchone() == ("on",)
