@@ -77,3 +77,17 @@ def test_a_sigterm_handler_of_the_caller_does_not_keep_workers_alive(small_range
         assert multiprocessing.active_children() == []  # the pool's workers ended
     finally:
         signal.signal(signal.SIGTERM, saved)
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_workers_accept_a_redaction_and_catch_a_body_removed_without_one(small_ranges):
+    from custos.ledger.services import redact
+
+    fill(3000)
+    redact([2100], "retention: chats older than 3 years")  # in the third range: a worker looks it up
+    assert verify(jobs=2) == verify(jobs=1)
+    with dba() as cursor:
+        cursor.execute("UPDATE ledger_entry SET payload = NULL WHERE seq = 2200")
+    expected = "entry 2200: payload removed without a retention.redacted entry naming it"
+    assert problem(jobs=2) == problem(jobs=1) == expected

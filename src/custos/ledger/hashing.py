@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 LEAF_VERSION = 1
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
-_HEAD = struct.Struct(">BQqqBqqqHHHH")
+HEAD = struct.Struct(">BQqqBqqqHHHH")
 _sha256 = hashlib.sha256
 
 
@@ -50,7 +50,7 @@ def leaf_data_raw(
 ) -> bytes:
     """The LeafData bytes from UTF-8 bytes for the four strings (verify reads them as bytes)."""
     present = (actor_id is not None) | (unit_id is not None) << 1 | (customer_id is not None) << 2
-    head = _HEAD.pack(
+    head = HEAD.pack(
         LEAF_VERSION,
         seq,
         occurred_us,

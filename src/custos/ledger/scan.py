@@ -20,7 +20,7 @@ import hashlib
 import multiprocessing
 import signal
 import struct
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from operator import itemgetter
@@ -29,7 +29,7 @@ import numpy
 from django.db import connections
 
 from custos.ledger import merkle
-from custos.ledger.hashing import EPOCH, LEAF_VERSION, leaf_data_raw
+from custos.ledger.hashing import EPOCH, HEAD, LEAF_VERSION
 from custos.ledger.services import REDACTED
 
 CHUNK = 16384  # entries per query
@@ -96,6 +96,9 @@ _CHECKED = (
 )
 if LEAF_VERSION != 1:  # pragma: no cover
     raise ImportError("scan._LAID_OUT lays out leaf version 1: change it with hashing.LEAF_VERSION")
+# SQLite: hashing.HEAD with the leaf's 0x00 in front as a pad byte, so one pack lays out the start
+# of what is hashed.
+_PREFIXED_HEAD = struct.Struct(">x" + HEAD.format.lstrip(">"))
 _NAIVE_EPOCH = EPOCH.replace(tzinfo=None)
 _US = timedelta(microseconds=1)
 
@@ -162,7 +165,7 @@ def check_checked(row: tuple, lo: int, hi: int) -> list[bytes] | None:
     return list(map(leaves.__getitem__, map(slice, range(0, 32 * n, 32), range(32, 32 * n + 32, 32))))
 
 
-def _check_payload(seq: int, body: bytes | None, digest: bytes, covered: set[int]) -> None:
+def _check_payload(seq: int, body: bytes | None, digest: bytes, covered: Container[int]) -> None:
     if body is None:
         if seq not in covered:
             raise Problem(f"entry {seq}: payload removed without a {REDACTED} entry naming it")
@@ -170,7 +173,7 @@ def _check_payload(seq: int, body: bytes | None, digest: bytes, covered: set[int
         raise Problem(f"entry {seq}: payload does not match its payload_hash")
 
 
-def check_laid_out(rows: list[tuple], expected: int, covered: set[int]) -> list[bytes]:
+def check_laid_out(rows: list[tuple], expected: int, covered: Container[int]) -> list[bytes]:
     """Check entries expected, expected+1, ... in rows of (seq, payload, payload_hash, 0x00 ||
     leaf data, leaf_hash); returns their leaf hashes."""
     sha256 = hashlib.sha256
@@ -189,9 +192,9 @@ def check_laid_out(rows: list[tuple], expected: int, covered: set[int]) -> list[
     return leaves
 
 
-def check_rows(rows: list[tuple], expected: int, covered: set[int], to_micros) -> list[bytes]:
+def check_rows(rows: list[tuple], expected: int, covered: Container[int], to_micros) -> list[bytes]:
     """Check entries expected, expected+1, ... in rows of columns (_COLUMNS); returns their leaf hashes."""
-    sha256, leaf_data = hashlib.sha256, leaf_data_raw
+    sha256, pack, join = hashlib.sha256, _PREFIXED_HEAD.pack, b"".join
     leaves: list[bytes] = []
     append = leaves.append
     # A batch shares recorded_at, and events often occurred_at: convert each distinct value once.
@@ -206,11 +209,14 @@ def check_rows(rows: list[tuple], expected: int, covered: set[int], to_micros) -
                 occ_text, occ_us = occ, to_micros(occ)
             if rec != rec_text:
                 rec_text, rec_us = rec, to_micros(rec)
-            occ, rec = occ_us, rec_us
-            data = leaf_data(seq, kind, occ, rec, actor, unit, customer, source, source_id, digest)
+            # hashing.leaf_data_raw, inlined with the leaf's 0x00 in front: a tenth of this
+            # loop's time went to the call and the concatenation
+            present = (actor is not None) | (unit is not None) << 1 | (customer is not None) << 2
+            head = pack(LEAF_VERSION, seq, occ_us, rec_us, present, actor or 0, unit or 0, customer or 0,
+                        len(kind), len(source), len(source_id), len(digest))  # fmt: skip
         except (TypeError, ValueError, struct.error):
             raise Problem(f"entry {seq}: a column no entry could have (not a timestamp, too long)") from None
-        h = sha256(b"\x00" + data).digest()
+        h = sha256(join((head, kind, source, source_id, digest))).digest()
         if h != leaf:
             raise Problem(f"entry {seq}: leaf_hash does not match its columns")
         append(h)
@@ -219,7 +225,7 @@ def check_rows(rows: list[tuple], expected: int, covered: set[int], to_micros) -
 
 
 def check_range(
-    using: str, lo: int, hi: int, size: int, covered: set[int], head_sizes: list[int]
+    using: str, lo: int, hi: int, size: int, covered: Container[int], head_sizes: list[int]
 ) -> RangeResult:
     """Check entries lo..hi-1 (lo a multiple of BLOCK) of a log of `size` entries."""
     connection = connections[using]
@@ -301,7 +307,7 @@ def can_fork(using: str) -> bool:
 
 
 def ranges(
-    using: str, size: int, covered: set[int], head_sizes: list[int], jobs: int
+    using: str, size: int, covered: Container[int], head_sizes: list[int], jobs: int
 ) -> Iterator[RangeResult]:
     """RangeResults for 0..size-1 in order; a Problem is raised when its range's turn comes."""
     bounds = [(lo, min(lo + RANGE, size)) for lo in range(0, size, RANGE)]

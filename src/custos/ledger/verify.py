@@ -11,7 +11,7 @@ It stops at the first problem and names it in one line.
 """
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -49,6 +49,21 @@ def _redacted(using: str) -> set[int]:
         if payload:
             covered.update(json.loads(payload).get("seqs", []))
     return covered
+
+
+class _Redacted(Container[int]):
+    """The seqs of _redacted, looked up the first time a removed payload is met: a log without
+    one never reads them (a scan of every entry's kind, 6% of verify's time at a million entries on
+    SQLite, before any range could be checked). Forked workers each look them up on their own."""
+
+    def __init__(self, using: str):
+        self.using = using
+        self.seqs: set[int] | None = None
+
+    def __contains__(self, seq: object) -> bool:
+        if self.seqs is None:
+            self.seqs = _redacted(self.using)
+        return seq in self.seqs
 
 
 def _stored_nodes(using: str, start: int, end: int) -> dict[tuple[int, int], bytes]:
@@ -181,7 +196,7 @@ def verify(
     size = tree.log_size(using)
     head_list = list(SignedHead.objects.using(using).order_by("id"))
     _check_signatures(head_list)
-    covered = _redacted(using)
+    covered = _Redacted(using)
     check = _TreeCheck(using, head_list)
     head_sizes = sorted({h.size for h in head_list})
     for result in scan.ranges(using, size, covered, head_sizes, jobs):
