@@ -14,6 +14,14 @@ chunk, with the leaf hashes for the tree. When it sees anything off (a gap, a re
 mismatch), the chunk is read again row by row (check_laid_out), which names the first entry at
 fault or accepts what is legitimate, such as a redaction. On SQLite rows come through a raw
 cursor, strings as bytes ready for the leaf, which is packed here (one struct per entry).
+
+Where SQLite's time goes, at a million entries (2026-11-29): handing each row to Python as twelve
+objects costs 1.9 µs an entry, while SQLite reads the same columns in 0.4 µs and bare hashing of
+an entry's three inputs takes 0.87 µs; checking and hashing here add 1.4 µs. Neither fewer
+columns (the strings concatenated in SQL), text_factory=bytes, rowid ranges, nor map() instead of
+the loop changed that by more than 5%. Hashing inside SQLite would need a second copy of SQLite
+in the process (sqlean.py, apsw), one of the ways SQLite's own documentation lists to corrupt a
+database (howtocorrupt.html, 2.2.3): not for the tool that vouches for the log.
 """
 
 import hashlib
