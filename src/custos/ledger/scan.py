@@ -21,7 +21,7 @@ an entry's three inputs takes 0.87 µs; checking and hashing here add 1.4 µs. N
 columns (the strings concatenated in SQL), text_factory=bytes, rowid ranges, nor map() instead of
 the loop changed that by more than 5%. Hashing inside SQLite would need a second copy of SQLite
 in the process (sqlean.py, apsw), one of the ways SQLite's own documentation lists to corrupt a
-database (howtocorrupt.html, 2.2.3): not for the tool that vouches for the log.
+database (howtocorrupt.html, 2.2.1): not for the tool that vouches for the log.
 """
 
 import hashlib
