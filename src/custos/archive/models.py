@@ -132,7 +132,7 @@ class Message(models.Model):
     contact_key = models.CharField(max_length=200, blank=True, db_index=True)
     sender_role = models.CharField(max_length=10)
     text = models.TextField(blank=True)
-    # text, file name and call note in one column: what search reads (FTS5 / pg_trgm index).
+    # text, file name and call note in one column: what search reads (FTS5 on SQLite; search_keys, its bigrams, on PostgreSQL).
     search_text = models.TextField(blank=True)
     attachment_sha256 = models.CharField(max_length=64, blank=True, db_index=True)
     attachment_name = models.CharField(max_length=255, blank=True)

@@ -27,7 +27,7 @@ from custos.core.errors import NotFound
 from custos.org.models import Employee
 from custos.org.selectors import get_unit
 
-TRIGRAM = 3  # FTS5's trigram tokenizer and pg_trgm both need three characters to use the index
+TRIGRAM = 3  # SQLite's FTS5 trigram tokenizer needs three characters to use its index
 BIGRAM = 2  # PostgreSQL's index of bigrams (migration 0004) serves two-character terms
 # A search's hits fetched by its words before the page is ordered (PostgreSQL), and so how far
 # ahead a search's pager counts: "more than 300 hits" says to narrow it down as well as any figure.
@@ -118,11 +118,12 @@ def _match(qs: QuerySet[Message], term: str, keyed: bool) -> QuerySet[Message]:
         # would make the planner multiply two estimates of the same thing.
         return qs
     if keyed:
-        # Checked on the rows the keys found: as a LIKE, the planner would AND the pg_trgm index
-        # with the keys' index, reading the postings of the same words twice.
+        # Checked on the rows the keys found (the bigrams are necessary, not sufficient): not as
+        # a LIKE, which the planner once answered by AND'ing the pg_trgm index (dropped in 0006)
+        # with the keys', reading the postings of the same words twice.
         return qs.filter(RawSQL("strpos(upper(archive_message.search_text), upper(%s)) > 0", [term], output_field=BooleanField()))
-    # UPPER(search_text) LIKE, which the pg_trgm index serves from three characters on. One
-    # character (a surname) falls back to a scan of the already filtered rows.
+    # UPPER(search_text) LIKE on the rows the other conditions leave: a term no index serves (one
+    # character, a surname; on SQLite also two).
     return qs.filter(search_text__icontains=term)
 
 
@@ -235,9 +236,8 @@ def _by_words(f: SearchFilters, staff: list[int] | None, unit_staff: list[int] |
 def search(viewer: Employee, f: SearchFilters) -> QuerySet[Message]:
     """Messages, files and call notes in scope matching every word of f.q, newest first."""
     staff, unit_staff = _scope_staff(viewer), _unit_staff(viewer, f)
-    qs = _filtered(_visible(staff), f, unit_staff).order_by(*windows.ORDER)
     if connection.vendor != "postgresql" or not any(len(term) >= BIGRAM for term in _terms(f)):
-        return qs
+        return _filtered(_visible(staff), f, unit_staff).order_by(*windows.ORDER)
     # Words first. Left to itself, the planner guesses how many messages hold the words and
     # then either walks every message newest first looking for them (seconds, when the guess
     # was thousands and the truth is none: 顺丰 in call notes) or reads them all to count them.
