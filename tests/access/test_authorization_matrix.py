@@ -158,3 +158,90 @@ def test_admin_changes_are_recorded_with_their_actor(company, api):
     entry = Entry.objects.filter(kind="org.role_changed").latest("seq")
     assert entry.actor_id == company.admin.pk
     assert '"to":"executive"' in entry.payload
+
+
+# Who may hand out a credential that signs archive traffic (a device token for a work phone, an
+# integration token for a connector), through either route that issues one. What the phone signs
+# becomes evidence, so never its own user: only a manager above the employee, an executive, or an
+# administrator; integrations only an administrator. 404 where the employee is outside the scope.
+CREDENTIAL_MATRIX = [
+    ("sales_a", "sales_a", 403),
+    ("sales_a", "sales_a_peer", 404),
+    ("service_a", "service_a", 403),
+    ("auditor", "sales_a", 403),
+    ("manager_a", "manager_a", 403),
+    ("manager_a", "sales_a", 201),
+    ("manager_a", "service_a", 201),
+    ("manager_a", "sales_a2", 404),
+    ("manager_a", "sales_b", 404),
+    ("region_manager", "sales_a2", 201),
+    ("region_manager", "manager_a", 403),  # same rank: an executive or an administrator
+    ("region_manager", "sales_b", 404),
+    ("executive", "manager_a", 201),
+    ("executive", "executive", 403),
+    ("admin", "sales_b", 201),
+    ("admin", "executive", 201),
+    ("admin", "admin", 403),
+]
+INTEGRATION_MATRIX = [
+    ("sales_a", "store_a", (403, 404)),
+    ("manager_a", "store_a", (403,)),
+    ("region_manager", "store_a", (403,)),
+    ("auditor", "store_a", (403,)),
+    ("admin", "store_a", (201,)),
+]
+CREDENTIAL_ROUTES = ["tokens", "ingest/credentials"]
+
+
+@pytest.mark.parametrize("route", CREDENTIAL_ROUTES)
+@pytest.mark.parametrize("actor,employee,expected", CREDENTIAL_MATRIX)
+def test_who_may_issue_a_device_credential(company, api, route, actor, employee, expected):
+    from custos.access.models import ApiToken
+
+    who, target = getattr(company, actor), getattr(company, employee)
+    client = api(who)  # its personal token is an auth.token_issued entry too: counted from here
+    before = Entry.objects.filter(kind="auth.token_issued").count()
+    response = client.post(route, {"name": "工作手机", "kind": "device", "employee_id": target.pk})
+    assert response.status_code == expected, (actor, employee, response.content)
+    devices = ApiToken.objects.filter(kind="device", employee=target)
+    issued = Entry.objects.filter(kind="auth.token_issued").order_by("seq")[before:]
+    if expected == 201:
+        body = response.json()
+        assert body["token"].startswith("cst_") and body["employee_id"] == target.pk
+        assert ("secret" in body) == (route == "ingest/credentials")
+        assert devices.count() == 1
+        [entry] = issued
+        assert (entry.actor_id, entry.unit_id, entry.source) == (who.pk, target.unit_id, "api")
+        assert f'"employee":{target.pk}' in entry.payload and '"kind":"device"' in entry.payload
+        assert f'"signing":{"true" if route == "ingest/credentials" else "false"}' in entry.payload
+    else:
+        assert response.json()["error"] == {403: "forbidden", 404: "not_found"}[expected]
+        assert response.json()["message"]
+        assert not devices.exists() and not list(issued)
+
+
+@pytest.mark.parametrize("route", CREDENTIAL_ROUTES)
+@pytest.mark.parametrize("actor,unit,expected", INTEGRATION_MATRIX)
+def test_who_may_issue_an_integration_credential(company, api, route, actor, unit, expected):
+    from custos.access.models import ApiToken
+
+    client = api(getattr(company, actor))
+    before = Entry.objects.filter(kind="auth.token_issued").count()
+    response = client.post(route, {"name": "会话存档", "kind": "integration", "unit_id": getattr(company, unit).pk})
+    assert response.status_code in expected, (actor, response.content)
+    made = ApiToken.objects.filter(kind="integration").count()
+    assert made == (1 if 201 in expected else 0)
+    assert Entry.objects.filter(kind="auth.token_issued").count() == before + made
+
+
+def test_the_phones_user_cannot_take_its_credential_away_either(company, api):
+    """Revoking a work phone's token stops its archive as surely as wiping the chats."""
+    from custos.access import tokens
+    from custos.access.models import ApiToken
+
+    token, _clear = tokens.issue(actor=company.manager_a, kind="device", name="工作手机", employee=company.sales_a)
+    response = api(company.sales_a).delete(f"tokens/{token.pk}")
+    assert response.status_code == 403, response.content
+    assert ApiToken.objects.get(pk=token.pk).revoked_at is None
+    assert api(company.manager_a).delete(f"tokens/{token.pk}").status_code == 200
+    assert Entry.objects.filter(kind="auth.token_revoked", actor_id=company.manager_a.pk).exists()

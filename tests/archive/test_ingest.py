@@ -1,6 +1,8 @@
 import json
 import time
 
+import pytest
+
 from custos.access import tokens
 from custos.access.models import ApiToken
 from custos.archive import signing
@@ -170,6 +172,10 @@ def test_credentials_api_and_rules(company, api):
     assert r.status_code == 404
     r = api(company.sales_a).post("ingest/credentials", {"name": "x", "kind": "integration", "unit_id": company.store_a.pk})
     assert r.status_code in (403, 404)
+    # A salesperson's own phone: a departing one could sign made-up chats into the archive.
+    r = api(company.sales_a).post("ingest/credentials", {"name": "我的手机", "employee_id": company.sales_a.pk})
+    assert r.status_code == 403 and r.json()["error"] == "forbidden", r.content
+    assert not ApiToken.objects.filter(created_by=company.sales_a, kind="device").exists()
 
 
 def test_ingest_command_reports_bad_lines(company, device, ev, tmp_path, capsys):
@@ -198,6 +204,20 @@ def test_credential_command(company, capsys):
     call_command("archive", "credential", "--as", "manager_a", "--employee", "sales_a", "--name", "手机")
     out = capsys.readouterr().out
     assert "token:  cst_" in out and "secret: " in out
+    issued = Entry.objects.filter(kind="auth.token_issued").latest("seq")
+    assert (issued.actor_id, issued.source) == (company.manager_a.pk, "cli")
+    assert '"signing":true' in issued.payload and f'"employee":{company.sales_a.pk}' in issued.payload
+
+
+@pytest.mark.parametrize("actor,employee", [("sales_a", "sales_a"), ("sales_a", "sales_a_peer"), ("manager_a", "manager_a"),
+                                            ("manager_a", "sales_b"), ("auditor", "sales_a")])  # fmt: skip
+def test_credential_command_refuses_who_may_not_issue(company, actor, employee):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError):
+        call_command("archive", "credential", "--as", actor, "--employee", employee, "--name", "手机")
+    assert not ApiToken.objects.filter(kind="device").exists()
 
 
 def test_odd_time_offsets_are_normalised_or_rejected_alone(company, device, ev):

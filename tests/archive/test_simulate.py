@@ -28,7 +28,7 @@ def _run(live_server, token, secret, **options):
 
 
 def test_device_traffic_reaches_ledger_archive_and_alerts(company, live_server, capsys):
-    _row, token, secret = credentials.issue(actor=company.sales_a, kind="device", name="模拟手机", employee=company.sales_a)
+    _row, token, secret = credentials.issue(actor=company.manager_a, kind="device", name="模拟手机", employee=company.sales_a)
     _run(live_server, token, secret)
     out = capsys.readouterr().out
     assert "done after" in out and " 0 rejected" in out, out
@@ -59,7 +59,7 @@ def test_credential_command_prints_a_simulate_line(company, capsys):
 
 
 def test_wrong_secret_is_one_clear_line(company, live_server):
-    _row, token, _secret = credentials.issue(actor=company.sales_a, kind="device", name="模拟手机", employee=company.sales_a)
+    _row, token, _secret = credentials.issue(actor=company.manager_a, kind="device", name="模拟手机", employee=company.sales_a)
     with pytest.raises(CommandError, match=r"refused the credential \(401\): The signature does not match"):
         _run(live_server, token, "not-the-secret", duration=1)
 
@@ -78,7 +78,7 @@ def test_server_down_exits_non_zero_with_one_line(tmp_path):
 
 
 def test_ctrl_c_stops_with_the_summary(company, live_server):
-    _row, token, secret = credentials.issue(actor=company.sales_a, kind="device", name="模拟手机", employee=company.sales_a)
+    _row, token, secret = credentials.issue(actor=company.manager_a, kind="device", name="模拟手机", employee=company.sales_a)
     proc = subprocess.Popen(
         [sys.executable, "-m", "custos.cli", "simulate", "--rate", "20", "--url", live_server.url,
          f"--token={token}", f"--secret={secret}"],

@@ -168,3 +168,19 @@ def test_a_manager_cannot_give_their_customer_to_another_store(company, api, sto
     )
     assert response.status_code == 404
     assert Customer.objects.get(pk=own.pk).owner_id == company.sales_a.pk
+
+
+@pytest.mark.parametrize("route", ["tokens", "ingest/credentials"])
+def test_a_salesperson_cannot_mint_a_credential_to_sign_their_customers_chats(company, api, stores, route):
+    """A device credential writes a customer's conversation history into the archive: a departing
+    salesperson holding one for their own phone could sign made-up chats with their customers."""
+    from custos.access.models import ApiToken
+
+    own, _target = stores
+    client = api(company.sales_a)
+    before = snapshot(own)
+    for who in (company.sales_a, company.sales_a_peer):
+        response = client.post(route, {"name": "我的手机", "kind": "device", "employee_id": who.pk})
+        assert response.status_code in (403, 404), response.content
+    assert snapshot(own) == before
+    assert not ApiToken.objects.filter(kind__in=("device", "integration")).exists()

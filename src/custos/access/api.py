@@ -77,7 +77,9 @@ def issue_token(request, body: TokenIn):
     me = viewer(request)
     employee = org_selectors.get_employee(me, body.employee_id) if body.employee_id else None
     unit = org_selectors.get_unit(me, body.unit_id) if body.unit_id else None
-    token, clear = tokens.issue(actor=me, kind=body.kind, name=body.name, days=body.days, employee=employee, unit=unit)
+    token, clear = tokens.issue(
+        actor=me, kind=body.kind, name=body.name, days=body.days, employee=employee, unit=unit, source="api"
+    )
     return Status(201, TokenIssued(**TokenOut.from_orm(token).dict(), token=clear))
 
 

@@ -4,7 +4,10 @@ The rules that stop a person raising their own power:
 - nobody changes their own role, unit, status or freeze;
 - a role can only be granted by someone ranked above it (admins may grant any role);
 - a manager acts only inside their own unit's subtree;
-- auditors and frozen or departed staff write nothing.
+- auditors and frozen or departed staff write nothing (their own sign-in aside: tokens, second
+  factor; and the auditor's own work: evidence packages and legal holds);
+- nobody issues a device credential for their own phone: what it signs goes into the archive as
+  evidence, so only someone answerable for the employee hands one out.
 """
 
 from django.utils.translation import gettext as _
@@ -53,6 +56,22 @@ def require_may_manage(actor: Employee, target: Employee) -> None:
         raise NotFound(_("Employee not found."))
     if actor.role != Role.ADMIN and RANK[target.role] >= RANK[actor.role]:
         raise Forbidden(_("You can only manage staff ranked below you."))
+
+
+def require_may_issue_device(actor: Employee, employee: Employee) -> None:
+    """The actor may hand out (or take back) the signing credential of this employee's work phone:
+    an administrator, or a manager or executive above the employee in the employee's unit tree."""
+    require_writer(actor)
+    if employee.pk == actor.pk:
+        raise Forbidden(_("Nobody hands out or takes back the credential of their own work phone: ask a manager or an administrator."))
+    if actor.role == Role.ADMIN:
+        return
+    if actor.role not in STAFF_MANAGERS:
+        raise Forbidden(_("Only the employee's managers and administrators issue device credentials."))
+    if not scope_of(actor).covers_unit(employee.unit):
+        raise NotFound(_("Employee not found."))
+    if RANK[employee.role] >= RANK[actor.role]:
+        raise Forbidden(_("You can only issue device credentials for staff ranked below you."))
 
 
 def require_may_grant(actor: Employee, role: str) -> None:

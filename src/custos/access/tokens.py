@@ -37,8 +37,14 @@ def issue(
     days: int | None = 90,
     employee: Employee | None = None,
     unit: Unit | None = None,
+    signing: bool = False,
+    source: str = "console",
 ) -> tuple[ApiToken, str]:
-    """Create a token; returns it with its clear text, which is never stored."""
+    """Create a token; returns it with its clear text, which is never stored.
+
+    signing: the caller (custos.archive.credentials) seals an HMAC secret with it, recorded in the
+    entry so the audit trail tells a phone that can sign archive traffic from a bare token.
+    source: where the request came from (console, api, cli), for the entry."""
     name = (name or "").strip()
     if not name:
         raise InvalidInput(_("A token needs a name."))
@@ -52,9 +58,7 @@ def issue(
     elif kind == ApiToken.Kind.DEVICE:
         if employee is None:
             raise InvalidInput(_("A device token is issued for an employee's device."))
-        policy.require_writer(actor)
-        if employee.pk != actor.pk:
-            policy.require_may_manage(actor, employee)
+        policy.require_may_issue_device(actor, employee)
         unit = None
     elif kind == ApiToken.Kind.INTEGRATION:
         policy.require_admin(actor)
@@ -77,10 +81,19 @@ def issue(
     )
     append(
         "auth.token_issued",
-        {"token": token.pk, "kind": kind, "name": token.name, "employee": employee.pk if employee else None},
+        {
+            "token": token.pk,
+            "kind": kind,
+            "name": token.name,
+            "employee": employee.pk if employee else None,
+            "unit": unit.pk if unit else None,
+            "prefix": prefix,
+            "signing": signing,
+            "expires_at": token.expires_at.isoformat() if token.expires_at else None,
+        },
         actor_id=actor.pk,
         unit_id=(employee.unit_id if employee else unit.pk),
-        source="console",
+        source=source,
     )
     return token, clear
 
@@ -101,12 +114,14 @@ def revoke(*, actor: Employee, token_id: int) -> ApiToken:
     token = tokens_visible(actor).filter(pk=token_id).first()
     if token is None:
         raise NotFound(_("Token not found."))
-    if token.employee_id != actor.pk:
-        policy.require_writer(actor)
-        if token.employee is not None:
-            policy.require_may_manage(actor, token.employee)
-        else:
-            policy.require_admin(actor)
+    if token.kind == ApiToken.Kind.DEVICE:
+        # Taking a phone's credential away stops its archive as surely as wiping the chats: the
+        # same people who hand one out, never the phone's own user.
+        policy.require_may_issue_device(actor, token.employee)
+    elif token.kind == ApiToken.Kind.INTEGRATION:
+        policy.require_admin(actor)
+    elif token.employee_id != actor.pk:
+        policy.require_may_manage(actor, token.employee)
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])

@@ -215,7 +215,7 @@ def issue_credential(request, body: CredentialIn):
     employee = org_selectors.get_employee(me, body.employee_id) if body.employee_id else None
     unit = org_selectors.get_unit(me, body.unit_id) if body.unit_id else None
     token, clear, secret = credentials.issue(
-        actor=me, kind=body.kind, name=body.name, days=body.days, employee=employee, unit=unit
+        actor=me, kind=body.kind, name=body.name, days=body.days, employee=employee, unit=unit, source="api"
     )
     return Status(
         201,

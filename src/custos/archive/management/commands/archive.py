@@ -52,6 +52,7 @@ class Command(BaseCommand):
             days=days,
             employee=_employee(employee) if employee else None,
             unit=found_unit,
+            source="cli",
         )
         self.stdout.write(f"token:  {clear}\nsecret: {secret}\n(shown once; keep both on the device)")
         # Ready to paste: test traffic with this very credential against the running server.
