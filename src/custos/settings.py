@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "custos.detection",
     "custos.handover",
     "custos.alerts",
+    "custos.wecom",
     "custos.api",
     "custos.console",
 ]

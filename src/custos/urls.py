@@ -19,5 +19,6 @@ urlpatterns = [
     path("handover/", include("custos.handover.urls")),
     path("alerts/", include("custos.alerts.urls")),
     path("conversations/", include("custos.archive.urls")),
+    path("wecom/", include("custos.wecom.urls")),
     path("", include("custos.console.urls")),
 ]

@@ -222,6 +222,8 @@ def evaluate(items: list, hits_by_seq: dict[int, list[Hit]]) -> list[Signal]:
                             contact=_contact(payload), detail="、".join(h.matched for h in hits)[:300], hits=hits)
                 )  # fmt: skip
         elif kind == "contact.deleted_by_staff":
+            if payload.get("by_transfer"):
+                continue  # WeCom removed the old owner after a transfer the company asked for
             signals.append(
                 _signal(entry, ctx, "customer_deleted", "deletion", "medium", contact=_contact(payload))
             )

@@ -112,6 +112,7 @@ def raise_signals(signals) -> list[Alert]:
         Alert.objects.bulk_create(raised)  # primary keys come back on both databases (RETURNING)
         append_batch([_entry("alert.raised", alert, None) for alert in raised])
         _queue_deliveries(raised, "alert.raised", units)
+        signals.alerts_raised.send(sender=Alert, alerts=raised)
     return raised
 
 

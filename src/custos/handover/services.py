@@ -20,7 +20,7 @@ from custos.core.errors import Conflict, DomainError, Forbidden, InvalidInput, N
 from custos.customers import rules as customer_rules
 from custos.customers import services as customer_services
 from custos.customers.models import Customer
-from custos.handover import allocation, checklist, config
+from custos.handover import allocation, checklist, config, signals
 from custos.handover.models import (
     ChecklistItem,
     ContactTask,
@@ -564,6 +564,7 @@ def commit(*, actor: Employee, plan: Plan) -> Plan:
         },
         unit_id=plan.unit_id,
     )
+    signals.plan_committed.send(sender=Plan, plan=plan, moves=moves)
     if plan.rotation_id:
         Rotation.objects.filter(pk=plan.rotation_id).update(last_rotated_on=today)
     if plan.case_id:

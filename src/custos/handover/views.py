@@ -14,7 +14,7 @@ from custos.access import policy
 from custos.console.decorators import console_view
 from custos.core.errors import InvalidInput
 from custos.customers.models import Customer
-from custos.handover import allocation, reports, selectors, services
+from custos.handover import allocation, panels, reports, selectors, services
 from custos.handover.models import ChecklistItem, ContactTask, DepartureCase, Plan
 from custos.org.models import Employee, Role
 from custos.org.selectors import employees_visible, get_employee, units_visible
@@ -149,6 +149,7 @@ def case_detail(request, case_id: int):
             "strategies": STRATEGIES,
             "plans": selectors.plans_visible(me).filter(case=case),
             "can_manage": can_manage and case.is_live,
+            "panels": panels.render_all(me, case),
         },
     )
 

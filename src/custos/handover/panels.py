@@ -1,0 +1,14 @@
+"""Panels that apps above handover add to a departure case's page (the WeCom connector's transfer
+states), without handover importing them: each is a function (viewer, case) -> HTML or ''."""
+
+from collections.abc import Callable
+
+_panels: dict[str, Callable] = {}
+
+
+def register(name: str, render: Callable) -> None:
+    _panels[name] = render
+
+
+def render_all(viewer, case) -> list[str]:
+    return [html for render in _panels.values() if (html := render(viewer, case))]

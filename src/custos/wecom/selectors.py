@@ -1,0 +1,76 @@
+"""Reads of the WeCom connector, each for a viewer.
+
+The connection, its callbacks and syncs are the company's plumbing: admins, executives and
+auditors see them (nothing in them is a customer's contact detail). A departure case's transfer
+states follow the case's own scope.
+"""
+
+from django.db.models import Count, Q, QuerySet
+from django.utils.translation import gettext as _
+
+from custos.core.errors import Forbidden
+from custos.handover.selectors import get_case
+from custos.org.models import Employee, Role
+from custos.wecom import secrets
+from custos.wecom.models import AppMessage, Callback, Connection, MemberLink, SyncRun, Transfer
+
+READERS = (Role.ADMIN, Role.EXECUTIVE, Role.AUDITOR)
+
+
+def require_reader(viewer: Employee) -> None:
+    if viewer.role not in READERS:
+        raise Forbidden(_("Only administrators, executives and auditors see the WeCom connection."))
+
+
+def overview(viewer: Employee) -> dict:
+    require_reader(viewer)
+    conn = Connection.objects.filter(pk=1).first() or Connection(pk=1)
+    members = MemberLink.objects.aggregate(
+        linked=Count("pk", filter=Q(employee__isnull=False, missing_since__isnull=True)),
+        unlinked=Count("pk", filter=Q(employee__isnull=True)),
+        missing=Count("pk", filter=Q(missing_since__isnull=False)),
+    )
+    return {
+        "connection": conn,
+        "configured": bool(conn.corp_id),
+        "secrets_set": {kind: bool(getattr(conn, field)) for kind, field in secrets.KINDS.items()},
+        "callback_set": bool(conn.callback_token_encrypted and conn.callback_aes_key_encrypted),
+        "members": members,
+        "missing_members": list(MemberLink.objects.filter(missing_since__isnull=False).select_related("employee")[:20]),
+        "unlinked_members": list(MemberLink.objects.filter(employee__isnull=True)[:20]),
+        "last_sync": {kind: SyncRun.objects.filter(kind=kind).first() for kind in SyncRun.Kind.values},
+        "callbacks": list(Callback.objects.all()[:30]),
+        "callback_counts": dict(Callback.objects.values_list("status").annotate(n=Count("pk")).order_by()),
+        "transfers": dict(Transfer.objects.values_list("status").annotate(n=Count("pk")).order_by()),
+        "failed_messages": list(AppMessage.objects.filter(status=AppMessage.Status.FAILED)[:10]),
+    }
+
+
+def sync_run(viewer: Employee, run_id: int) -> SyncRun | None:
+    require_reader(viewer)
+    return SyncRun.objects.filter(pk=run_id).first()
+
+
+def callbacks(viewer: Employee, *, status: str | None = None) -> QuerySet[Callback]:
+    require_reader(viewer)
+    qs = Callback.objects.all()
+    return qs.filter(status=status) if status else qs
+
+
+def transfers_of_case(viewer: Employee, case_id: int) -> QuerySet[Transfer]:
+    get_case(viewer, case_id)  # 404 outside the viewer's scope
+    return Transfer.objects.filter(case_id=case_id)
+
+
+def transfers_of_plan(viewer: Employee, plan) -> QuerySet[Transfer]:
+    return Transfer.objects.filter(plan_id=plan.pk)
+
+
+def transfer(viewer: Employee, transfer_id: int) -> Transfer:
+    from custos.core.errors import NotFound
+    from custos.handover.selectors import plans_visible
+
+    t = Transfer.objects.filter(pk=transfer_id).first()
+    if t is None or not plans_visible(viewer).filter(pk=t.plan_id).exists():
+        raise NotFound(_("Transfer not found."))
+    return t

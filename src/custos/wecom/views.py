@@ -1,0 +1,127 @@
+"""Console pages of the WeCom connector, and the callback endpoint WeCom posts to."""
+
+import logging
+
+from django.contrib import messages
+from django.http import HttpResponse, HttpResponseForbidden
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
+
+from custos.access import policy
+from custos.console.decorators import console_view
+from custos.core.errors import InvalidInput
+from custos.customers.models import Customer
+from custos.org.models import Role
+from custos.wecom import selectors, services, sync, tasks, transfers
+from custos.wecom.models import SyncRun, Transfer
+
+log = logging.getLogger(__name__)
+MAX_CALLBACK_BYTES = 64 * 1024
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def callback(request):
+    """WeCom's callback URL: GET checks the URL when it is saved in WeCom; POST carries events."""
+    q = request.GET
+    try:
+        if request.method == "GET":
+            echo = services.verify_url(
+                msg_signature=q.get("msg_signature", ""), timestamp=q.get("timestamp", ""),
+                nonce=q.get("nonce", ""), echostr=q.get("echostr", ""),
+            )  # fmt: skip
+            return HttpResponse(echo, content_type="text/plain; charset=utf-8")
+        if len(request.body) > MAX_CALLBACK_BYTES:
+            return HttpResponse("too large", status=413, content_type="text/plain")
+        services.receive(body=request.body, msg_signature=q.get("msg_signature", ""), timestamp=q.get("timestamp", ""), nonce=q.get("nonce", ""))
+    except services.Refused:
+        return HttpResponseForbidden("refused", content_type="text/plain")
+    # WeCom wants a fast empty 200 (or "success"); the work happens in the worker.
+    return HttpResponse("success", content_type="text/plain")
+
+
+@console_view
+def overview(request):
+    me = request.viewer
+    data = selectors.overview(me)
+    data["is_admin"] = me.role == Role.ADMIN
+    data["callback_url"] = request.build_absolute_uri("/wecom/callback/")
+    return render(request, "wecom/overview.html", data)
+
+
+def _secret(request, name: str) -> str | None:
+    return request.POST.get(name) or None
+
+
+@require_POST
+@console_view
+def configure(request):
+    p = request.POST
+    services.configure(
+        actor=request.viewer,
+        corp_id=p.get("corp_id", ""),
+        api_base=p.get("api_base", ""),
+        agent_id=p.get("agent_id", ""),
+        app_secret=_secret(request, "app_secret"),
+        contact_secret=_secret(request, "contact_secret"),
+        directory_secret=_secret(request, "directory_secret"),
+        callback_token=_secret(request, "callback_token"),
+        callback_aes_key=_secret(request, "callback_aes_key"),
+        observers=[u for u in p.get("observers", "").replace("，", ",").replace("\n", ",").split(",")],
+        enabled=p.get("enabled") == "on",
+        transfers_enabled=p.get("transfers_enabled") == "on",
+        app_messages_enabled=p.get("app_messages_enabled") == "on",
+    )
+    messages.success(request, "企业微信配置已保存。")
+    return redirect("wecom:overview")
+
+
+@require_POST
+@console_view
+def test(request):
+    ok, message = services.test_connection(actor=request.viewer)
+    (messages.success if ok else messages.error)(request, message)
+    return redirect("wecom:overview")
+
+
+@require_POST
+@console_view
+def start_sync(request, kind: str):
+    services.require_admin(request.viewer)
+    if kind not in SyncRun.Kind.values:
+        raise InvalidInput("未知的同步类型。")
+    row = sync.start(kind, request.viewer)
+    tasks.run_sync(row.pk)
+    messages.success(request, "同步已开始，进度见下方。")
+    return redirect("wecom:overview")
+
+
+@console_view
+def sync_progress(request, run_id: int):
+    row = selectors.sync_run(request.viewer, run_id)
+    return render(request, "wecom/_sync.html", {"run": row})
+
+
+@require_POST
+@console_view
+def retry_transfer(request, transfer_id: int):
+    t = selectors.transfer(request.viewer, transfer_id)
+    transfers.retry(actor=request.viewer, transfer=t)
+    messages.success(request, "已重新向企业微信发起转接。")
+    return redirect(request.POST.get("next") or "wecom:overview")
+
+
+def case_panel(viewer, case) -> str:
+    """The WeCom state of each customer of a departure case (handover.panels)."""
+    rows = list(selectors.transfers_of_case(viewer, case.pk))
+    if not rows:
+        return ""
+    names = dict(Customer.objects.filter(pk__in=[t.customer_id for t in rows if t.customer_id]).values_list("pk", "name"))
+    counts = {s: sum(1 for t in rows if t.status == s) for s in Transfer.Status.values}
+    return render_to_string(
+        "wecom/_case_transfers.html",
+        {"rows": rows, "names": names, "counts": counts, "statuses": Transfer.Status.choices,
+         "can_retry": policy.may_manage(viewer, case.employee), "case": case},
+    )  # fmt: skip
