@@ -8,9 +8,12 @@ from custos.detection import Engine, Hit
 def test_hit_fields_and_span(engine):
     text = "您好！以后加#我#薇#信，方便联系"
     (hit,) = engine.scan(text)
-    assert hit == Hit("contact_diversion", "near:add_me_on_private_app", "high", 5, 12, "加#我#薇#信")
+    assert hit == Hit(
+        "contact_diversion", "near:add_me_on_private_app", "high", 5, 12, "加#我#薇#信", "homophone"
+    )
     assert text[hit.start : hit.end] == hit.matched
     assert hit.as_dict()["matched"] == "加#我#薇#信"
+    assert hit.as_dict()["confidence"] == "homophone"
 
 
 def test_hits_come_in_order_one_per_finding(engine):

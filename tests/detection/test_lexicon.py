@@ -39,7 +39,8 @@ def test_read_terms_defaults_and_comments():
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        ("a\tb\tc\td", "line 1: expected term, category, severity"),
+        ("a\tb\tc\td\te", "line 1: expected term, category, severity, disguised"),
+        ("词\tkickback\thigh\tyes", "line 1: fourth field 'yes'"),
         ("\tkickback", "line 1: empty term"),
         ("词\tNot A Name", "line 1: category 'Not A Name'"),
         ("词\tkickback\tsevere", "line 1: severity 'severe'"),

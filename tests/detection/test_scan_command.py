@@ -38,6 +38,7 @@ def test_one_line_of_hits_per_message_in_order():
         "category": "contact_diversion",
         "rule": "near:add_me_on_private_app",
         "severity": "high",
+        "confidence": "normalised",
         "start": 0,
         "end": 4,
         "matched": "加我V信",

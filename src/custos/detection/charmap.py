@@ -48,6 +48,18 @@ CHINESE_DIGITS = {
     "九": "9", "玖": "9",
 }  # fmt: skip
 
+# Roman numerals are a ready-made disguise for both digits (a phone number as ⅠⅢⅦ...) and the two
+# letters of VX; NFKC spells most of them as several letters, which a one-for-one table cannot hold.
+# Ⅴ and Ⅹ stay the letters v and x (Ⅴ信, ⅤⅩ: far more common in chat than a 5 or a 10 in a number);
+# the others read as the digit of their value. Ⅺ and Ⅻ have no one-character reading and are left.
+ROMAN = {
+    **{chr(0x2160 + i): str(i + 1) for i in range(9)},
+    **{chr(0x2170 + i): str(i + 1) for i in range(9)},
+    "Ⅴ": "v", "ⅴ": "v", "Ⅹ": "x", "ⅹ": "x",
+}  # fmt: skip
+# What NFKC wraps round a letter, digit or ideograph it cannot write alone: ⒜ (a), ㈠ (一), ⑴ (1), ⒈ 1.
+_ENCLOSING = str.maketrans("", "", "().")
+
 
 @dataclass(frozen=True, eq=False)
 class CharTables:
@@ -82,9 +94,12 @@ def _t2s() -> dict[str, str]:
 
 
 def _base_char(ch: str, t2s: dict[str, str]) -> str:
+    if ch in ROMAN:
+        return ROMAN[ch]
     n = unicodedata.normalize("NFKC", ch)
     if len(n) != 1:
-        n = ch
+        bare = n.translate(_ENCLOSING)
+        n = bare if len(bare) == 1 and len(n) > 1 else ch
     low = n.lower()
     if len(low) == 1:
         n = low

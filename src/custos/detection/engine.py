@@ -34,9 +34,9 @@ from operator import itemgetter
 
 import numpy
 
-from custos.detection import charmap, lexicon, patterns, phones
+from custos.detection import charmap, lexicon, patterns, phones, words
 from custos.detection.charmap import BOUNDARY
-from custos.detection.lexicon import Rules, Term
+from custos.detection.lexicon import SEVERITIES, Rules, Term
 from custos.detection.normalise import MIXED, REPEAT, Normaliser, Units, collapse
 from custos.detection.patterns import ALLOW, CUE, SEVERITY_RANK, TERM, TERM_BIT, Entry
 
@@ -46,8 +46,21 @@ CONTACT_LEAK = "contact_leak"
 ID_CUE_GROUPS = {"contact_app": False, "id_label": True}
 # Proximity rules and "before" contexts do not reach across a sentence.
 SENTENCE_END = re.compile(r"[。！？!?；;\n]")
-# A homophone of a word this long is taken for the word; of a shorter one (四单 for 私单) it is not.
-HOMOPHONE_MIN_UNITS = 3
+# How sure a hit is, most sure first: the term as written; written otherwise but the same once width,
+# case, traditional characters, separators and repeats are folded; a homophone or a look-alike
+# character (薇信, 斯下交易); spelled out in pinyin (fei dan).
+CONFIDENCES = ("exact", "normalised", "homophone", "pinyin")
+EXACT, NORMALISED, HOMOPHONE, PINYIN = CONFIDENCES
+# A homophone or pinyin reading is a guess, and its hit is raised one severity lower than the term;
+# unless the lexicon says so itself: a listed look-alike character (薇 for 微) or a term marked
+# disguised, which people are known to write that way.
+# A homophone of a word this long is taken for the word (with a 10,000-term lexicon, a shorter one
+# sounds like ordinary speech: 十八斤 for 十八禁); a term marked disguised is read so however short.
+HOMOPHONE_MIN_UNITS = 4
+# Pinyin spelled out: three syllables or more, or a term marked disguised (fei dan, hui kou).
+PINYIN_MIN_UNITS = 3
+_LATIN_LETTER = re.compile(r"[A-Za-z]")
+_RUN = re.compile(r"(.)\1*", re.DOTALL)
 # Between a contact app's name and an id: 微信号 abc123, 微信是 abc123.
 _ID_LABELS = ("号", "是", "为", "码", "号码")
 _ACCOUNT_ID = re.compile(r"[a-z][-_a-z0-9]{5,19}")
@@ -68,12 +81,15 @@ class Hit:
     start: int  # offsets in the original text, end exclusive: matched == text[start:end]
     end: int
     matched: str
+    # one of CONFIDENCES; `severity` already accounts for it
+    confidence: str = EXACT
 
     def as_dict(self) -> dict:
         return {
             "category": self.category,
             "rule": self.rule,
             "severity": self.severity,
+            "confidence": self.confidence,
             "start": self.start,
             "end": self.end,
             "matched": self.matched,
@@ -283,7 +299,8 @@ class Engine:
             # character is repeated, not a syllable: 有优惠 is no stutter.
             stutter = collapsed.find(collapse(canon))
             if self._worth_a_look(collapsed.mask(stutter), role, text, canon, ()):
-                second = self._pass(stutter, collapsed, role)
+                runs_of = [len(m.group()) for m in _RUN.finditer(canon)]
+                second = self._pass(stutter, collapsed, role, runs_of)
         if second is None and not self._worth_a_look(full.mask(matches), role, text, canon, runs):
             return []
         first = self._pass(matches, full, role)
@@ -306,19 +323,28 @@ class Engine:
             return _merge(self._mobiles(text, runs, spans))
 
         units = self._norm.units(text)
-        hits = self._verify(text, units, first)
+        hits = self._verify(text, units, first, stuttered=False)
         if second and second.candidates:
-            hits += self._verify(text, units.collapsed(), second)
+            hits += self._verify(text, units.collapsed(), second, stuttered=True)
         if runs or id_cues:
             hits += self._contacts(text, units, runs, first)
         return _merge(hits)
 
-    def _pass(self, matches, automaton: patterns.Automaton, role: str | None) -> _Pass:
+    def _pass(
+        self, matches, automaton: patterns.Automaton, role: str | None, runs: list[int] | None = None
+    ) -> _Pass:
+        """Candidates of one canonical text. `runs` (for the text with repeats collapsed) says how
+        often each of its units was repeated: a form with a doubled unit (扣扣) matches only where
+        the text doubled it too, not wherever its single form (扣) stands in a text that repeats
+        something else."""
         allowed: list[tuple[int, int, Entry]] = []
         cues: dict[str, list] = defaultdict(list)
         terms = []
         for pattern, start, end in matches:
+            needs = automaton.needs[pattern] if runs is not None else None
             for index in automaton.entries_of[pattern]:
+                if needs and index in needs and not _repeated(runs, start, needs[index]):
+                    continue
                 entry = self._patterns.entries[index]
                 if entry.kind == TERM:
                     terms.append((start, end, entry))
@@ -355,28 +381,96 @@ class Engine:
             return False
         return end - start >= HOMOPHONE_MIN_UNITS or any(units.latin[start:end])
 
-    def _verify(self, text: str, units: Units, found: _Pass) -> list[Hit]:
+    def _reading(
+        self, text: str, base: str, units: Units, s: int, e: int, entry: Entry, length: int, stuttered: bool
+    ) -> tuple[str, bool] | None:
+        """How units [s, e) read the entry (one of CONFIDENCES) and whether that reading is a guess
+        (see _LOWERED), or None where it is not safe enough to count. `length` is the units of the
+        whole candidate (both words of a near rule)."""
+        folds = units.folds[s:e]
+        if any(units.latin[s:e]):
+            if length >= PINYIN_MIN_UNITS or entry.disguised:
+                return PINYIN, not entry.disguised
+            return None
+        if folds in entry.exact:
+            start, end = units.span(s, e)
+            if not stuttered and text[start:end] in entry.forms:
+                return EXACT, False
+            plain = "".join(base[units.starts[i] : units.ends[i]] for i in range(s, e))
+            if plain in entry.forms:
+                return NORMALISED, False
+            if stuttered and collapse(plain) in {collapse(form) for form in entry.forms}:
+                return NORMALISED, False
+            return HOMOPHONE, False  # a listed look-alike character folded onto the term's (薇信)
+        if any(fold.startswith(MIXED) for fold in folds):
+            return None
+        if not (length >= HOMOPHONE_MIN_UNITS or (entry.disguised and e - s >= 2)):
+            return None
+        start, end = units.span(s, e)
+        if words.ordinary(base, start, end, self._changed(units, s, e, entry)):
+            return None
+        return HOMOPHONE, not entry.disguised
+
+    @staticmethod
+    def _changed(units: Units, s: int, e: int, entry: Entry) -> set[int]:
+        """Positions in the text of the units that differ from the nearest written form of the entry."""
+        best: set[int] | None = None
+        for folds in entry.exact:
+            if len(folds) != e - s:
+                continue
+            changed = {units.starts[s + k] for k, fold in enumerate(folds) if units.folds[s + k] != fold}
+            if best is None or len(changed) < len(best):
+                best = changed
+        return best if best is not None else set(range(units.starts[s], units.ends[e - 1]))
+
+    @staticmethod
+    def _bounded(base: str, start: int, end: int, entry: Entry | None) -> bool:
+        """Whether a match [start, end) stands as a word of its own: a Latin match not inside a longer
+        Latin word (av in have, test in ATESTB), a term not the tail or head of a longer common word."""
+        if start > 0 and _LATIN_LETTER.match(base, start) and _LATIN_LETTER.match(base, start - 1):
+            return False
+        if end < len(base) and _LATIN_LETTER.match(base, end - 1) and _LATIN_LETTER.match(base, end):
+            return False
+        if entry is not None:
+            if entry.before and base.endswith(entry.before, 0, start):
+                return False
+            if entry.after and base.startswith(entry.after, end):
+                return False
+        return True
+
+    def _verify(self, text: str, units: Units, found: _Pass, stuttered: bool) -> list[Hit]:
         hits = []
-        base = None
+        base = self._norm.base(text)
         for candidate in found.candidates:
-            if not all(
-                self._reads_as(units, s, e, entry) and not found.company_channel(units, s, e)
-                for s, e, entry in candidate.pieces
-            ):
-                continue
-            first, last = candidate.pieces[0], candidate.pieces[-1]
-            if first is not last and SENTENCE_END.search(
-                text, units.ends[first[1] - 1], units.starts[last[0]]
-            ):
-                continue
-            start, end = units.span(first[0], last[1])
-            if candidate.category in self._negated_categories:
-                base = base or self._norm.base(text)
-                if self._negated(text, base, units, found, candidate, start, end):
+            pieces = candidate.pieces
+            length = sum(e - s for s, e, _ in pieces)
+            levels, guessed = [], False
+            for s, e, entry in pieces:
+                reading = self._reading(text, base, units, s, e, entry, length, stuttered)
+                if reading is None or found.company_channel(units, s, e):
+                    break
+                levels.append(reading[0])
+                guessed = guessed or reading[1]
+            else:
+                first, last = pieces[0], pieces[-1]
+                if first is not last and SENTENCE_END.search(
+                    text, units.ends[first[1] - 1], units.starts[last[0]]
+                ):
                     continue
-            hits.append(
-                Hit(candidate.category, candidate.rule, candidate.severity, start, end, text[start:end])
-            )
+                start, end = units.span(first[0], last[1])
+                if not self._bounded(base, start, end, first[2] if first is last else None):
+                    continue
+                if candidate.category in self._negated_categories and self._negated(
+                    text, base, units, found, candidate, start, end
+                ):
+                    continue
+                confidence = max(levels, key=CONFIDENCES.index)
+                severity = candidate.severity
+                if guessed:
+                    severity = SEVERITIES[max(0, SEVERITY_RANK[severity] - 1)]
+                hits.append(
+                    Hit(candidate.category, candidate.rule, severity, start, end, text[start:end], confidence)
+                )
         return hits
 
     def _negated(
@@ -406,7 +500,17 @@ class Engine:
         for a, b in runs:
             for start, end, number in phones.mobile_spans(text, spans(a, b)):
                 if number not in self._numbers:
-                    hits.append(Hit(CONTACT_LEAK, "contact:mobile", "high", start, end, text[start:end]))
+                    hits.append(
+                        Hit(
+                            CONTACT_LEAK,
+                            "contact:mobile",
+                            "high",
+                            start,
+                            end,
+                            text[start:end],
+                            _as_written(text, start, end),
+                        )
+                    )
         return hits
 
     def _contacts(self, text: str, units: Units, runs, found: _Pass) -> list[Hit]:
@@ -427,13 +531,38 @@ class Engine:
                 if folded[start:end] in self._accounts or folded[start:end] in self._numbers:
                     continue
                 severity = "high" if kind == "wechat_id" else "medium"
-                hits.append(Hit(CONTACT_LEAK, f"contact:{kind}", severity, start, end, text[start:end]))
+                hits.append(
+                    Hit(
+                        CONTACT_LEAK,
+                        f"contact:{kind}",
+                        severity,
+                        start,
+                        end,
+                        text[start:end],
+                        _as_written(text, start, end),
+                    )
+                )
         return hits
+
+
+def _repeated(runs: list[int], start: int, needs: tuple[tuple[int, ...], ...]) -> bool:
+    """Whether the collapsed units from `start` repeat at least as one of `needs` asks."""
+    return any(all(runs[start + k] >= n for k, n in enumerate(need)) for need in needs)
 
 
 def _unmask(original: str, hits: Iterable[Hit]) -> list[Hit]:
     """Hits on a text whose NUL characters (the batch separator) were read as spaces, one for one."""
     return [dataclasses.replace(hit, matched=original[hit.start : hit.end]) for hit in hits]
+
+
+def _as_written(text: str, start: int, end: int) -> str:
+    """A number or id in plain ASCII is exact; spelled in Chinese numerals, circled digits or split
+    by symbols it was normalised to be read."""
+    return (
+        EXACT
+        if text[start:end].isascii() and text[start:end].replace("_", "").replace("-", "").isalnum()
+        else NORMALISED
+    )
 
 
 def _split_allow(norm: Normaliser, items: list[str]) -> tuple[frozenset, frozenset, list[str]]:

@@ -1,7 +1,7 @@
 """Messages in, hits out, as JSON lines: what `custos scan` reads and writes.
 
 In:  {"id": ..., "text": "...", "sender_role": "staff"}   (sender_role optional, "staff" if absent)
-Out: {"id": ..., "hits": [{"category", "rule", "severity", "start", "end", "matched"}]}
+Out: {"id": ..., "hits": [{"category", "rule", "severity", "confidence", "start", "end", "matched"}]}
 
 A line that is not such an object is reported on the error stream, one line naming its line
 number (and its id when it has one), and skipped; the others are scanned in batches.

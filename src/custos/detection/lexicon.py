@@ -1,6 +1,8 @@
 """Lexicons and rules: what to look for, read from the shipped data files or an operator's own.
 
-A lexicon is a list of terms, one a line: term<TAB>category<TAB>severity, the last two optional.
+A lexicon is a list of terms, one a line: term<TAB>category<TAB>severity<TAB>disguised, the last three
+optional. "disguised" marks a term people commonly write in homophones or pinyin (私单 as 思单, fei dan):
+such a term is matched so even when it is short; others only when long enough to be safe.
 The rules file (TOML) holds what a term list cannot say: categories and who may raise them,
 disguise spellings, word groups for proximity rules, the company's own channels, and contexts
 that make a match no hit. The format is described in data/default_rules.toml itself.
@@ -31,6 +33,8 @@ class Term:
     text: str
     category: str = CUSTOM_CATEGORY
     severity: str = "medium"
+    # commonly written in homophones or pinyin: matched so however short (see engine._reading)
+    disguised: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,9 +99,9 @@ def read_terms(lines: Iterable[str], source: str) -> list[Term]:
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         fields = [f.strip() for f in line.split("\t")]
-        if len(fields) > 3:
+        if len(fields) > 4:
             raise LexiconError(
-                f"{source} line {number}: expected term, category, severity: got {len(fields)} fields"
+                f"{source} line {number}: expected term, category, severity, disguised: got {len(fields)} fields"
             )
         text = fields[0]
         category = fields[1] if len(fields) > 1 and fields[1] else CUSTOM_CATEGORY
@@ -112,7 +116,12 @@ def read_terms(lines: Iterable[str], source: str) -> list[Term]:
             raise LexiconError(
                 f"{source} line {number}: severity {severity!r} is not one of {', '.join(SEVERITIES)}"
             )
-        terms.append(Term(text, category, severity))
+        flag = fields[3] if len(fields) > 3 else ""
+        if flag not in ("", "disguised"):
+            raise LexiconError(
+                f"{source} line {number}: fourth field {flag!r} must be empty or the word disguised"
+            )
+        terms.append(Term(text, category, severity, flag == "disguised"))
     return terms
 
 

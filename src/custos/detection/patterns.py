@@ -10,13 +10,15 @@ Two Aho-Corasick automata over the same canonical text:
   character offset first, an array eight times the text's size, which the batch does not need.
 """
 
+import dataclasses
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy
 from ahocorasick_rs import MATCHKIND_STANDARD, AhoCorasick, BytesAhoCorasick
 
-from custos.detection import lexicon, pinyin
+from custos.detection import lexicon, pinyin, words
 from custos.detection.lexicon import LexiconError, Rules, Term
 from custos.detection.normalise import Normaliser, collapse
 
@@ -34,6 +36,15 @@ class Entry:
     severity: str = ""
     # unit folds of every written form: a match reading like one of them is no mere homophone
     exact: frozenset = frozenset()
+    # the written forms themselves (the term and its synonym spellings): a match that is one of
+    # them character for character is exact, not merely normalised
+    forms: frozenset = frozenset()
+    # commonly written in homophones or pinyin (lexicon.Term.disguised)
+    disguised: bool = False
+    # what may not come just before / after a match: the rest of a common word the term is only
+    # the tail / head of (words.edges), base-folded
+    before: tuple = ()
+    after: tuple = ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -41,6 +52,10 @@ class Automaton:
     search: AhoCorasick
     entries_of: tuple[tuple[int, ...], ...]  # pattern → its entries
     masks: tuple[int, ...]  # pattern → TERM_BIT | the bits of its cue groups
+    # pattern → {entry: runs} for the collapsed automaton: a written form with a doubled unit (扣扣,
+    # 偷偷加我) collapses to its single form, which the text must hold at least as many times over
+    # (runs: how many times each collapsed unit must repeat, one tuple per such form)
+    needs: tuple[dict, ...] = ()
 
     def find(self, canon: str) -> list[tuple[int, int, int]]:
         return self.search.find_matches_as_indexes(canon, overlapping=True)
@@ -60,6 +75,7 @@ class Patterns:
     # si xia mai mai, and its stutter 私私下下买买卖卖 collapses to si xia mai
     collapsed: Automaton
     entries: tuple[Entry, ...]
+    entry_masks: tuple[int, ...]  # entry → TERM_BIT or its cue group's bit
     group_bits: dict[str, int]
     trigger: BytesAhoCorasick  # over canonical text in UTF-8; offsets are byte offsets
     terms: int
@@ -76,7 +92,7 @@ class _Builder:
         self.norm = normaliser
         self.rules = rules
         self.keys: dict[tuple, int] = {}
-        self.specs: list[list] = []  # [kind, name, category, severity, set of folds]
+        self.specs: list[list] = []  # [kind, name, category, severity, set of folds, set of forms, disguised]
         self.patterns: dict[str, list[int]] = {}
 
     def forms(self, word: str) -> list[str]:
@@ -91,20 +107,29 @@ class _Builder:
         return sorted(forms)
 
     def add(
-        self, word: str, kind: int, name: str, category: str = "", severity: str = "", readings: bool = True
+        self,
+        word: str,
+        kind: int,
+        name: str,
+        category: str = "",
+        severity: str = "",
+        readings: bool = True,
+        disguised: bool = False,
     ) -> bool:
         key = (kind, name, category)
         index = self.keys.get(key)
         if index is None:
             index = self.keys[key] = len(self.specs)
-            self.specs.append([kind, name, category, severity, set()])
+            self.specs.append([kind, name, category, severity, set(), set(), disguised])
         elif SEVERITY_RANK.get(severity, -1) > SEVERITY_RANK.get(self.specs[index][3], -1):
             self.specs[index][3] = severity
+        self.specs[index][6] = self.specs[index][6] or disguised
         added = False
         for form in self.forms(word):
             units = self.norm.units(form)
             if not units.canon:
                 continue
+            self.specs[index][5].update((form, word.strip()))
             self.specs[index][4].add(units.folds)
             self.specs[index][4].add(units.collapsed().folds)
             self._register(units.canon, index)
@@ -160,25 +185,53 @@ def build(
             raise LexiconError(
                 f"term {term.text!r}: severity {term.severity!r} is not one of {', '.join(lexicon.SEVERITIES)}"
             )
-        if not builder.add(term.text, TERM, f"term:{term.text.strip()}", term.category, term.severity):
+        if not builder.add(
+            term.text,
+            TERM,
+            f"term:{term.text.strip()}",
+            term.category,
+            term.severity,
+            disguised=term.disguised,
+        ):
             raise LexiconError(f"term {term.text!r} has no letter, digit or character to match")
         count += 1
-    for group, words in rules.cues.items():
-        for word in words:
+    for group, group_words in rules.cues.items():
+        for word in group_words:
             builder.add(word, CUE, group)
     for phrase in allow:
         builder.add(phrase, ALLOW, "", readings=False)
 
     entries = tuple(
-        Entry(kind, name, category, severity, frozenset(folds))
-        for kind, name, category, severity, folds in builder.specs
+        Entry(
+            kind,
+            name,
+            category,
+            severity,
+            frozenset(folds),
+            frozenset(forms),
+            disguised,
+            *_edges(kind, forms),
+        )
+        for kind, name, category, severity, folds, forms, disguised in builder.specs
     )
     group_bits = {group: 1 << (1 + i) for i, group in enumerate(rules.cues)}
     full = _automaton(builder.patterns, entries, group_bits)
     collapsed: dict[str, list[int]] = {}
+    # collapsed pattern → entry → runs tuples, for the forms that hold a doubled unit; None marks an
+    # entry that a form without one reaches too (no repeat needed)
+    needs: dict[str, dict[int, set | None]] = {}
     for pattern, indexes in builder.patterns.items():
-        merged = collapsed.setdefault(collapse(pattern), [])
+        key = collapse(pattern)
+        merged = collapsed.setdefault(key, [])
         merged.extend(i for i in indexes if i not in merged)
+        runs = tuple(len(m.group()) for m in _RUN.finditer(pattern))
+        doubled = any(r > 1 for r in runs)
+        wants = needs.setdefault(key, {})
+        for i in indexes:
+            if not doubled:
+                wants[i] = None
+            elif wants.get(i, set()) is not None:
+                wants.setdefault(i, set()).add(runs)
 
     triggers = [
         pattern
@@ -198,16 +251,46 @@ def build(
     trigger_keys = sorted(trigger | stutters)
     stutter_mask = numpy.array([pattern in stutters for pattern in trigger_keys], dtype=bool)
     stutter_mask.flags.writeable = False
+    collapsed_automaton = _automaton(collapsed, entries, group_bits)
+    collapsed_automaton = dataclasses.replace(
+        collapsed_automaton,
+        needs=tuple(
+            {i: tuple(sorted(r)) for i, r in needs[key].items() if r is not None} for key in collapsed
+        ),
+    )
     return Patterns(
         full=full,
-        collapsed=_automaton(collapsed, entries, group_bits),
+        collapsed=collapsed_automaton,
         entries=entries,
+        entry_masks=tuple(
+            TERM_BIT if e.kind == TERM else group_bits[e.name] if e.kind == CUE else 0 for e in entries
+        ),
         group_bits=group_bits,
         trigger=BytesAhoCorasick([key.encode() for key in trigger_keys], matchkind=MATCHKIND_STANDARD),
         terms=count,
         stutter_only=frozenset(numpy.flatnonzero(stutter_mask).tolist()),
         stutter_mask=stutter_mask,
     )
+
+
+_RUN = re.compile(r"(.)\1*", re.DOTALL)
+
+
+def _edges(kind: int, forms: set) -> tuple[tuple, tuple]:
+    """Before/after contexts of a term's Chinese forms that would make it part of a longer word."""
+    if kind != TERM:
+        return (), ()
+    before: set[str] = set()
+    after: set[str] = set()
+    for form in forms:
+        if _HAN.fullmatch(form):
+            b, a = words.edges(form)
+            before.update(b)
+            after.update(a)
+    return tuple(sorted(before)), tuple(sorted(after))
+
+
+_HAN = re.compile(r"[\u3400-\u9fff]{2,}")
 
 
 def _automaton(
