@@ -24,6 +24,7 @@ from custos.alerts.models import (
     Threshold,
     Webhook,
 )
+from custos.alerts.signals import alerts_raised
 from custos.core import crypto, keyring
 from custos.core.errors import Conflict, Forbidden, InvalidInput
 from custos.detection.lexicon import LexiconError, read_terms
@@ -112,7 +113,7 @@ def raise_signals(signals) -> list[Alert]:
         Alert.objects.bulk_create(raised)  # primary keys come back on both databases (RETURNING)
         append_batch([_entry("alert.raised", alert, None) for alert in raised])
         _queue_deliveries(raised, "alert.raised", units)
-        signals.alerts_raised.send(sender=Alert, alerts=raised)
+        alerts_raised.send(sender=Alert, alerts=raised)
     return raised
 
 

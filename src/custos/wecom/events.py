@@ -28,6 +28,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from custos.archive import matching
+from custos.ledger.models import Entry
 from custos.ledger.services import Event, append_batch
 from custos.org.models import Employee
 from custos.wecom.models import Callback, Connection, MemberLink
@@ -167,6 +168,17 @@ def _group_members(chat: dict, observers: set[str]) -> tuple[list[dict], bool]:
     return members, observed
 
 
+def _last_owner(chat_id: str) -> Employee | None:
+    """Who owned a group WeCom no longer describes (dismissed): the owner its last entry named."""
+    seq_actor = (
+        Entry.objects.filter(source=SOURCE, kind__in=["group.created", "group.owner_changed"], payload__contains=f'"{chat_id}"')
+        .order_by("-seq")
+        .values_list("actor_id", flat=True)
+        .first()
+    )
+    return Employee.objects.select_related("unit").filter(pk=seq_actor).first() if seq_actor else None
+
+
 def _group(data: dict, client, connection: Connection) -> Plan:
     from custos.wecom.client import WeComError
 
@@ -182,7 +194,7 @@ def _group(data: dict, client, connection: Connection) -> Plan:
                 raise  # the group's members decide whether it is an alert: try again later
             log.info("wecom: group details unavailable (%s)", exc.errcode)
     owner = chat.get("owner") or data.get("UserID") or ""
-    employee = employee_for(owner) if owner else None
+    employee = employee_for(owner) if owner else _last_owner(chat_id)
     if employee is None:
         raise UnknownMember(owner)
     if change == "create":
