@@ -28,7 +28,7 @@ assets: $(VENDOR)/.installed
 run: setup
 	$(BIN)/custos migrate
 	$(BIN)/custos demo --if-empty
-	$(BIN)/custos serve --host $(HOST) --port $(PORT)
+	CUSTOS_DEMO_WECOM_STUB=1 $(BIN)/custos serve --host $(HOST) --port $(PORT)
 
 lint: setup
 	$(BIN)/ruff check src tests bench scripts/merge-translations

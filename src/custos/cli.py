@@ -21,6 +21,7 @@ COMMANDS = [
     "ingest",
     "simulate",
     "archive",
+    "wecom",
     "keys",
     "scan",
     "evidence",

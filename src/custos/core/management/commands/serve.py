@@ -27,6 +27,11 @@ class Command(BaseCommand):
         if not no_worker:
             children.append(subprocess.Popen([sys.executable, "-m", "custos.cli", "worker"]))
         url = f"http://{host}:{port}/"
+        if os.environ.get("CUSTOS_DEMO_WECOM_STUB") == "1":
+            # The demo company is connected to a local stand-in of WeCom's API (custos.wecom.demo).
+            children.append(subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+                [sys.executable, "-m", "custos.cli", "wecom", "stub", "--demo", "--callback", f"{url}wecom/callback/"]
+            ))  # fmt: skip
         self.stdout.write(f"Custos console: {url}   API: {url}api/v1/docs   (Ctrl-C stops)")
         if not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
             # SQLite has one writer at a time; threads in one process share it better than processes.
