@@ -10,9 +10,6 @@ address, which `custos serve` starts beside the console, so "test connection" wo
 
 import hashlib
 import random
-from datetime import timedelta
-
-from django.utils import timezone
 
 from custos.customers import services as customer_services
 from custos.customers.models import Customer, CustomerContact
