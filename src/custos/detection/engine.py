@@ -60,6 +60,8 @@ HOMOPHONE_MIN_UNITS = 4
 # Pinyin spelled out: three syllables or more, or a term marked disguised (fei dan, hui kou).
 PINYIN_MIN_UNITS = 3
 _LATIN_LETTER = re.compile(r"[A-Za-z]")
+# Punctuation of ordinary prose: a homophone read across it is a coincidence of two sentences.
+_PROSE = re.compile(r"[。！？!?；;，,、：:\n]")
 _RUN = re.compile(r"(.)\1*", re.DOTALL)
 # Between a contact app's name and an id: 微信号 abc123, 微信是 abc123.
 _ID_LABELS = ("号", "是", "为", "码", "号码")
@@ -396,6 +398,10 @@ class Engine:
             start, end = units.span(s, e)
             if not stuttered and text[start:end] in entry.forms:
                 return EXACT, False
+            # Split by prose punctuation where a common word runs over the edge (追回、扣押): two
+            # sentences, not a disguised 回扣.
+            if _PROSE.search(text, start, end) and words.ordinary(base, start, end, set()):
+                return None
             plain = "".join(base[units.starts[i] : units.ends[i]] for i in range(s, e))
             if plain in entry.forms:
                 return NORMALISED, False
@@ -404,10 +410,15 @@ class Engine:
             return HOMOPHONE, False  # a listed look-alike character folded onto the term's (薇信)
         if any(fold.startswith(MIXED) for fold in folds):
             return None
-        if not (length >= HOMOPHONE_MIN_UNITS or (entry.disguised and e - s >= 2)):
+        # Per word, not per candidate: each word of a near rule is a short cue (加我, 微信).
+        if not (e - s >= HOMOPHONE_MIN_UNITS or (entry.disguised and e - s >= 2)):
             return None
         start, end = units.span(s, e)
-        if words.ordinary(base, start, end, self._changed(units, s, e, entry)):
+        changed = self._changed(units, s, e, entry)
+        # Mostly sound alone (费但 for 飞单) or read across prose punctuation (非。但): chance, not a term.
+        if 2 * len(changed) > e - s or _PROSE.search(text, start, end):
+            return None
+        if words.ordinary(base, start, end, changed):
             return None
         return HOMOPHONE, not entry.disguised
 

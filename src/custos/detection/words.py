@@ -50,18 +50,18 @@ def count(word: str) -> int:
 
 @functools.cache
 def _affixes() -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
-    """For each head or tail (two characters or more) of a common word: what completes the word.
+    """For each head or tail of a common word: what completes the word.
 
-    tails["单干"] holds "简" when 简单干 were a common word; heads["私了"] holds "事" for 私了事.
+    before["和国"] holds "人民共" (人民共和国); after["了"] holds "解" (了解): so a term that starts with
+    了 or ends with 和国 knows what must not come right after or before it.
     """
     before: dict[str, set[str]] = {}
     after: dict[str, set[str]] = {}
     for word, n in frequencies().items():
-        if n < COMMON or len(word) < 3:
+        if n < COMMON:
             continue
-        for cut in range(1, len(word) - 1):
+        for cut in range(1, len(word)):
             before.setdefault(word[cut:], set()).add(word[:cut])
-        for cut in range(2, len(word)):
             after.setdefault(word[:cut], set()).add(word[cut:])
     return (
         {k: tuple(sorted(v)) for k, v in before.items()},
@@ -70,13 +70,24 @@ def _affixes() -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
 
 
 def edges(term: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(what may not come just before, what may not come just after) a match of `term`: the rest
-    of a common word the term is only the tail or the head of. Empty unless the term is such a piece,
-    and never where the term is a common word itself (回扣 stays 回扣 in 回扣款)."""
+    """(what may not come just before, what may not come just after) a match of `term`.
+
+    Where a common word would run across the edge of the match, the text says that word, not the
+    term: 私了 in 太自私了 (自私), 民共和国 in 中华人民共和国, 私了 in 私了解. Only for a term that is no
+    common word itself: 回扣 stays 回扣 in 收回扣, whatever 收回 says.
+    """
     if len(term) < 2 or count(term) >= COMMON:
         return (), ()
     before, after = _affixes()
-    return before.get(term, ()), after.get(term, ())
+    head: set[str] = set()
+    tail: set[str] = set()
+    for k in range(1, len(term)):
+        # a word ending with the term's first k characters, or starting with its last k
+        head.update(before.get(term[:k], ()))
+        tail.update(after.get(term[-k:], ()))
+    head.update(before.get(term, ()))
+    tail.update(after.get(term, ()))
+    return tuple(sorted(head)), tuple(sorted(tail))
 
 
 def ordinary(text: str, start: int, end: int, changed: set[int]) -> bool:
