@@ -2,7 +2,6 @@
 the lexicon and allow-list per unit, and a unit's thresholds and webhooks."""
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -16,14 +15,12 @@ from custos.alerts.models import Alert, Severity, Webhook
 from custos.alerts.rules import CATEGORIES, RULES
 from custos.console.decorators import console_view
 from custos.core.errors import Forbidden, InvalidInput
+from custos.core.paging import page_of
+from custos.core.query import id_or_none
 from custos.org.models import Employee
 from custos.org.selectors import get_unit, units_visible
 
 PAGE_SIZE = 30
-
-
-def _digit(value) -> int | None:
-    return int(value) if value and str(value).isdigit() and len(str(value)) < 19 else None
 
 
 def _labels(alerts) -> None:
@@ -47,11 +44,11 @@ def inbox(request):
         state=state if state in {*Alert.State.values, "active"} else None,
         severity=params.get("severity") if params.get("severity") in Severity.values else None,
         rule=params.get("rule") if params.get("rule") in RULES else None,
-        unit_id=_digit(params.get("unit")),
+        unit_id=id_or_none(params.get("unit")),
     )
     query = params.copy()
     query.pop("page", None)
-    page = Paginator(selectors.list_alerts(me, filters), PAGE_SIZE).get_page(params.get("page"))
+    page = page_of(selectors.list_alerts(me, filters), PAGE_SIZE, params.get("page"))
     _labels(page)
     context = {
         "page": page,
@@ -126,7 +123,7 @@ def action(request, alert_id: int, name: str):
 
 
 def _unit_for(request, me):
-    unit_id = _digit(request.GET.get("unit") or request.POST.get("unit"))
+    unit_id = id_or_none(request.GET.get("unit") or request.POST.get("unit"))
     return get_unit(me, unit_id) if unit_id else me.unit
 
 
@@ -150,10 +147,10 @@ def lexicon(request):
             )
             messages.success(request, _("Channel allowed."))
         elif what == "term_toggle":
-            term = selectors.get_term(me, _digit(request.POST.get("id")) or 0)
+            term = selectors.get_term(me, id_or_none(request.POST.get("id")) or 0)
             services.set_term_enabled(actor=me, term=term, enabled=request.POST.get("enabled") == "1")
         elif what == "allow_toggle":
-            row = selectors.get_allowed(me, _digit(request.POST.get("id")) or 0)
+            row = selectors.get_allowed(me, id_or_none(request.POST.get("id")) or 0)
             services.set_allowed_enabled(actor=me, allowed=row, enabled=request.POST.get("enabled") == "1")
         return redirect(f"{request.path}?unit={unit.pk}")
     return render(
@@ -191,7 +188,7 @@ def settings_page(request):
         if what == "threshold":
             key = request.POST.get("key", "")
             raw = (request.POST.get("value") or "").strip()
-            value = None if raw == "" else _digit(raw)
+            value = None if raw == "" else id_or_none(raw)
             if raw and value is None:
                 raise InvalidInput(_("Enter a whole number, or leave it empty to inherit."))
             services.set_threshold(actor=me, unit=unit, key=key, value=value)
@@ -208,7 +205,7 @@ def settings_page(request):
                 return _settings(request, me, unit, webhook_form=form, webhook_error=exc.message, status=400)
             messages.success(request, _("Webhook added."))
         elif what == "webhook_toggle":
-            hook = selectors.get_webhook(me, _digit(request.POST.get("id")) or 0)
+            hook = selectors.get_webhook(me, id_or_none(request.POST.get("id")) or 0)
             services.set_webhook_enabled(actor=me, webhook=hook, enabled=request.POST.get("enabled") == "1")
         return redirect(f"{request.path}?unit={unit.pk}")
     return _settings(request, me, unit)

@@ -9,7 +9,7 @@ from ninja.pagination import LimitOffsetPagination
 from custos.core import paging
 
 MAX_LIMIT = 500
-MAX_OFFSET = 10**9
+MAX_OFFSET = paging.MAX_OFFSET
 COUNT_CAP = 1_000
 
 

@@ -1,14 +1,11 @@
 """Console pages of the archive: conversations, a conversation read like a chat, search, attachments."""
 
 import contextlib
-from datetime import datetime, time
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -19,7 +16,8 @@ from custos.archive.schemas import MONEY_TYPES
 from custos.console.decorators import console_view
 from custos.core import byteranges
 from custos.core.errors import NotFound
-from custos.core.paging import page_ahead
+from custos.core.paging import page_ahead, page_of
+from custos.core.query import day_bound, id_or_none
 from custos.customers import selectors as customers_selectors
 from custos.customers.selectors import get_customer
 from custos.ledger.services import append
@@ -30,18 +28,6 @@ PAGE_SIZE = 30
 CHAT_PAGE = 200
 # Shown in the page; anything else is downloaded, never rendered by the browser (no HTML, no SVG).
 INLINE = ("image/png", "image/jpeg", "image/gif", "image/webp", "audio/", "video/")
-
-
-def _digit(value) -> int | None:
-    return int(value) if value and str(value).isdigit() and len(str(value)) < 19 else None
-
-
-def _day(value, end=False):
-    day = parse_date(value or "") if value else None
-    if day is None:
-        return None
-    moment = timezone.make_aware(datetime.combine(day, time.max if end else time.min))
-    return moment
 
 
 def _staff_choices(viewer):
@@ -68,8 +54,8 @@ def _decorate(items) -> list:
 def conversation_list(request):
     me = request.viewer
     qs = selectors.conversations_visible(me)
-    employee = _digit(request.GET.get("employee"))
-    customer = _digit(request.GET.get("customer"))
+    employee = id_or_none(request.GET.get("employee"))
+    customer = id_or_none(request.GET.get("customer"))
     if employee:
         qs = qs.filter(employee_id=employee)
     if customer:
@@ -108,9 +94,8 @@ def conversation_detail(request, conversation_id: int):
     me = request.viewer
     conversation = selectors.get_conversation(me, conversation_id)
     items = selectors.messages_of(me, conversation_id)
-    paginator = Paginator(items, CHAT_PAGE)
     # The newest messages first, as a chat app opens: the last page unless another is asked for.
-    page = paginator.get_page(request.GET.get("page") or paginator.num_pages)
+    page = page_of(items, CHAT_PAGE, request.GET.get("page"), last_by_default=True)
     can_link = (
         conversation.contact is not None
         and conversation.contact.customer_id is None
@@ -148,15 +133,15 @@ def conversation_detail(request, conversation_id: int):
 @require_POST
 def link_contact(request, contact_id: int):
     me = request.viewer
-    customer_id = _digit(request.POST.get("customer_id"))
+    customer_id = id_or_none(request.POST.get("customer_id"))
     back = request.POST.get("conversation")
     if customer_id is None:
         messages.error(request, _("Give the customer's number."))
     else:
         contact = services.link_contact(actor=me, contact_id=contact_id, customer_id=customer_id)
         messages.success(request, _("%(contact)s is linked; their history now shows on the customer.") % {"contact": contact})
-    if _digit(back):
-        return redirect("archive:conversation", conversation_id=int(back))
+    if back_id := id_or_none(back):
+        return redirect("archive:conversation", conversation_id=back_id)
     return redirect("archive:conversations")
 
 
@@ -236,11 +221,11 @@ def search(request):
     params = request.GET
     f = selectors.SearchFilters(
         q=(params.get("q") or "").strip()[:200],
-        employee_id=_digit(params.get("employee")),
-        customer_id=_digit(params.get("customer")),
-        unit_id=_digit(params.get("unit")),
-        since=_day(params.get("since")),
-        until=_day(params.get("until"), end=True),
+        employee_id=id_or_none(params.get("employee")),
+        customer_id=id_or_none(params.get("customer")),
+        unit_id=id_or_none(params.get("unit")),
+        since=day_bound(params.get("since")),
+        until=day_bound(params.get("until"), end=True),
         kind=params.get("kind") if params.get("kind") in ("message.sent", "message.received", "call.logged") else None,
     )
     searched = bool(f.q or f.employee_id or f.customer_id or f.unit_id or f.since or f.until or f.kind)

@@ -15,6 +15,7 @@ from custos.console.decorators import console_view
 from custos.core import paging
 from custos.core.errors import Conflict, Forbidden, InvalidInput
 from custos.core.paging import page_ahead
+from custos.core.query import id_or_none
 from custos.customers import activity, export, forms, importer, imports, rules, selectors, services
 from custos.customers.models import Customer
 from custos.customers.reveal import reveal_contact
@@ -26,6 +27,7 @@ from custos.org.selectors import employees_visible, get_employee, units_visible
 PAGE_SIZE = 25
 POOL_BADGE_CAP = 999  # the pool button says "999+" beyond
 NUL = "\x00"
+FILTER_KEYS = ("q", "grade", "status", "kind", "tag", "unit", "owner", "due")
 
 
 def _nul_free(view):
@@ -60,9 +62,6 @@ def _owner_choices(viewer):
     return [(e.pk, f"{e.name} · {e.unit.name}") for e in staff.exclude(status="departed")]
 
 
-def _digit(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() and len(value) < 19 else None
-
 
 def _with_phone(customers) -> None:
     for c in customers:
@@ -76,8 +75,8 @@ def _filters(params) -> selectors.Filters:
         status=params.get("status") if params.get("status") in Customer.Status.values else None,
         kind=params.get("kind") if params.get("kind") in Customer.Kind.values else None,
         tag=(params.get("tag") or "").strip()[:20] or None,
-        unit_id=_digit(params.get("unit")),
-        owner_id=_digit(params.get("owner")),
+        unit_id=id_or_none(params.get("unit")),
+        owner_id=id_or_none(params.get("owner")),
         follow_up_due=True if params.get("due") == "1" else None,
     )
 
@@ -93,6 +92,8 @@ def customer_list(request):
     context = {
         "page": page,
         "filters": params,
+        # Pairs, not the QueryDict: a template's `filters.items` would read a key named "items".
+        "export_filters": [(key, params[key]) for key in FILTER_KEYS if params.get(key)],
         "query": query.urlencode(),
         "grades": services.grades(),
         "statuses": Customer.Status.choices,
@@ -246,7 +247,7 @@ def customer_action(request, customer_id: int, action: str):
         services.add_contact(actor=me, customer=customer, **form.cleaned_data)
         messages.success(request, _("Contact added."))
     elif action == "remove-contact":
-        contact_id = _digit(data.get("contact"))
+        contact_id = id_or_none(data.get("contact"))
         contact = selectors.get_contact(me, customer.pk, contact_id or 0)
         services.remove_contact(actor=me, customer=customer, contact=contact, reason=data.get("reason", ""))
         messages.success(request, _("Contact removed."))
@@ -263,7 +264,7 @@ def customer_action(request, customer_id: int, action: str):
         activity.add_feedback(actor=me, customer=customer, **form.cleaned_data)
         messages.success(request, _("Feedback recorded."))
     elif action in ("transfer", "assign"):
-        owner_id = _digit(data.get("owner"))
+        owner_id = id_or_none(data.get("owner"))
         if owner_id is None:
             raise InvalidInput(_("Choose who gets the customer."))
         to = get_employee(me, owner_id)
@@ -281,7 +282,7 @@ def customer_action(request, customer_id: int, action: str):
         services.restore(actor=me, customer=customer, reason=data.get("reason", ""))
         messages.success(request, _("Restored."))
     elif action == "merge":
-        duplicate = selectors.get_customer(me, _digit(data.get("duplicate")) or 0)
+        duplicate = selectors.get_customer(me, id_or_none(data.get("duplicate")) or 0)
         services.merge(actor=me, survivor=customer, duplicate=duplicate, reason=data.get("reason", ""))
         messages.success(request, _("Merged %(name)s into this customer.") % {"name": duplicate.name})
     else:

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from custos.access.scope import scope_of
 from custos.console.decorators import console_view
 from custos.core.errors import Gone, InvalidInput
+from custos.core.query import id_or_none
 from custos.customers.selectors import customers_visible
 from custos.evidence import selectors, services
 from custos.evidence.models import EvidencePackage
@@ -27,9 +28,10 @@ def _id(value: str | None) -> int | None:
     value = (value or "").strip()
     if not value:
         return None
-    if not value.isdigit() or len(value) > 18:
+    found = id_or_none(value)
+    if found is None:
         raise InvalidInput(_("%(value)s is not an id.") % {"value": value[:40]})
-    return int(value)
+    return found
 
 
 def _time(value: str | None) -> datetime | None:
@@ -126,7 +128,7 @@ def retention(request):
 
 def _days(value: str | None) -> int:
     value = (value or "").strip()
-    if not value.isdigit() or len(value) > 6:
+    if not value.isascii() or not value.isdigit() or len(value) > 6:
         raise InvalidInput(_("A retention period is a whole number of days."))
     return int(value)
 

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from custos.access import policy
 from custos.console.decorators import console_view
 from custos.core.errors import InvalidInput
+from custos.core.query import whole_or_none
 from custos.customers.models import Customer
 from custos.handover import allocation, panels, reports, selectors, services
 from custos.handover.models import ChecklistItem, ContactTask, DepartureCase, Plan
@@ -38,8 +39,7 @@ SKIPPED = {
 }
 
 
-def _int(value) -> int | None:
-    return int(value) if value and str(value).isdigit() and len(str(value)) < 19 else None
+_int = whole_or_none
 
 
 def _date(value) -> date | None:

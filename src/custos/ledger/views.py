@@ -1,28 +1,18 @@
 """Console pages of the ledger: the audit trail in the viewer's scope, and the proof of one entry."""
 
 import json
-from datetime import datetime, time
 
 from django.shortcuts import render
-from django.utils import timezone
 
 from custos.console.decorators import console_view
 from custos.core.paging import page_ahead
+from custos.core.query import day_bound, id_or_none
 from custos.ledger import heads, selectors
 from custos.org.models import Employee
 
 PAGE_SIZE = 50
 # The areas a person filters by; the values are kind prefixes (docs/events.md).
 AREAS = ["auth.", "org.", "customer.", "access.", "risk.", "message.", "call.", "contact.", "alert.", "retention."]
-
-
-def _day(value: str | None, *, end: bool = False) -> datetime | None:
-    try:
-        day = datetime.strptime(value or "", "%Y-%m-%d").date()
-    except ValueError:
-        return None
-    at = datetime.combine(day, time.max if end else time.min)
-    return timezone.make_aware(at)
 
 
 def _body(entry) -> str:
@@ -37,10 +27,10 @@ def entries(request):
     qs = selectors.list_entries(
         request.viewer,
         kind=filters["kind"] or None,
-        actor_id=int(actor) if actor.isdigit() and len(actor) < 19 else None,
-        customer_id=int(customer) if customer.isdigit() and len(customer) < 19 else None,
-        since=_day(filters["since"]),
-        until=_day(filters["until"], end=True),
+        actor_id=id_or_none(actor),
+        customer_id=id_or_none(customer),
+        since=day_bound(filters["since"]),
+        until=day_bound(filters["until"], end=True),
     ).order_by("-seq")
     page = page_ahead(qs, PAGE_SIZE, request.GET.get("page"))
     names = dict(Employee.objects.filter(pk__in={e.actor_id for e in page if e.actor_id}).values_list("pk", "name"))

@@ -2,7 +2,6 @@
 
 from django import forms
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -11,6 +10,8 @@ from django.views.decorators.http import require_POST
 from custos.access.policy import RANK, may_manage, may_manage_staff
 from custos.console.decorators import console_view
 from custos.core.errors import InvalidInput
+from custos.core.paging import page_of
+from custos.core.query import id_or_none
 from custos.org import selectors, services
 from custos.org.models import Employee, Role, Unit
 
@@ -58,12 +59,12 @@ def staff_list(request):
     unit_id = params.get("unit")
     qs = selectors.list_employees(
         me,
-        unit_id=int(unit_id) if unit_id and unit_id.isdigit() else None,
+        unit_id=id_or_none(unit_id),
         role=params.get("role") if params.get("role") in Role.values else None,
         status=params.get("status") if params.get("status") in Employee.Status.values else None,
         q=(params.get("q") or "").strip()[:100] or None,
     )
-    page = Paginator(qs, 25).get_page(params.get("page"))
+    page = page_of(qs, 25, params.get("page"))
     context = {
         "page": page,
         "units": _unit_choices(me),
@@ -139,11 +140,11 @@ def staff_action(request, employee_id: int, action: str):
     employee = selectors.get_employee(me, employee_id)
     data = request.POST
     if action == "move":
-        unit_id = data.get("unit", "")
-        if not unit_id.isdigit():
+        unit_id = id_or_none(data.get("unit"))
+        if unit_id is None:
             raise InvalidInput(_("Choose a unit."))
         services.move_employee(
-            actor=me, employee=employee, unit=selectors.get_unit(me, int(unit_id)), reason=data.get("reason", "")[:200]
+            actor=me, employee=employee, unit=selectors.get_unit(me, unit_id), reason=data.get("reason", "")[:200]
         )
         messages.success(request, _("Moved."))
     elif action == "role":
