@@ -36,7 +36,7 @@ def test_an_admin_sets_it_up_tests_it_and_syncs_from_the_console(company, stub, 
     assert run.status == "done"
     fragment = admin.get(f"/wecom/sync/run/{run.pk}/").content.decode()
     assert 'data-status="done"' in fragment
-    assert "members_matched" in admin.get("/wecom/").content.decode()
+    assert "已匹配员工" in admin.get("/wecom/").content.decode()
 
 
 def test_a_bad_setting_is_said_on_the_page(company, stub):

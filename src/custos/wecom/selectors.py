@@ -22,6 +22,12 @@ def require_reader(viewer: Employee) -> None:
         raise Forbidden(_("Only administrators, executives and auditors see the WeCom connection."))
 
 
+def _pills(choices, qs) -> list[tuple[str, str, int]]:
+    """(status, its label, how many) in the order the statuses are declared."""
+    counts = dict(qs.values_list("status").annotate(n=Count("pk")).order_by())
+    return [(value, label, counts[value]) for value, label in choices.choices if counts.get(value)]
+
+
 def overview(viewer: Employee) -> dict:
     require_reader(viewer)
     conn = Connection.objects.filter(pk=1).first() or Connection(pk=1)
@@ -42,6 +48,8 @@ def overview(viewer: Employee) -> dict:
         "callbacks": list(Callback.objects.all()[:30]),
         "callback_counts": dict(Callback.objects.values_list("status").annotate(n=Count("pk")).order_by()),
         "transfers": dict(Transfer.objects.values_list("status").annotate(n=Count("pk")).order_by()),
+        "callback_pills": _pills(Callback.Status, Callback.objects),
+        "transfer_pills": _pills(Transfer.Status, Transfer.objects),
         "failed_messages": list(AppMessage.objects.filter(status=AppMessage.Status.FAILED)[:10]),
     }
 
