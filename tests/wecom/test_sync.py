@@ -101,3 +101,16 @@ def test_only_one_sync_of_a_kind_runs_at_once(company, synced):
     assert "正在进行" in str(err.value)
     SyncRun.objects.filter(pk=first.pk).update(heartbeat_at=first.started_at.replace(year=2020))
     assert sync.start("contacts").pk == first.pk  # a crashed run is resumed, not doubled
+
+
+def test_a_relation_gone_without_a_callback_is_marked_by_the_next_sync(company, synced):
+    synced.add_contact("sales_a", "wmGone1", "走了的客户")
+    synced.add_contact("sales_a", "wmStays", "还在的客户")
+    _run("contacts")
+    synced.follows.pop(("sales_a", "wmGone1"))  # deleted in WeCom while the callback was lost
+    run = _run("contacts")
+    assert run.counts["relations_gone"] == 1
+    gone = FollowRelation.objects.get(external_userid="wmGone1")
+    assert gone.deleted_at is not None and gone.customer_id is not None
+    assert FollowRelation.objects.get(external_userid="wmStays").deleted_at is None
+    assert Customer.objects.filter(pk=gone.customer_id).exists()  # the customer stays the company's

@@ -36,6 +36,10 @@ def _demo_secret(seed: int, what: str, n: int) -> str:
 def seed_stub(stub: StubWeCom, callback_url: str | None = None) -> StubWeCom:
     """WeCom as the demo company would have it: its units, staff and the two stores' customers."""
     conn = Connection.objects.filter(pk=1).first()
+    if conn is not None and conn.corp_id:
+        # The same corp and secrets the demo company was connected with.
+        stub.corp_id = conn.corp_id
+        stub.secrets = {kind: secrets.open_field(conn, field) for kind, field in secrets.KINDS.items()}
     units = list(Unit.objects.order_by("path"))
     ids = {u.pk: u.pk for u in units}
     for u in units:

@@ -266,6 +266,10 @@ def _contacts(row: SyncRun, client: WeComClient) -> None:
             if cursor:
                 state["cursor"] = cursor
             else:
+                # Every page of this member read: a relation this run did not see is gone in WeCom
+                # (a deletion whose callback never came). Marked, never deleted.
+                gone = FollowRelation.objects.filter(userid=userid, deleted_at__isnull=True).exclude(synced_at__gte=row.started_at)
+                _bump(row, relations_gone=gone.update(deleted_at=now))
                 state["index"], state["cursor"] = state["index"] + 1, ""
                 row.done = state["index"]
             row.state, row.heartbeat_at = state, now

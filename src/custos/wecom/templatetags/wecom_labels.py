@@ -15,6 +15,7 @@ COUNTS = {
     "customers_refused": _("contacts not added"),
     "relations": _("customer relations read"),
     "relations_new": _("new relations"),
+    "relations_gone": _("relations gone from WeCom"),
 }
 
 
