@@ -127,6 +127,27 @@ def _unit_for(request, me):
     return get_unit(me, unit_id) if unit_id else me.unit
 
 
+def _with_forms(unit, terms) -> list:
+    """The unit's terms, each with the ways of writing it that its engine really catches: why a
+    message with 私 单 or si dan in it was flagged."""
+    from custos.alerts import engines
+
+    labels = {
+        "written": _("as written"),
+        "spaced": _("split by spaces or symbols"),
+        "traditional": _("traditional characters"),
+        "repeated": _("characters repeated"),
+        "homophone": _("a homophone"),
+        "pinyin": _("pinyin"),
+    }
+    engine = engines.engine_for(unit.path, engines.current_version())
+    terms = list(terms)
+    for term in terms:
+        found = engine.examples(term.text) if term.enabled else []
+        term.forms = [(labels[kind], example) for kind, example in found]
+    return terms
+
+
 @console_view
 def lexicon(request):
     me = request.viewer
@@ -159,7 +180,7 @@ def lexicon(request):
         {
             "unit": unit,
             "units": [(u.pk, ("— " * u.depth) + u.name) for u in units_visible(me)],
-            "terms": selectors.terms_visible(me, unit.pk),
+            "terms": _with_forms(unit, selectors.terms_visible(me, unit.pk)),
             "allowed": selectors.allowed_visible(me, unit.pk),
             "categories": [(k, v) for k, v in CATEGORIES.items() if k in _WORD_CATEGORIES],
             "severities": Severity.choices,

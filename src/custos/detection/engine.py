@@ -182,6 +182,49 @@ class Engine:
             return _default_engine()
         return cls(_default_rules(), [*_default_terms(), *extra_terms], allow)
 
+    def examples(self, term: str) -> list[tuple[str, str]]:
+        """How a term of this engine's lexicon is caught: (kind, example) for each way of writing it
+        that this engine really finds (each example is scanned), so a manager sees why a message
+        was flagged. Kinds: written, spaced, traditional, repeated, homophone, pinyin."""
+        import opencc
+        from pypinyin import Style, lazy_pinyin
+
+        rule = f"term:{term.strip()}"
+        category = next((e.category for e in self._patterns.entries if e.name == rule), None)
+        candidates = [
+            ("written", term),
+            ("spaced", " ".join(term)),
+            ("traditional", opencc.OpenCC("s2t").convert(term)),
+            ("repeated", "".join(ch * 2 for ch in term)),
+            ("pinyin", " ".join(lazy_pinyin(term, style=Style.NORMAL))),
+        ]
+        homophone = self._a_homophone(term)
+        if homophone:
+            candidates.insert(4, ("homophone", homophone))
+        seen, out = set(), []
+        for kind, sample in candidates:
+            if sample in seen:
+                continue
+            seen.add(sample)
+            # the term itself, or a wider rule of its category that took its place
+            if any(
+                hit.rule == rule or (hit.category == category and hit.start == 0 and hit.end == len(sample))
+                for hit in self.scan(sample, "staff")
+            ):
+                out.append((kind, sample))
+        return out
+
+    def _a_homophone(self, term: str) -> str | None:
+        """The term with a character swapped for the plainest other one of its syllable, or None."""
+        from custos.detection import pinyin
+
+        for i, ch in enumerate(term):
+            syllable = pinyin.syllable_of(ord(ch))
+            other = self._norm.tables.spelling.get(syllable) if syllable else None
+            if other and other != ch:
+                return term[:i] + other + term[i + 1 :]
+        return None
+
     # scanning
 
     def scan(self, text: str, sender_role: str | None = "staff") -> list[Hit]:
@@ -301,8 +344,7 @@ class Engine:
             # character is repeated, not a syllable: 有优惠 is no stutter.
             stutter = collapsed.find(collapse(canon))
             if self._worth_a_look(collapsed.mask(stutter), role, text, canon, ()):
-                runs_of = [len(m.group()) for m in _RUN.finditer(canon)]
-                second = self._pass(stutter, collapsed, role, runs_of)
+                second = self._pass(stutter, collapsed, role, canon)
         if second is None and not self._worth_a_look(full.mask(matches), role, text, canon, runs):
             return []
         first = self._pass(matches, full, role)
@@ -333,20 +375,23 @@ class Engine:
         return _merge(hits)
 
     def _pass(
-        self, matches, automaton: patterns.Automaton, role: str | None, runs: list[int] | None = None
+        self, matches, automaton: patterns.Automaton, role: str | None, uncollapsed: str | None = None
     ) -> _Pass:
-        """Candidates of one canonical text. `runs` (for the text with repeats collapsed) says how
-        often each of its units was repeated: a form with a doubled unit (扣扣) matches only where
-        the text doubled it too, not wherever its single form (扣) stands in a text that repeats
-        something else."""
+        """Candidates of one canonical text. For the text with repeats collapsed, `uncollapsed` is
+        the canonical text before: a form with a doubled unit (扣扣) matches only where the text
+        doubled it too, not wherever its single form (扣) stands in a text that repeats something else."""
         allowed: list[tuple[int, int, Entry]] = []
         cues: dict[str, list] = defaultdict(list)
         terms = []
+        runs = None
         for pattern, start, end in matches:
-            needs = automaton.needs[pattern] if runs is not None else None
+            needs = automaton.needs[pattern] if uncollapsed is not None else None
             for index in automaton.entries_of[pattern]:
-                if needs and index in needs and not _repeated(runs, start, needs[index]):
-                    continue
+                if needs and index in needs:
+                    if runs is None:  # how often each collapsed unit was repeated; rarely needed
+                        runs = [len(m.group()) for m in _RUN.finditer(uncollapsed)]
+                    if not _repeated(runs, start, needs[index]):
+                        continue
                 entry = self._patterns.entries[index]
                 if entry.kind == TERM:
                     terms.append((start, end, entry))
