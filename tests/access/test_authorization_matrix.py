@@ -38,6 +38,7 @@ BODIES = {
     "evidence/retention/rules": {"kind_prefix": "message.", "days": 30},
     "ingest/credentials": {"name": "审计的手机", "kind": "device", "employee_id": 1},
     "archive/contacts/{contact_id}/link": {"customer_id": 1},
+    "wecom/config": {"corp_id": "ww12345678"},
 }
 # Signed device ingestion (custos.archive.signing): a person's token is not even a caller there.
 DEVICE_ONLY = ("ingest/events", "ingest/blobs/", "ingest/uploads")
