@@ -68,13 +68,14 @@ def registered() -> list[EncryptedField]:
 def rows_by_version(field: EncryptedField) -> dict[int, int]:
     """How many rows of the column each key version sealed ("v2:..." -> 2)."""
     head = Substr(field.field, 2, StrIndex(field.field, Value(":")) - 2)
+    # An alias no model uses for a field of its own (ArchiveKey has a `version`).
     rows = (
         field.sealed()
         .order_by()
-        .annotate(version=head)
-        .values("version")
+        .annotate(sealed_key_version=head)
+        .values("sealed_key_version")
         .annotate(n=Count("pk"))
-        .values_list("version", "n")
+        .values_list("sealed_key_version", "n")
     )
     return {int(v): n for v, n in sorted(rows, key=lambda r: int(r[0]))}
 
