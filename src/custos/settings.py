@@ -127,10 +127,18 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "console:login"
 LOGIN_REDIRECT_URL = "console:home"
 
-# Lockout after repeated failed logins, per user name, so guessing at one account is slowed
-# without revealing whether the account exists.
+# Failed sign-ins slow down, per user name (existing or not: names are not revealed), per second
+# factor and per client address (custos.access.login): past MAX_FAILURES for a name (ADDRESS_MAX_FAILURES
+# from one address) every further failure earns a wait of BACKOFF_SECONDS, doubling up to
+# LOCK_SECONDS. One failure is forgiven every FORGIVE_SECONDS. A name waiting still signs in with
+# its password and TOTP code together, so an outsider cannot lock its owner out.
 CUSTOS_LOGIN_MAX_FAILURES = int(os.environ.get("CUSTOS_LOGIN_MAX_FAILURES", "5"))
+CUSTOS_LOGIN_ADDRESS_MAX_FAILURES = int(os.environ.get("CUSTOS_LOGIN_ADDRESS_MAX_FAILURES", "20"))
+CUSTOS_LOGIN_BACKOFF_SECONDS = int(os.environ.get("CUSTOS_LOGIN_BACKOFF_SECONDS", "30"))
 CUSTOS_LOGIN_LOCK_SECONDS = int(os.environ.get("CUSTOS_LOGIN_LOCK_SECONDS", "900"))
+CUSTOS_LOGIN_FORGIVE_SECONDS = int(os.environ.get("CUSTOS_LOGIN_FORGIVE_SECONDS", "3600"))
+# Behind a reverse proxy the client's address is the last one the proxy appended to X-Forwarded-For.
+CUSTOS_TRUST_PROXY = env_bool("CUSTOS_TRUST_PROXY")
 
 # Alert webhooks never reach loopback, link-local (cloud metadata), private, multicast or reserved
 # addresses (custos.alerts.egress) unless allowed here: a receiver inside the company's own network
@@ -153,7 +161,7 @@ SECURE = env_bool("CUSTOS_SECURE")
 SESSION_COOKIE_SECURE = SECURE
 CSRF_COOKIE_SECURE = SECURE
 SECURE_SSL_REDIRECT = SECURE and not env_bool("CUSTOS_BEHIND_PROXY_WITHOUT_TLS")
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("CUSTOS_TRUST_PROXY") else None
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if CUSTOS_TRUST_PROXY else None
 SECURE_HSTS_SECONDS = 31536000 if SECURE else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE
 SECURE_HSTS_PRELOAD = SECURE

@@ -1,4 +1,4 @@
-"""Credentials beyond the password: API tokens and the failed-login counter."""
+"""Credentials beyond the password: API tokens and the failed-login counters."""
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -34,12 +34,25 @@ class ApiToken(models.Model):
 
 
 class LoginThrottle(models.Model):
-    """Failed sign-ins per user name (existing or not) and the lock they earned."""
+    """Failed sign-ins counted per account, per account's second factor and per client address,
+    and the back-off they earned (custos.access.login)."""
 
-    username = models.CharField(max_length=150, unique=True)
+    class Kind(models.TextChoices):
+        ACCOUNT = "account", _("Account")
+        SECOND_FACTOR = "second_factor", _("Second factor")
+        ADDRESS = "address", _("Address")
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    # The user name as typed, lower-cased (existing or not), or the client address (IPv6: its /64).
+    key = models.CharField(max_length=150)
+    # Failures, less one forgiven every CUSTOS_LOGIN_FORGIVE_SECONDS counted from forgive_from: a
+    # typo now and then never adds up.
     failures = models.PositiveIntegerField(default=0)
+    forgive_from = models.DateTimeField(null=True, blank=True)
     locked_until = models.DateTimeField(null=True, blank=True)
-    last_failure_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "key"], name="access_throttle_unique_key")]
 
     def __str__(self):
-        return self.username
+        return f"{self.kind}:{self.key}"

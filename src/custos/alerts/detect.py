@@ -23,6 +23,7 @@ KINDS = (
     "group.created",
     "risk.bulk_",
     "access.revealed",
+    "auth.locked_out",
 )
 MESSAGES = ("message.sent", "message.received")
 

@@ -6,6 +6,7 @@ the ledger itself, which already holds the batch (we run inside its append trans
 """
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -31,6 +32,7 @@ RULES = {
     "bulk_access": _("Bulk reveal or export of customers"),
     "resigning_outreach": _("Resigning employee contacting many customers"),
     "contact_collapse": _("Contact with a customer collapsing"),
+    "login_locked": _("Sign-ins held back after failures"),
 }
 CATEGORIES = {
     "private_deal": _("Private deal"),
@@ -45,6 +47,7 @@ CATEGORIES = {
     "exfiltration": _("Data taken out"),
     "relationship": _("Relationship"),
     "custom": _("Custom"),
+    "account_attack": _("Attack on sign-in"),
 }
 
 
@@ -193,6 +196,38 @@ def _recalled(entry, payload, hits_by_seq) -> tuple[int, list] | None:
     return (seq, hits) if hits else None
 
 
+def _shown_name(value) -> str:
+    """A user name as typed by anyone at the login form, safe to show and to post to a chat robot:
+    letters, digits and . _ @ + - only (no markdown, no links), at most 40 characters."""
+    return re.sub(r"[^\w.@+-]", "", str(value or ""))[:40] or "-"
+
+
+def _shown_address(value) -> str:
+    return re.sub(r"[^0-9A-Fa-f.:/]", "", str(value or ""))[:45] or "-"
+
+
+def _login_locked(entry, payload) -> Signal:
+    """A name, its second factor or a client address was made to wait (custos.access.login). For
+    the administrators, at the root unit: the account's own store has nothing to do about it, and
+    the account's owner is the target, not a suspect."""
+    scope = str(payload.get("scope") or "")
+    ip = _shown_address(payload.get("ip"))
+    who = _shown_address(payload.get("address")) if scope == "address" else _shown_name(payload.get("username"))
+    high = scope == "address" or payload.get("admin") is True
+    detail = f"{scope} {who}: {payload.get('failures')}× → {payload.get('seconds')}s ({ip})"
+    return Signal(
+        rule="login_locked",
+        category="account_attack",
+        severity="high" if high else "medium",
+        seqs=[entry.seq],
+        at=entry.occurred_at,
+        employee_id=None,
+        unit_id=None,
+        detail=detail[:300],
+        key=f"login_locked:{scope}:{who}"[:200],
+    )
+
+
 def evaluate(items: list, hits_by_seq: dict[int, list[Hit]]) -> list[Signal]:
     """Signals from new (entry, payload) pairs, in ledger order."""
     ctx = _Context(items)
@@ -252,6 +287,8 @@ def evaluate(items: list, hits_by_seq: dict[int, list[Hit]]) -> list[Signal]:
                 _signal(entry, ctx, "bulk_access", "exfiltration", "high", customer_id=None,
                         detail=kind.removeprefix("risk."), key=f"bulk_access:{entry.actor_id}")
             )  # fmt: skip
+        elif kind == "auth.locked_out":
+            signals.append(_login_locked(entry, payload))
         elif kind == "access.revealed" and entry.actor_id is not None:
             seqs = _count(kind, entry, ctx.threshold(entry, "reveals_hours"))
             if len(seqs) >= ctx.threshold(entry, "reveals_count"):

@@ -41,3 +41,10 @@ class Gone(DomainError):
 
     code = "gone"
     status = 410
+
+
+class Throttled(DomainError):
+    """Too many attempts from here: try again later (429)."""
+
+    code = "throttled"
+    status = 429

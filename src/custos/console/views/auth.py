@@ -19,14 +19,21 @@ PENDING = "custos_pending_login"
 class LoginForm(forms.Form):
     username = forms.CharField(label=gettext_lazy("User name"), max_length=150)
     password = forms.CharField(label=gettext_lazy("Password"), widget=forms.PasswordInput, max_length=128)
+    # Optional here, asked on the next page otherwise: with it, a name that must wait after
+    # someone else's wrong guesses still signs in (custos.access.login).
+    code = forms.CharField(
+        label=gettext_lazy("Authenticator code (if you use one)"),
+        max_length=10,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
 
 
 class CodeForm(forms.Form):
     code = forms.CharField(label=gettext_lazy("6-digit code"), max_length=10)
 
 
-def _client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR")
+_client_ip = login_service.client_address
 
 
 def _next_url(request) -> str:
@@ -46,14 +53,22 @@ def login_view(request):
     if request.user.is_authenticated:
         return redirect("console:home")
     form = LoginForm(request.POST or None)
+    status = 200
     if request.method == "POST" and form.is_valid():
         try:
             result = login_service.check_password(
-                form.cleaned_data["username"], form.cleaned_data["password"], ip=_client_ip(request)
+                form.cleaned_data["username"],
+                form.cleaned_data["password"],
+                ip=_client_ip(request),
+                code=form.cleaned_data["code"],
             )
         except DomainError as exc:
             form.add_error(None, exc.message)
+            status = exc.status
         else:
+            if result.totp_verified:
+                _finish(request, result.employee, "password+totp")
+                return redirect(_next_url(request))
             if result.needs_totp:
                 request.session[PENDING] = {"employee": result.employee.pk, "next": _next_url(request)}
                 return redirect("console:login_totp")
@@ -62,7 +77,10 @@ def login_view(request):
                 messages.warning(request, _("The company requires administrators to use a second factor. Set it up now."))
                 return redirect("console:totp_enrol")
             return redirect(_next_url(request))
-    return render(request, "console/login.html", {"form": form, "next": request.GET.get("next", "")})
+    # A refusal answers 200 like the form itself (the same for every name); a waiting address 429.
+    return render(
+        request, "console/login.html", {"form": form, "next": request.GET.get("next", "")}, status=429 if status == 429 else 200
+    )
 
 
 def totp_view(request):
@@ -76,16 +94,18 @@ def totp_view(request):
     form = CodeForm(request.POST or None)
     username = employee.user.username
     if request.method == "POST" and form.is_valid():
-        if login_service.is_locked(username):
+        refusal = login_service.refused_now(username, _client_ip(request))
+        if refusal is not None:
             request.session.pop(PENDING, None)
-            messages.error(request, _("Wrong user name or password, or the account is locked."))
+            messages.error(request, refusal.message)
             return redirect("console:login")
         if login_service.verify_totp(employee, form.cleaned_data["code"]):
             request.session.pop(PENDING, None)
             target = pending.get("next") or "/"
+            login_service.second_factor_passed(employee)
             _finish(request, employee, "password+totp")
             return redirect(target)
-        # A wrong code counts towards the lockout like a wrong password.
+        # A wrong code counts against the name's second factor (and the address).
         login_service.record_failure(username, ip=_client_ip(request), reason="totp", employee=employee)
         form.add_error("code", _("That code is not right."))
     return render(request, "console/login_totp.html", {"form": form})
