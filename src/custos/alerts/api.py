@@ -11,7 +11,7 @@ from ninja.pagination import paginate
 
 from custos.alerts import selectors, services, thresholds
 from custos.alerts.delivery import shown_summary
-from custos.alerts.models import Alert, Webhook
+from custos.alerts.models import Alert, Confidence, Webhook
 from custos.api.auth import viewer
 from custos.api.pagination import Page
 from custos.customers.api import WRITERS
@@ -63,9 +63,20 @@ class HitOut(Schema):
     category: str
     rule: str
     severity: str
+    confidence: str = Field(
+        description="How the words were found: exact (as written), normalised (width, case, traditional "
+        "characters, separators or repeats folded), homophone (a homophone or look-alike character), "
+        "pinyin; the severity already accounts for it"
+    )
+    confidence_label: str = Field(description="The confidence in the viewer's language")
     start: int
     end: int
     matched: str
+
+    @staticmethod
+    def resolve_confidence_label(obj):
+        # Resolved again when EvidenceOut validates its HitOut items, which have no get_*_display.
+        return str(Confidence(obj.confidence).label)
 
 
 class EvidenceOut(Schema):

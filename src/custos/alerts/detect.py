@@ -75,6 +75,7 @@ def scan(items: list) -> dict[int, list[Hit]]:
                         matched=mask_text(h.matched, keep=2)
                         if h.category == CONTACT_LEAK
                         else h.matched[:200],
+                        confidence=h.confidence,
                     )
                     for h in hits
                 ]

@@ -19,6 +19,13 @@ class Severity(models.TextChoices):
     HIGH = "high", _("High")
 
 
+class Confidence(models.TextChoices):
+    EXACT = "exact", _("Exact")
+    NORMALISED = "normalised", _("Normalised")
+    HOMOPHONE = "homophone", _("Homophone or look-alike")
+    PINYIN = "pinyin", _("Pinyin")
+
+
 class Hit(models.Model):
     """One finding of the detection engine in one message entry; a projection of the ledger."""
 
@@ -34,6 +41,9 @@ class Hit(models.Model):
     start = models.PositiveIntegerField()
     end = models.PositiveIntegerField()
     matched = models.CharField(max_length=200)
+    # How sure the engine was (custos.detection.engine.CONFIDENCES): a reviewer weighs a term read
+    # by sound or from pinyin differently from one written out. Rows from before are all "exact".
+    confidence = models.CharField(max_length=12, choices=Confidence.choices, default=Confidence.EXACT)
 
     class Meta:
         ordering = ["entry_seq", "start"]
