@@ -249,3 +249,168 @@ class AppMessage(models.Model):
 
     def __str__(self):
         return self.reason
+
+
+# -- The chat archive (会话内容存档): settings, keys, records kept aside, media being fetched -------------
+# Appended for the archive pull (wecom/archive_*.py). The messages themselves go to the ledger; these
+# tables hold what the pull needs to resume and what it could not append yet, each with its reason.
+
+
+class ArchiveSettings(models.Model):
+    """One row (pk=1): the Finance SDK's library and secret, and the pull's cursor and lease.
+
+    `cursor` is the largest seq stored: it moves in the same transaction as the page's entries, so a
+    crash leaves either the page and its cursor or neither. `lock_owner`/`lock_until` is a lease taken
+    with one conditional UPDATE, so one pull at a time runs per company on any database and any number
+    of workers; a crashed worker's lease runs out by itself.
+    """
+
+    sdk_path = models.CharField(max_length=500, blank=True)  # blank: CUSTOS_WECOM_SDK_PATH
+    archive_secret_encrypted = models.TextField(blank=True)
+    proxy = models.CharField(max_length=300, blank=True)
+    proxy_password_encrypted = models.TextField(blank=True)
+    enabled = models.BooleanField(default=False)
+    cursor = models.BigIntegerField(default=0)
+    records_pulled = models.BigIntegerField(default=0)
+    lock_owner = models.CharField(max_length=64, blank=True)
+    lock_until = models.DateTimeField(null=True, blank=True)
+    last_pull_at = models.DateTimeField(null=True, blank=True)
+    last_pull_ok = models.BooleanField(null=True)
+    last_pull_message = models.CharField(max_length=500, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"chat archive at seq {self.cursor}"
+
+
+class ArchiveKey(models.Model):
+    """The company's RSA private key for one publickey_ver, sealed with the field key."""
+
+    version = models.PositiveIntegerField(unique=True)
+    private_key_encrypted = models.TextField()
+    fingerprint = models.CharField(max_length=64)  # SHA-256 of the public key (DER), to tell keys apart
+    added_at = models.DateTimeField(auto_now=True)
+    added_by = models.ForeignKey("org.Employee", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["version"]
+
+    def __str__(self):
+        return f"publickey_ver {self.version}"
+
+
+class HeldRecord(models.Model):
+    """A record the pull could not open (no key for its version, or the key on file does not open it).
+
+    Kept as WeCom sent it, still encrypted, and imported when the right key is added.
+    """
+
+    class Reason(models.TextChoices):
+        UNKNOWN_KEY = "unknown_key", _("No private key for its version")
+        WRONG_KEY = "wrong_key", _("The key on file does not open it")
+        UNDECRYPTABLE = "undecryptable", _("DecryptData failed")
+
+    class Status(models.TextChoices):
+        HELD = "held", _("Held")
+        IMPORTED = "imported", _("Imported")
+
+    seq = models.BigIntegerField(unique=True)
+    msgid = models.CharField(max_length=200)
+    publickey_ver = models.PositiveIntegerField(db_index=True)
+    encrypt_random_key = models.TextField()
+    encrypt_chat_msg = models.TextField()
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    detail = models.CharField(max_length=300, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.HELD)
+    held_at = models.DateTimeField(auto_now_add=True)
+    released_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["seq"]
+        indexes = [models.Index(fields=["status", "publickey_ver"])]
+
+    def __str__(self):
+        return f"held record {self.seq}"
+
+
+class ArchiveMessage(models.Model):
+    """A decrypted message not (yet) in the ledger, with why: waiting for its file, a chat between staff
+    only, a member the directory does not know, or a message that does not fit the archive.
+
+    The message is sealed (it is chat content); it is emptied once the message is appended.
+    """
+
+    class Status(models.TextChoices):
+        WAITING_MEDIA = "waiting_media", _("Waiting for its file")
+        INTERNAL = "internal", _("Between staff members only")
+        UNKNOWN_MEMBER = "unknown_member", _("Member not in the directory")
+        INVALID = "invalid", _("Does not fit the archive")
+        APPENDED = "appended", _("In the archive")
+
+    msgid = models.CharField(max_length=200, unique=True)
+    seq = models.BigIntegerField(null=True, blank=True)  # null: imported from a file
+    msgtype = models.CharField(max_length=40, blank=True)
+    msgtime = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices)
+    reason = models.CharField(max_length=300, blank=True)
+    message_encrypted = models.TextField(blank=True)
+    # A recall of a message still waiting for its file waits for it (appended right after it).
+    waits_for = models.CharField(max_length=200, blank=True, db_index=True)
+    entry_seq = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["status"])]
+
+    def __str__(self):
+        return self.msgid
+
+
+class ArchiveMedia(models.Model):
+    """The file of an image, voice note, video or file message, fetched chunk by chunk from WeCom.
+
+    `index_buf` is the SDK's outindexbuf after the last chunk stored and `part_length` how much of the
+    sealed part file that is, both written after the chunk is on disk: a restart truncates the part to
+    `part_length` and asks for `index_buf`, so nothing is fetched twice into the file or skipped.
+    """
+
+    class Status(models.TextChoices):
+        WAITING = "waiting", _("Waiting")
+        FETCHED = "fetched", _("Fetched")
+        FAILED = "failed", _("Failed")
+
+    message = models.OneToOneField(ArchiveMessage, on_delete=models.PROTECT, related_name="media")
+    sdkfileid = models.TextField()
+    md5sum = models.CharField(max_length=64, blank=True)
+    expected_size = models.BigIntegerField(null=True, blank=True)
+    name = models.CharField(max_length=255, blank=True)
+    mime = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.WAITING)
+    reason = models.CharField(max_length=300, blank=True)
+    index_buf = models.CharField(max_length=200, blank=True)
+    bytes_done = models.BigIntegerField(default=0)
+    part_length = models.BigIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    size = models.BigIntegerField(null=True, blank=True)
+    fetched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self):
+        return f"media of {self.message_id}"
+
+
+def _register_archive_sealed() -> None:
+    # Here rather than in apps.py: the archive's sealed columns join `custos keys rotate` with its models.
+    from custos.wecom import archive_sealed
+
+    archive_sealed.register_encrypted()
+
+
+_register_archive_sealed()

@@ -79,3 +79,46 @@ def archive_notice():
     except ImportError:  # the chat archive import is not part of this build
         return None
     return archive_pull.pull_soon()
+
+
+# -- The chat archive (会话内容存档): pull, files, held records -------------------------------------------
+@db_task()
+def archive_pull_now():
+    """A pull now (the msgaudit_notify callback); the pull's own lease makes a second one a no-op."""
+    from custos.wecom import archive_pull
+
+    return archive_pull.pull().status
+
+
+@db_periodic_task(crontab(minute="*"))
+def archive_pull_every_minute():
+    from custos.wecom import archive_keys, archive_pull
+
+    if not archive_keys.settings_row().enabled:
+        return None
+    return archive_pull.pull().status
+
+
+@db_task()
+def archive_fetch_media(media_id: int):
+    from custos.wecom import archive_media
+
+    return archive_media.fetch(media_id)
+
+
+@db_periodic_task(crontab(minute="*"))
+def archive_fetch_due_media():
+    """Files whose retry time has come, and any a lost task left waiting."""
+    from custos.wecom import archive_keys, archive_media
+
+    if not archive_keys.settings_row().enabled:
+        return 0
+    return archive_media.fetch_due()
+
+
+@db_task()
+def archive_release_held(version: int | None = None):
+    """A private key was added: the records held under its version go in."""
+    from custos.wecom import archive_keys
+
+    return archive_keys.release_held(version)

@@ -5,6 +5,8 @@ custos wecom test                           fetch a token with each secret; exit
 custos wecom sync directory|contacts        run a sync now, with a progress bar (resumes a stopped one)
 custos wecom transfers                      send what is pending and ask WeCom for results
 custos wecom stub [--port 8765] [--demo]    a local stand-in for WeCom's API (tests, the demo)
+custos wecom import-archive FILE            decrypted chat-archive records (JSON lines); see archive_cli
+custos wecom archive-pull|archive-key|archive-config|archive-status   the chat archive (会话内容存档)
 """
 
 import time
@@ -36,6 +38,35 @@ class Command(BaseCommand):
 
     def add_more_actions(self, actions):
         """Further subcommands (the chat archive import) add themselves here."""
+        from custos.wecom import archive_cli
+
+        archive_cli.add_actions(actions)
+
+    # The chat archive's subcommands (custos.wecom.archive_cli).
+    def do_import_archive(self, **options):
+        from custos.wecom import archive_cli
+
+        archive_cli.import_archive(self, **options)
+
+    def do_archive_pull(self, **options):
+        from custos.wecom import archive_cli
+
+        archive_cli.archive_pull(self, **options)
+
+    def do_archive_key(self, **options):
+        from custos.wecom import archive_cli
+
+        archive_cli.archive_key(self, **options)
+
+    def do_archive_config(self, **options):
+        from custos.wecom import archive_cli
+
+        archive_cli.archive_config(self, **options)
+
+    def do_archive_status(self, **options):
+        from custos.wecom import archive_cli
+
+        archive_cli.archive_status(self, **options)
 
     def handle(self, *args, action, **options):
         try:
