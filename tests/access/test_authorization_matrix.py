@@ -69,7 +69,7 @@ def test_store_a_manager_cannot_reach_store_b_objects(company, api, method, path
 # Tokens are the holder's own credentials, not company data: an auditor may hold and revoke a
 # personal token (tests/access/test_tokens.py covers who may issue which kind). Producing evidence
 # packages and placing legal holds are an auditor's job and change no company data
-# (tests/evidence covers who may do them).
+# (tests/evidence covers who may do them; tests/access/test_auditor_writes.py that these are all).
 AUDITOR_MAY = ("tokens", "evidence/packages", "evidence/holds")
 
 

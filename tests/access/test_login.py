@@ -270,9 +270,9 @@ def test_guessing_the_code_after_a_right_password_waits_too(company):
 def test_a_typo_now_and_then_never_adds_up(company, settings):
     from datetime import timedelta
 
-    from custos.access.models import LoginThrottle
-
     from django.db.models import F
+
+    from custos.access.models import LoginThrottle
 
     for _ in range(30):
         login(at(OWNER), "sales_a", "wrong-password")
