@@ -27,11 +27,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -141,20 +144,38 @@ def store_records(
     """Decrypt records of GetChatData (or held ones) and store them (store_messages)."""
     decoded: list[tuple[int | None, dict]] = []
     held: list[tuple[dict, str, str]] = []
-    for record in records:
+
+    def open_one(record: dict):
         try:
             random_key = keys.decrypt(record["publickey_ver"], record["encrypt_random_key"])
-            message = sdk.decrypt(random_key, record["encrypt_chat_msg"])
+            return sdk.decrypt(random_key, record["encrypt_chat_msg"])
         except (UnknownKeyVersion, RandomKeyError, FinanceSdkError, FinanceProtocolError) as exc:
-            if isinstance(exc, FinanceSdkError) and exc.retryable:
-                raise  # not the record's fault: the page is read again
-            reason, detail = _held_reason(exc)
+            return exc
+
+    # The RSA step and DecryptData are most of a record's cost and both run outside the GIL for much of
+    # their time (OpenSSL, a ctypes call); DecryptData uses no sdk instance, so threads may share it.
+    threads = decrypt_threads()
+    if threads > 1 and len(records) > 1:
+        with ThreadPoolExecutor(threads) as pool:
+            opened = list(pool.map(open_one, records, chunksize=64))
+    else:
+        opened = [open_one(r) for r in records]
+    for record, result in zip(records, opened, strict=True):
+        if isinstance(result, Exception):
+            if isinstance(result, FinanceSdkError) and result.retryable:
+                raise result  # not the record's fault: the page is read again
+            reason, detail = _held_reason(result)
             held.append((record, reason, detail))
             continue
-        decoded.append((record["seq"], message))
+        decoded.append((record["seq"], result))
     stored = store_messages(decoded, held=held, cursor_from=cursor_from, cursor_to=cursor_to)
     stored.records = len(records)
     return stored
+
+
+def decrypt_threads() -> int:
+    configured = getattr(settings, "CUSTOS_WECOM_DECRYPT_THREADS", None)
+    return max(1, int(configured if configured is not None else min(4, os.cpu_count() or 1)))
 
 
 def _append(events: list[Event]):
