@@ -77,13 +77,21 @@ def test_the_case_page_shows_each_customers_wecom_state_and_retries(company, cus
     browser = Client()
     browser.login(username="manager_a", password=PASSWORD)
     page = browser.get(f"/handover/cases/{case.pk}/").content.decode()
-    assert 'id="wecom-transfers"' in page and "客户拒绝了接替" in page and "交接客户1" in page
+    assert 'id="wecom-transfers"' in page and "交接客户1" in page
+    row = page.split('data-transfer="', 1)[1].split('data-status="refused"', 1)[1].split("</tr>", 1)[0]
+    assert "客户拒绝" in row and "重试" in row and "csrfmiddlewaretoken" in row
+    assert f"{company.sales_a.name} → {company.sales_a_peer.name}" in page  # people by name, not WeCom ids
     refused = Transfer.objects.get(external_userid="wmH1")
     with django_capture_on_commit_callbacks(execute=True):
         response = browser.post(f"/wecom/transfers/{refused.pk}/retry/", {"next": f"/handover/cases/{case.pk}/"})
     assert response.status_code == 302
     refused.refresh_from_db()
     assert refused.status == "waiting" and refused.attempts == 2
+    assert response["Location"] == f"/handover/cases/{case.pk}/"
+    with django_capture_on_commit_callbacks(execute=True):
+        Transfer.objects.filter(pk=refused.pk).update(status="failed")
+        elsewhere = browser.post(f"/wecom/transfers/{refused.pk}/retry/", {"next": "https://evil.example/"})
+    assert elsewhere["Location"] == "/wecom/"  # never sent to another site
     # Another store's manager cannot see or retry it.
     other = Client()
     other.login(username="manager_b", password=PASSWORD)

@@ -149,7 +149,7 @@ def case_detail(request, case_id: int):
             "strategies": STRATEGIES,
             "plans": selectors.plans_visible(me).filter(case=case),
             "can_manage": can_manage and case.is_live,
-            "panels": panels.render_all(me, case),
+            "panels": panels.render_all(request, case),
         },
     )
 

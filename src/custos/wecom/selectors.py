@@ -82,3 +82,11 @@ def transfer(viewer: Employee, transfer_id: int) -> Transfer:
     if t is None or not plans_visible(viewer).filter(pk=t.plan_id).exists():
         raise NotFound(_("Transfer not found."))
     return t
+
+
+def member_names(userids) -> dict[str, str]:
+    """WeCom userids as people read them: the employee's name, else the member's WeCom name."""
+    out = {}
+    for link in MemberLink.objects.filter(userid__in=[u for u in userids if u]).select_related("employee"):
+        out[link.userid] = link.employee.name if link.employee else (link.name or link.userid)
+    return out

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.http import HttpResponse, HttpResponseForbidden
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -110,18 +111,27 @@ def retry_transfer(request, transfer_id: int):
     t = selectors.transfer(request.viewer, transfer_id)
     transfers.retry(actor=request.viewer, transfer=t)
     messages.success(request, "已重新向企业微信发起转接。")
-    return redirect(request.POST.get("next") or "wecom:overview")
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        target = "wecom:overview"  # never a redirect to somewhere else's address
+    return redirect(target)
 
 
-def case_panel(viewer, case) -> str:
+def case_panel(request, case) -> str:
     """The WeCom state of each customer of a departure case (handover.panels)."""
+    viewer = request.viewer
     rows = list(selectors.transfers_of_case(viewer, case.pk))
     if not rows:
         return ""
-    names = dict(Customer.objects.filter(pk__in=[t.customer_id for t in rows if t.customer_id]).values_list("pk", "name"))
-    counts = {s: sum(1 for t in rows if t.status == s) for s in Transfer.Status.values}
+    customers = dict(Customer.objects.filter(pk__in=[t.customer_id for t in rows if t.customer_id]).values_list("pk", "name"))
+    people = selectors.member_names({t.handover_userid for t in rows} | {t.takeover_userid for t in rows})
+    for t in rows:
+        t.customer_name = customers.get(t.customer_id, "")
+        t.handover_name = people.get(t.handover_userid, t.handover_userid)
+        t.takeover_name = people.get(t.takeover_userid, t.takeover_userid)
+    counts = [(value, label, sum(1 for t in rows if t.status == value)) for value, label in Transfer.Status.choices]
     return render_to_string(
         "wecom/_case_transfers.html",
-        {"rows": rows, "names": names, "counts": counts, "statuses": Transfer.Status.choices,
-         "can_retry": policy.may_manage(viewer, case.employee), "case": case},
-    )  # fmt: skip
+        {"rows": rows, "counts": [c for c in counts if c[2]], "can_retry": policy.may_manage(viewer, case.employee), "case": case},
+        request=request,
+    )
