@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "custos.archive",
     "custos.detection",
     "custos.handover",
+    "custos.pool",
     "custos.alerts",
     "custos.wecom",
     "custos.api",

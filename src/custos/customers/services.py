@@ -541,6 +541,8 @@ def change_owner(
     to: Employee | None = None,
     reason: str = "",
     ledger_source: str = SOURCE,
+    pool_checked: bool = False,
+    extra: dict | None = None,
 ) -> Customer:
     """The one way a customer changes hands.
 
@@ -549,6 +551,10 @@ def change_owner(
     claim     someone takes a pool customer of their unit for themselves (领取)
     recycle   the owner or a manager puts the customer back into the pool (回收)
     handover, rotation   a transfer made by a departure case or a rotation (custos.handover)
+
+    pool_checked: custos.pool has already decided that the actor may claim from this customer's
+    pool (a region's or the company's pool reaches beyond the actor's own unit).
+    extra: more payload keys for the entry (the pool's: `pool`, `allocation`).
     """
     policy.require_writer(actor)
     if kind not in OWNER_CHANGES:
@@ -559,7 +565,7 @@ def change_owner(
     old_owner_id, old_unit_id = customer.owner_id, customer.unit_id
 
     if kind == CLAIM:
-        if not (_claimable(actor, customer) or rules.in_scope(actor, customer)):
+        if not (pool_checked or _claimable(actor, customer) or rules.in_scope(actor, customer)):
             raise NotFound(_("Customer not found."))
         if customer.status != Customer.Status.IN_POOL:
             raise Conflict(_("Only a customer in the pool can be claimed."))
@@ -601,10 +607,80 @@ def change_owner(
             "from_unit": old_unit_id,
             "to_unit": customer.unit_id,
             "reason": reason,
+            **(extra or {}),
         },
         ledger_source,
     )
     return customer
+
+
+@dataclass(frozen=True)
+class Recycle:
+    """One customer the pool's job takes back: from whom (it moves only if still theirs), why."""
+
+    customer_id: int
+    owner_id: int
+    reason: str
+    extra: dict
+
+
+def recycle_many(moves: list[Recycle], *, ledger_source: str = "pool", day: date | None = None) -> list[dict]:
+    """Put many customers back into the pool at once, for the pool's recycle job (no actor: the rules).
+
+    The per-customer path (change_owner) costs a few queries each; at a million customers the
+    nightly job needs set-based writes: the rows are locked in id order, only those still owned
+    by the owner the rule saw move (so a run repeated or racing a claim moves each once), one
+    UPDATE, one ledger batch with a `customer.owner_changed` (change recycle) per customer.
+    Returns the moves made: {customer, from, unit, reason, extra}.
+    """
+    if not moves:
+        return []
+    day = day or timezone.localdate()
+    wanted = {m.customer_id: m for m in moves}
+    with transaction.atomic():
+        rows = list(
+            Customer.objects.select_for_update()
+            .filter(pk__in=list(wanted), status=Customer.Status.ACTIVE)
+            .order_by("pk")
+            .values_list("pk", "owner_id", "unit_id")
+        )
+        done = [
+            (pk, owner, unit)
+            for pk, owner, unit in rows
+            if owner is not None and owner == wanted[pk].owner_id
+        ]
+        if not done:
+            return []
+        Customer.objects.filter(pk__in=[pk for pk, _o, _u in done]).update(
+            owner=None, status=Customer.Status.IN_POOL, updated_at=timezone.now()
+        )
+        events, out = [], []
+        for pk, owner, unit in done:
+            m = wanted[pk]
+            payload = {
+                "change": RECYCLE,
+                "from": owner,
+                "to": None,
+                "from_unit": unit,
+                "to_unit": unit,
+                "reason": m.reason,
+                **m.extra,
+            }
+            events.append(
+                Event(
+                    kind="customer.owner_changed",
+                    payload=payload,
+                    actor_id=None,
+                    unit_id=unit,
+                    customer_id=pk,
+                    source=ledger_source,
+                    # One move per customer, owner and day: a retried batch appends nothing twice.
+                    source_id=f"recycle:{pk}:{owner}:{day.isoformat()}",
+                )
+            )
+            out.append({"customer": pk, "from": owner, "unit": unit, "reason": m.reason, "extra": m.extra})
+        append_batch(events)
+    return out
 
 
 # --- archive, restore, merge ------------------------------------------------------------

@@ -1,0 +1,345 @@
+"""The recycle job (回收): customers nobody serves go back to their pool, by the pool's rules.
+
+Per pool and customer grade, a rule says after how many days without a follow-up, a purchase or
+a reply from the customer in the archive a customer goes back, or that customers of a departed
+or frozen owner do. The owner is reminded `remind_days` before. Exempt, whatever the rules:
+
+- a protected key account (pool.Protection);
+- a customer in a running handover (the owner has an open departure case, or the customer is
+  in a draft plan): the handover decides where they go;
+- an open deal, for the inactivity rules. Custos has no deals table; as in the handover's
+  checklist, a follow-up planned for today or later is the open commitment that stands for one.
+
+A customer who changed hands within the rule's days (claimed, allocated, handed over) is not
+judged on the previous owner's silence: the window starts at the move.
+
+The job walks customers in id order in batches. Each batch is evaluated with a few set-based
+queries and moved in one transaction together with the run's cursor, so a run stopped half way
+continues from where it stopped, and a run repeated moves nothing twice (the move is
+conditional on the customer still having the owner the rule saw).
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from custos.archive.models import Message
+from custos.customers import services as customer_services
+from custos.customers.models import Customer, Purchase
+from custos.handover.models import DepartureCase, Plan, PlanMove
+from custos.ledger.services import Event, append_batch
+from custos.org.models import Employee
+from custos.pool.models import Pool, PoolMove, Protection, RecycleNotice, RecycleRule, RecycleRun
+from custos.pool.selectors import pools_by_unit
+
+BATCH = 2000
+# Rules are tried in this order: the first that matches is the reason recorded.
+ORDER = [
+    RecycleRule.Kind.OWNER_GONE,
+    RecycleRule.Kind.NO_FOLLOW_UP,
+    RecycleRule.Kind.NO_PURCHASE,
+    RecycleRule.Kind.NO_REPLY,
+]
+
+REASONS = {
+    RecycleRule.Kind.NO_FOLLOW_UP: "no follow-up for {days} days",
+    RecycleRule.Kind.NO_PURCHASE: "no purchase for {days} days",
+    RecycleRule.Kind.NO_REPLY: "no reply from the customer for {days} days",
+    RecycleRule.Kind.OWNER_GONE: "owner departed or frozen",
+}
+
+
+def describe(rule: RecycleRule) -> str:
+    grade = f" (grade {rule.grade})" if rule.grade else ""
+    return REASONS[rule.kind].format(days=rule.days) + grade
+
+
+@dataclass
+class Found:
+    customer_id: int
+    name: str
+    owner_id: int
+    unit_id: int
+    grade: str
+    rule: RecycleRule
+    pool: Pool
+    due_on: date
+
+    @property
+    def why(self) -> str:
+        return describe(self.rule)
+
+
+@dataclass
+class Report:
+    run: int | None = None
+    scanned: int = 0
+    moved: list[dict] = field(default_factory=list)
+    would_move: list[Found] = field(default_factory=list)
+    reminded: int = 0
+    batches: int = 0
+    finished: bool = False
+
+
+def _condition(rule: RecycleRule, now: datetime, days: int) -> Q:
+    """Customers this rule would take back `days` days after their last sign of life, as of now."""
+    if rule.kind == RecycleRule.Kind.OWNER_GONE:
+        return Q(owner__status=Employee.Status.DEPARTED) | Q(owner__frozen_at__isnull=False)
+    cutoff = now - timedelta(days=days)
+    # Never judged on days before they had this owner: created, claimed, allocated or handed over since.
+    fresh = (
+        Q(created_at__gte=cutoff)
+        | Q(
+            Exists(
+                PoolMove.objects.filter(
+                    customer=OuterRef("pk"), kind__in=["claimed", "assigned"], at__gte=cutoff
+                )
+            )
+        )
+        | Q(
+            Exists(
+                PlanMove.objects.filter(
+                    customer=OuterRef("pk"),
+                    to_employee__isnull=False,
+                    plan__status="committed",
+                    plan__committed_at__gte=cutoff,
+                )
+            )
+        )
+    )
+    # An open deal: a follow-up planned for today or later (no deals table; see the module text).
+    open_deal = Q(next_follow_up_on__gte=timezone.localdate(now))
+    if rule.kind == RecycleRule.Kind.NO_FOLLOW_UP:
+        silent = Q(last_contact_at__lt=cutoff) | Q(last_contact_at__isnull=True)
+    elif rule.kind == RecycleRule.Kind.NO_PURCHASE:
+        silent = ~Q(
+            Exists(
+                Purchase.objects.filter(customer=OuterRef("pk"), purchased_on__gte=timezone.localdate(cutoff))
+            )
+        )
+    else:
+        silent = ~Q(
+            Exists(
+                Message.objects.filter(
+                    customer_id=OuterRef("pk"), sender_role="customer", occurred_at__gte=cutoff
+                )
+            )
+        )
+    return silent & ~fresh & ~open_deal
+
+
+def _exempt() -> Q:
+    running = DepartureCase.objects.exclude(status=DepartureCase.Status.CLOSED).values("employee_id")
+    drafted = PlanMove.objects.filter(plan__status=Plan.Status.DRAFT).values("customer_id")
+    return (
+        Q(Exists(Protection.objects.filter(customer=OuterRef("pk"))))
+        | Q(owner_id__in=running)
+        | Q(pk__in=drafted)
+    )
+
+
+class _Rules:
+    """The enabled rules of every pool, with the units each pool holds."""
+
+    def __init__(self, pool: Pool | None = None):
+        mapping = pools_by_unit()
+        self.units: dict[int, list[int]] = {}
+        for unit_id, p in mapping.items():
+            if p is not None and (pool is None or p.pk == pool.pk):
+                self.units.setdefault(p.pk, []).append(unit_id)
+        self.pools = {p.pk: p for p in mapping.values() if p is not None}
+        rules = RecycleRule.objects.filter(enabled=True, pool_id__in=list(self.units)).select_related("pool")
+        self.rules = sorted(rules, key=lambda r: (ORDER.index(r.kind), r.grade == "", r.days, r.pk))
+
+
+def _evaluate(rules: _Rules, lo: int, hi: int, now: datetime, *, ahead: int = 0) -> dict[int, Found]:
+    """Customers with lo < id <= hi that a rule takes back now (ahead=0) or within `ahead` days."""
+    found: dict[int, Found] = {}
+    base = Customer.objects.filter(pk__gt=lo, pk__lte=hi, status=Customer.Status.ACTIVE, owner__isnull=False)
+    exempt = _exempt()
+    for rule in rules.rules:
+        if ahead and (rule.kind == RecycleRule.Kind.OWNER_GONE or not rule.remind_days):
+            continue
+        days = rule.days - (rule.remind_days if ahead else 0)
+        qs = base.filter(unit_id__in=rules.units[rule.pool_id])
+        if rule.grade:
+            qs = qs.filter(grade=rule.grade)
+        if found:
+            qs = qs.exclude(pk__in=list(found))
+        qs = qs.filter(_condition(rule, now, max(days, 0))).exclude(exempt)
+        due = timezone.localdate(now) + timedelta(days=rule.remind_days if ahead else 0)
+        for pk, name, owner, unit, grade in qs.values_list("pk", "name", "owner_id", "unit_id", "grade"):
+            found[pk] = Found(pk, name, owner, unit, grade, rule, rules.pools[rule.pool_id], due)
+    return found
+
+
+def _ranges(start: int, batch: int) -> Iterator[tuple[int, int]]:
+    """(lo, hi] id windows over live customers; each window holds at most `batch` ids."""
+    lo = start
+    while True:
+        ids = list(
+            Customer.objects.filter(pk__gt=lo).order_by("pk").values_list("pk", flat=True)[batch - 1 : batch]
+        )
+        if ids:
+            yield lo, ids[0]
+            lo = ids[0]
+            continue
+        top = Customer.objects.filter(pk__gt=lo).order_by("-pk").values_list("pk", flat=True).first()
+        if top is not None:
+            yield lo, top
+        return
+
+
+def dry_run(*, pool: Pool | None = None, now: datetime | None = None, batch: int = BATCH) -> Report:
+    now = now or timezone.now()
+    rules = _Rules(pool)
+    report = Report()
+    if not rules.rules:
+        report.finished = True
+        return report
+    for lo, hi in _ranges(0, batch):
+        report.batches += 1
+        report.would_move.extend(_evaluate(rules, lo, hi, now).values())
+    report.finished = True
+    return report
+
+
+def _remind(rules: _Rules, lo: int, hi: int, now: datetime, due_now: dict[int, Found]) -> int:
+    """Notices and `pool.recycle_reminded` entries for customers a rule takes back within its
+    remind_days (not those it takes back now: they move in this same batch)."""
+    soon = {k: v for k, v in _evaluate(rules, lo, hi, now, ahead=1).items() if k not in due_now}
+    if not soon:
+        return 0
+    notices = [
+        RecycleNotice(customer_id=f.customer_id, owner_id=f.owner_id, rule=f.rule, due_on=f.due_on)
+        for f in soon.values()
+    ]
+    existing = set(
+        RecycleNotice.objects.filter(customer_id__in=list(soon)).values_list(
+            "customer_id", "owner_id", "rule_id", "due_on"
+        )
+    )
+    fresh = [n for n in notices if (n.customer_id, n.owner_id, n.rule_id, n.due_on) not in existing]
+    if not fresh:
+        return 0
+    RecycleNotice.objects.bulk_create(fresh, ignore_conflicts=True)
+    events = [
+        Event(
+            kind="pool.recycle_reminded",
+            payload={
+                "pool": f.pool.pk,
+                "rule": f.rule.pk,
+                "rule_kind": f.rule.kind,
+                "days": f.rule.days,
+                "grade": f.rule.grade,
+                "due_on": f.due_on.isoformat(),
+                "owner": f.owner_id,
+                "reason": f.why,
+            },
+            actor_id=None,
+            unit_id=f.unit_id,
+            customer_id=f.customer_id,
+            source="pool",
+            source_id=f"remind:{f.customer_id}:{f.owner_id}:{f.rule.pk}:{f.due_on.isoformat()}",
+        )
+        for f in soon.values()
+        if (f.customer_id, f.owner_id, f.rule.pk, f.due_on) not in existing
+    ]
+    append_batch(events)
+    return len(events)
+
+
+def run(
+    *,
+    batch: int = BATCH,
+    now: datetime | None = None,
+    actor: Employee | None = None,
+    limit_batches: int | None = None,
+) -> Report:
+    """Remind and recycle, batch by batch. An unfinished run is resumed rather than a new one started.
+
+    limit_batches stops after that many batches (a test's "crash"; an operator's trial run).
+    """
+    now = now or timezone.now()
+    rules = _Rules()
+    current = RecycleRun.objects.filter(finished_at__isnull=True).order_by("pk").first()
+    if current is None:
+        current = RecycleRun.objects.create(batch_size=batch, actor=actor, started_at=now)
+    report = Report(run=current.pk)
+    if rules.rules:
+        for lo, hi in _ranges(current.cursor, current.batch_size):
+            if limit_batches is not None and report.batches >= limit_batches:
+                return report
+            with transaction.atomic():
+                # The run row is locked for the batch: two workers cannot run the same window.
+                locked = RecycleRun.objects.select_for_update().get(pk=current.pk)
+                if locked.cursor >= hi or locked.finished_at:
+                    current = locked
+                    continue
+                found = _evaluate(rules, lo, hi, now)
+                reminded = _remind(rules, lo, hi, now, found)
+                moved = customer_services.recycle_many(
+                    [
+                        customer_services.Recycle(
+                            f.customer_id,
+                            f.owner_id,
+                            f.why,
+                            {
+                                "pool": f.pool.pk,
+                                "rule": f.rule.pk,
+                                "rule_kind": f.rule.kind,
+                                "days": f.rule.days,
+                                "grade": f.rule.grade,
+                            },
+                        )
+                        for f in found.values()
+                    ],
+                    day=timezone.localdate(now),
+                )
+                if moved:
+                    PoolMove.objects.bulk_create(
+                        [
+                            PoolMove(
+                                customer_id=m["customer"],
+                                pool_id=m["extra"]["pool"],
+                                kind=PoolMove.Kind.RECYCLED,
+                                employee_id=m["from"],
+                                rule_id=m["extra"]["rule"],
+                                reason=m["reason"],
+                                at=now,
+                            )
+                            for m in moved
+                        ]
+                    )
+                locked.cursor = hi
+                locked.moved += len(moved)
+                locked.reminded += reminded
+                locked.save(update_fields=["cursor", "moved", "reminded"])
+                current = locked
+            report.batches += 1
+            report.moved.extend(moved)
+            report.reminded += reminded
+    current.finished_at = timezone.now()
+    current.save(update_fields=["finished_at"])
+    append_batch(
+        [
+            Event(
+                kind="pool.recycle_finished",
+                payload={
+                    "run": current.pk,
+                    "moved": current.moved,
+                    "reminded": current.reminded,
+                    "cursor": current.cursor,
+                },
+                actor_id=actor.pk if actor else None,
+                source="pool",
+                source_id=f"run:{current.pk}:finished",
+            )
+        ]
+    )
+    report.finished = True
+    return report
