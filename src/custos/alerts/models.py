@@ -224,3 +224,18 @@ class Delivery(models.Model):
 
     def __str__(self):
         return f"delivery #{self.pk} {self.state}"
+
+
+class RobotPost(models.Model):
+    """One message posted to a chat robot, kept a while: the robot takes only so many a minute
+    (custos.alerts.delivery.ROBOT_PER_MINUTE), and what waits goes in the next message."""
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="+")
+    sent_at = models.DateTimeField()
+    deliveries = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["webhook", "sent_at"])]
+
+    def __str__(self):
+        return f"post to webhook {self.webhook_id} at {self.sent_at}"
