@@ -78,3 +78,28 @@ def test_the_api(company, wecom):
     assert manager._call("get", "wecom/status").status_code == 403
     assert manager._call("put", "wecom/config", {"corp_id": "ww1234"}).status_code == 403
     assert manager._call("post", "wecom/transfers/999/retry").status_code == 404
+
+
+def test_the_archive_card_and_adding_a_private_key_from_the_console(company):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from custos.wecom.models import ArchiveKey
+
+    from .archive_support import pem, rsa_key
+
+    admin = _browser("admin")
+    page = admin.get("/wecom/").content.decode()
+    assert 'id="wecom-archive"' in page and "archive-config" in page  # not set up: says how
+    key = SimpleUploadedFile("v3.pem", pem(rsa_key(3)).encode())
+    assert admin.post("/wecom/archive/keys/", {"version": "3", "pem": key}).status_code == 302
+    assert ArchiveKey.objects.get().version == 3
+    page = admin.get("/wecom/").content.decode()
+    assert "publickey_ver 3" in page and "BEGIN" not in page  # the key itself never comes back
+    junk = SimpleUploadedFile("junk.pem", b"-----BEGIN NONSENSE-----")
+    refused = admin.post("/wecom/archive/keys/", {"version": "4", "pem": junk}, HTTP_REFERER="/wecom/", follow=True)
+    assert "RSA" in refused.content.decode() and ArchiveKey.objects.count() == 1
+    bad_version = admin.post("/wecom/archive/keys/", {"version": "x", "pem": SimpleUploadedFile("a.pem", b"")}, HTTP_REFERER="/wecom/", follow=True)
+    assert "publickey_ver" in bad_version.content.decode()
+    boss = _browser("boss")
+    boss.post("/wecom/archive/keys/", {"version": "5", "pem": SimpleUploadedFile("v5.pem", pem(rsa_key(5)).encode())})
+    assert ArchiveKey.objects.count() == 1

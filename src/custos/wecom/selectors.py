@@ -12,7 +12,19 @@ from custos.core.errors import Forbidden
 from custos.handover.selectors import get_case
 from custos.org.models import Employee, Role
 from custos.wecom import secrets
-from custos.wecom.models import AppMessage, Callback, Connection, MemberLink, SyncRun, Transfer
+from custos.wecom.models import (
+    AppMessage,
+    ArchiveKey,
+    ArchiveMedia,
+    ArchiveMessage,
+    ArchiveSettings,
+    Callback,
+    Connection,
+    HeldRecord,
+    MemberLink,
+    SyncRun,
+    Transfer,
+)
 
 READERS = (Role.ADMIN, Role.EXECUTIVE, Role.AUDITOR)
 
@@ -51,6 +63,26 @@ def overview(viewer: Employee) -> dict:
         "callback_pills": _pills(Callback.Status, Callback.objects),
         "transfer_pills": _pills(Transfer.Status, Transfer.objects),
         "failed_messages": list(AppMessage.objects.filter(status=AppMessage.Status.FAILED)[:10]),
+    }
+
+
+def archive(viewer: Employee) -> dict:
+    """The chat archive pull at a glance: where it is, its keys, what waits and why."""
+    require_reader(viewer)
+    held = (
+        HeldRecord.objects.filter(status=HeldRecord.Status.HELD)
+        .values_list("publickey_ver", "reason")
+        .annotate(n=Count("pk"))
+        .order_by("publickey_ver", "reason")
+    )
+    reasons = dict(HeldRecord.Reason.choices)
+    return {
+        "settings": ArchiveSettings.objects.filter(pk=1).first(),
+        "keys": list(ArchiveKey.objects.order_by("version").values("version", "fingerprint", "added_at")),
+        "held": [(v, reasons.get(r, r), n) for v, r, n in held],
+        "messages": [p for p in _pills(ArchiveMessage.Status, ArchiveMessage.objects) if p[0] != ArchiveMessage.Status.APPENDED],
+        "media": _pills(ArchiveMedia.Status, ArchiveMedia.objects),
+        "failed_media": list(ArchiveMedia.objects.filter(status=ArchiveMedia.Status.FAILED).order_by("-pk")[:10]),
     }
 
 

@@ -49,7 +49,23 @@ def overview(request):
     data = selectors.overview(me)
     data["is_admin"] = me.role == Role.ADMIN
     data["callback_url"] = request.build_absolute_uri("/wecom/callback/")
+    data["archive"] = selectors.archive(me)
     return render(request, "wecom/overview.html", data)
+
+
+@require_POST
+@console_view
+def add_archive_key(request):
+    from custos.wecom import archive_keys
+
+    version = request.POST.get("version", "").strip()
+    if not version.isdigit() or len(version) > 9:
+        raise InvalidInput("publickey_ver 是一个正整数（企业微信在公钥旁显示）。")
+    upload = request.FILES.get("pem")
+    pem = upload.read(64 * 1024) if upload else request.POST.get("pem_text", "").encode()
+    archive_keys.add_key(actor=request.viewer, version=int(version), pem=pem)
+    messages.success(request, f"已保存 publickey_ver {version} 的私钥；该版本暂存的消息将随后导入。")
+    return redirect("wecom:overview")
 
 
 def _secret(request, name: str) -> str | None:
