@@ -18,6 +18,7 @@ COMMANDS = [
     "createadmin",
     "ledger",
     "customers",
+    "pool",
     "ingest",
     "simulate",
     "archive",

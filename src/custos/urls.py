@@ -17,6 +17,7 @@ urlpatterns = [
     path("ledger/", include("custos.ledger.urls")),
     path("evidence/", include("custos.evidence.urls")),
     path("handover/", include("custos.handover.urls")),
+    path("pool/", include("custos.pool.urls")),
     path("alerts/", include("custos.alerts.urls")),
     path("conversations/", include("custos.archive.urls")),
     path("wecom/", include("custos.wecom.urls")),

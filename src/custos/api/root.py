@@ -74,6 +74,7 @@ def _mount():
     from custos.handover.api import router as handover_router
     from custos.ledger.api import router as ledger_router
     from custos.org.api import router as org_router
+    from custos.pool.api import router as pool_router
     from custos.wecom.api import router as wecom_router
 
     api.add_router("/", access_router)
@@ -82,6 +83,7 @@ def _mount():
     api.add_router("/", customers_router)
     api.add_router("/evidence", evidence_router)
     api.add_router("/", handover_router)
+    api.add_router("/", pool_router)
     api.add_router("/", alerts_router)
     api.add_router("/", archive_router)
     api.add_router("/wecom", wecom_router)

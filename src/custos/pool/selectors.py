@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from custos.access.scope import scope_of
 from custos.core.errors import NotFound
@@ -127,7 +128,7 @@ def pool_customers(
 def get_pool_customer(viewer: Employee, customer_id: int) -> Customer:
     found = pool_customers(viewer).filter(pk=customer_id).first()
     if found is None:
-        raise NotFound("Customer not found.")
+        raise NotFound(_("Customer not found."))
     return found
 
 
@@ -151,7 +152,7 @@ def pools_visible(viewer: Employee) -> QuerySet[Pool]:
 def get_pool(viewer: Employee, pool_id: int) -> Pool:
     pool = pools_visible(viewer).filter(pk=pool_id).first()
     if pool is None:
-        raise NotFound("Pool not found.")
+        raise NotFound(_("Pool not found."))
     return pool
 
 
@@ -201,7 +202,7 @@ def allocations_visible(viewer: Employee) -> QuerySet[Allocation]:
 def get_allocation(viewer: Employee, allocation_id: int) -> Allocation:
     found = allocations_visible(viewer).filter(pk=allocation_id).first()
     if found is None:
-        raise NotFound("Allocation not found.")
+        raise NotFound(_("Allocation not found."))
     return found
 
 
