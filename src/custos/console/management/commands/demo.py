@@ -7,6 +7,7 @@ from custos.customers import demo as customers_demo
 from custos.handover import demo as handover_demo
 from custos.org import demo as org_demo
 from custos.org.models import Employee
+from custos.pool import demo as pool_demo
 from custos.wecom import demo as wecom_demo
 
 
@@ -31,6 +32,7 @@ class Command(BaseCommand):
             archive_demo.build(seed)
             alerts_demo.build(seed)
             handover_demo.build(seed)
+            pool_demo.build(seed)
             wecom_demo.build(seed)
         self.stdout.write(f"Loaded {Employee.objects.count()} staff.")
         self._print_logins()
