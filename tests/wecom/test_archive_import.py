@@ -84,6 +84,6 @@ def test_a_missing_or_binary_file(members, tmp_path):
 
 def test_status_and_pull_subcommands_say_what_is_missing(members):
     assert "not configured" in run("status")  # the connector's own subcommand still answers
-    with pytest.raises(CommandError, match="corp id"):
+    with pytest.raises(CommandError, match="企业ID"):
         run("archive-pull")
     assert "cursor: seq 0" in run("archive-status")

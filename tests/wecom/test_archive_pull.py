@@ -49,7 +49,7 @@ def test_key_rotation_walk_holds_old_records_until_their_key_is_added(archive, d
     assert sorted(held.values_list("seq", "publickey_ver", "reason")) == [(s, 1, "unknown_key") for s in (1, 2, 3)]
 
     # A wrong key for version 1 is refused with the reason, and nothing is imported.
-    with pytest.raises(InvalidInput, match="does not open the records held under publickey_ver 1"):
+    with pytest.raises(InvalidInput, match="解不开公钥版本 1 下暂存的记录"):
         archive_keys.add_key(actor=None, version=1, pem=archive_support.pem(rsa_key(3)))
     assert held.count() == 3
 
@@ -120,7 +120,7 @@ def test_the_callback_starts_a_pull(archive):
 
 def test_not_configured_says_what_is_missing(company, db):
     result = archive_pull.pull()
-    assert result.status == "not_configured" and "corp id" in result.message
+    assert result.status == "not_configured" and "企业ID" in result.message
 
 
 def test_an_imported_violation_raises_an_alert_and_is_found_by_search(archive, company):

@@ -27,9 +27,11 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
 import os
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -42,7 +44,7 @@ from django.utils import timezone
 from custos.archive import matching
 from custos.core.errors import Conflict
 from custos.ledger.services import Event, append_batch
-from custos.wecom import archive_keys, archive_sealed
+from custos.wecom import archive_keys, archive_sealed, finance_crypto
 from custos.wecom.archive_mapping import Mapped, Member, map_message, userids
 from custos.wecom.finance_crypto import RandomKeyDecryptor, RandomKeyError, UnknownKeyVersion
 from custos.wecom.finance_sdk import (
@@ -52,7 +54,14 @@ from custos.wecom.finance_sdk import (
     FinanceSdk,
     FinanceSdkError,
 )
-from custos.wecom.models import ArchiveMedia, ArchiveMessage, ArchiveSettings, HeldRecord, MemberLink
+from custos.wecom.models import (
+    ArchiveKey,
+    ArchiveMedia,
+    ArchiveMessage,
+    ArchiveSettings,
+    HeldRecord,
+    MemberLink,
+)
 
 log = logging.getLogger(__name__)
 
@@ -142,12 +151,34 @@ def store_records(
     cursor_to: int | None = None,
 ) -> Stored:
     """Decrypt records of GetChatData (or held ones) and store them (store_messages)."""
+    decoded, held = open_records(sdk, keys, records)
+    stored = store_messages(decoded, held=held, cursor_from=cursor_from, cursor_to=cursor_to)
+    stored.records = len(records)
+    return stored
+
+
+def open_records(sdk: FinanceSdk, keys: RandomKeyDecryptor, records: list[dict], processes=None) -> tuple[list, list]:
+    """(decoded [(seq, message)], held [(record, reason, detail)]): no database, so it may run ahead
+    in another thread while the previous page is being appended. With `processes` (a pool set up by
+    key_processes) the RSA step runs there, on the other cores."""
     decoded: list[tuple[int | None, dict]] = []
     held: list[tuple[dict, str, str]] = []
+    random_keys: list | None = None
+    if processes is not None:
+        items = [(r["publickey_ver"], r["encrypt_random_key"]) for r in records]
+        step = max(1, len(items) // (2 * decrypt_threads()))
+        chunks = [items[i : i + step] for i in range(0, len(items), step)]
+        random_keys = [finance_crypto.rebuild(o) for chunk in processes.map(finance_crypto.open_keys, chunks) for o in chunk]
 
-    def open_one(record: dict):
+    def open_one(i_record):
+        i, record = i_record
         try:
-            random_key = keys.decrypt(record["publickey_ver"], record["encrypt_random_key"])
+            if random_keys is None:
+                random_key = keys.decrypt(record["publickey_ver"], record["encrypt_random_key"])
+            elif isinstance(random_keys[i], Exception):
+                raise random_keys[i]
+            else:
+                random_key = random_keys[i]
             return sdk.decrypt(random_key, record["encrypt_chat_msg"])
         except (UnknownKeyVersion, RandomKeyError, FinanceSdkError, FinanceProtocolError) as exc:
             return exc
@@ -157,9 +188,9 @@ def store_records(
     threads = decrypt_threads()
     if threads > 1 and len(records) > 1:
         with ThreadPoolExecutor(threads) as pool:
-            opened = list(pool.map(open_one, records, chunksize=64))
+            opened = list(pool.map(open_one, enumerate(records), chunksize=64))
     else:
-        opened = [open_one(r) for r in records]
+        opened = [open_one(r) for r in enumerate(records)]
     for record, result in zip(records, opened, strict=True):
         if isinstance(result, Exception):
             if isinstance(result, FinanceSdkError) and result.retryable:
@@ -168,9 +199,30 @@ def store_records(
             held.append((record, reason, detail))
             continue
         decoded.append((record["seq"], result))
-    stored = store_messages(decoded, held=held, cursor_from=cursor_from, cursor_to=cursor_to)
-    stored.records = len(records)
-    return stored
+    return decoded, held
+
+
+PROCESS_PAGE = 200  # records in a page worth sending their RSA to worker processes
+
+
+def key_pems() -> dict[int, bytes]:
+    return {
+        k.version: archive_sealed.unseal(k.private_key_encrypted, archive_sealed.key_aad(k.version)).encode()
+        for k in ArchiveKey.objects.all()
+    }
+
+
+@contextmanager
+def key_processes(enabled: bool, pems: dict[int, bytes]):
+    """Worker processes holding the private keys, for a pull that reads full pages; None otherwise
+    (a pull of a few new records every minute opens them here: spawning costs more)."""
+    if not enabled or decrypt_threads() < 2 or not pems:
+        yield None
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(min(decrypt_threads(), os.cpu_count() or 1), mp_context=context,
+                             initializer=finance_crypto.init_worker, initargs=(pems,)) as pool:  # fmt: skip
+        yield pool
 
 
 def decrypt_threads() -> int:
@@ -347,8 +399,8 @@ def _hold(held: list[tuple[dict, str, str]]) -> None:
 def _fetch_soon(media_ids: list[int]) -> None:
     from custos.wecom import tasks
 
-    for media_id in media_ids:
-        tasks.archive_fetch_media(media_id)
+    if media_ids:
+        tasks.archive_fetch_media_batch(list(media_ids))
 
 
 def unsealed_message(row: ArchiveMessage) -> dict:
@@ -402,16 +454,35 @@ def pull(*, limit: int = MAX_LIMIT, max_pages: int | None = None, timeout: int =
     try:
         keys = archive_keys.decryptor()
         proxy, passwd = row.proxy or None, archive_keys.proxy_password(row) or None
-        with open_sdk(row) as sdk:
-            cursor = row.cursor
-            while max_pages is None or result.pages < max_pages:
-                page = sdk.get_chat_data(cursor, limit, timeout=timeout, proxy=proxy, passwd=passwd)
+        pems = key_pems()  # read here: the thread that reads ahead touches no database
+        with open_sdk(row) as sdk, ThreadPoolExecutor(1, thread_name_prefix="archive-ahead") as ahead, ExitStack() as stack:
+            pool: list = []
+
+            def fetch(after: int):
+                # Reading and opening the next page (SDK calls, RSA in other processes) goes on while
+                # this thread appends the page before it; only this one thread uses the SDK handle.
+                page = sdk.get_chat_data(after, limit, timeout=timeout, proxy=proxy, passwd=passwd)
                 if not page:
-                    break
+                    return None
                 last = max(r["seq"] for r in page)
-                if last <= cursor:
-                    raise FinanceProtocolError(f"GetChatData after seq {cursor} returned nothing newer")
-                result.stored.add(store_records(sdk, keys, page, cursor_from=cursor, cursor_to=last))
+                if last <= after:
+                    raise FinanceProtocolError(f"GetChatData after seq {after} returned nothing newer")
+                if not pool:
+                    pool.append(stack.enter_context(key_processes(len(page) >= PROCESS_PAGE, pems)))
+                return page, last, open_records(sdk, keys, page, pool[0])
+
+            cursor = row.cursor
+            coming = ahead.submit(fetch, cursor)
+            while coming is not None:
+                got = coming.result()
+                if got is None:
+                    break
+                page, last, (decoded, held) = got
+                more = max_pages is None or result.pages + 1 < max_pages
+                coming = ahead.submit(fetch, last) if more else None
+                stored = store_messages(decoded, held=held, cursor_from=cursor, cursor_to=last)
+                stored.records = len(page)
+                result.stored.add(stored)
                 cursor = result.cursor = last
                 result.pages += 1
                 ArchiveSettings.objects.filter(pk=1, lock_owner=owner).update(lock_until=timezone.now() + LEASE)

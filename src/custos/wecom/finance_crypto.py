@@ -108,3 +108,39 @@ class RandomKeyDecryptor:
         if key is None:
             raise UnknownKeyVersion(int(publickey_ver))
         return decrypt_random_key(key, encrypt_random_key)
+
+
+# --- opening many random keys in other processes ---------------------------------------------
+# RSA is most of a record's cost and `cryptography` holds the GIL while it runs, so threads do
+# not spread it over cores; a pull of thousands of records opens its keys in worker processes
+# (spawned: nothing of the parent's database connections or threads goes with them).
+
+_worker: RandomKeyDecryptor | None = None
+
+
+def init_worker(pems: Mapping[int, bytes]) -> None:
+    global _worker
+    _worker = RandomKeyDecryptor({v: load_private_key(p) for v, p in pems.items()})
+
+
+def open_keys(items: list[tuple[int, str]]) -> list[tuple[str, object]]:
+    """[(publickey_ver, encrypt_random_key)] → [("ok", key) | ("unknown", version) | ("wrong", why)]."""
+    out: list[tuple[str, object]] = []
+    for version, encrypted in items:
+        try:
+            out.append(("ok", _worker.decrypt(version, encrypted)))
+        except UnknownKeyVersion:
+            out.append(("unknown", int(version)))
+        except RandomKeyError as exc:
+            out.append(("wrong", str(exc)))
+    return out
+
+
+def rebuild(outcome: tuple[str, object]) -> str | Exception:
+    """An open_keys outcome back as the key, or as the exception the same call here would raise."""
+    kind, value = outcome
+    if kind == "ok":
+        return value
+    if kind == "unknown":
+        return UnknownKeyVersion(int(value))
+    return RandomKeyError(str(value))
