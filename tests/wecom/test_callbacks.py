@@ -148,3 +148,21 @@ def test_a_callback_is_refused_when_none_is_configured(company):
     response = Client().post("/wecom/callback/?msg_signature=x&timestamp=1&nonce=1", data=b"<xml/>", content_type="text/xml")
     assert response.status_code == 403
     assert "未配置" in Callback.objects.get().outcome
+
+
+def test_a_flood_of_forged_posts_adds_one_row_a_minute_and_old_callbacks_are_pruned(synced):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from custos.wecom import services
+
+    for _ in range(30):
+        Client().post("/wecom/callback/?msg_signature=00&timestamp=1&nonce=1", data=b"<xml><Encrypt>AAAA</Encrypt></xml>", content_type="text/xml")
+    assert Callback.objects.filter(status="refused").count() <= 2  # the minute may turn once
+    synced.delete_contact("sales_a", "wmOld")
+    assert services.prune_callbacks() == 0
+    total = Callback.objects.count()
+    assert total >= 2 and services.prune_callbacks(now=timezone.now() + timedelta(days=91)) == total
+    assert not Callback.objects.exists()
+    assert Entry.objects.filter(kind="contact.deleted_by_staff").exists()  # the fact stays in the ledger

@@ -6,8 +6,10 @@ turns it into ledger entries after (events.py), so WeCom never waits on Custos's
 retry of the same callback is the same row.
 """
 
+import hashlib
 import logging
 import re
+from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -182,9 +184,14 @@ def _crypto() -> CallbackCrypto:
         raise Refused(f"回调配置无效：{exc}") from exc
 
 
+KEEP_CALLBACKS = timedelta(days=90)
+
+
 def _record_refusal(reason: str) -> None:
-    # Only the reason and the time, so a flood of forged posts cannot fill the table with content.
-    key = f"refused:{timezone.now().strftime('%Y%m%d%H%M%S%f')}"
+    # Only the reason and the time, and one row per reason a minute: a flood of forged posts can
+    # neither fill the table with content nor grow it by a row a request (the log has each one).
+    digest = hashlib.sha256(reason.encode()).hexdigest()[:12]
+    key = f"refused:{timezone.now().strftime('%Y%m%d%H%M')}:{digest}"
     try:
         with transaction.atomic():
             Callback.objects.create(key=key, status=Callback.Status.REFUSED, outcome=reason[:300])
@@ -262,3 +269,10 @@ def retry_waiting() -> int:
     for pk in ids:
         handle_callback(pk)
     return len(ids)
+
+
+def prune_callbacks(now=None) -> int:
+    """Handled callbacks older than KEEP_CALLBACKS go: what they said is in the ledger already."""
+    done = (Callback.Status.DONE, Callback.Status.IGNORED, Callback.Status.REFUSED)
+    old = Callback.objects.filter(status__in=done, received_at__lt=(now or timezone.now()) - KEEP_CALLBACKS)
+    return old.delete()[0]

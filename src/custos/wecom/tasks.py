@@ -22,6 +22,11 @@ def retry_callbacks():
     return services.retry_waiting()
 
 
+@db_periodic_task(crontab(hour="3", minute="10"))
+def prune_callbacks():
+    return services.prune_callbacks()
+
+
 @db_task()
 def run_sync(run_id: int):
     with lock_task(f"wecom-sync-{run_id}"):
