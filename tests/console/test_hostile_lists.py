@@ -43,7 +43,10 @@ HOSTILE = [
     "超长" * 3000,
     "a" * 20000,
 ]
-PAGE_ONLY = ["1", "2", "3", "999", "1000000", "100000000000"]
+HOSTILE_SHORT = [HUGE, "9" * 5000, "-1", "²", "abc", "2024-02-30", "0000-00-00", "超长" * 3000]
+# The page alone (every other key left out, so the list is at its longest).
+PAGE_ONLY = [HUGE, "9223372036854775808", "9" * 30, "9" * 5000, "-1", "0", "²", "abc", "1", "2", "3", "999",
+             "1000000", "100000000000"]  # fmt: skip
 SKIP = ("api/", "i18n/", "login/", "logout/")
 # Ids in the path, past 64 bits too: Django's <int:> takes any run of digits.
 HOSTILE_IDS = ["0", HUGE, "9223372036854775808", "99999999999999999999999999"]
@@ -148,10 +151,11 @@ def test_no_console_page_answers_hostile_paging_or_filters_with_a_5xx(company, c
         _get(client, url, failed=failed)
         monkeypatch.undo()
         keys = (recorder.keys | {"page"}) - {"next"}
-        for value in HOSTILE:
+        # The store manager's lists are the admin's narrowed by scope: the values that broke
+        # something once are enough there (the whole walk is ~2,000 requests per viewer).
+        for value in HOSTILE if who == "admin" else HOSTILE_SHORT:
             _get(client, url, {key: value for key in keys}, failed)
-            _get(client, url, {"page": value}, failed)
-        for value in PAGE_ONLY:
+        for value in PAGE_ONLY if who == "admin" else PAGE_ONLY[:8]:
             _get(client, url, {"page": value}, failed)
         walked += 1
     assert not failed, "\n".join(map(str, failed))
