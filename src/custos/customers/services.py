@@ -624,6 +624,46 @@ class Recycle:
     extra: dict
 
 
+def _recycle_rows(wanted: dict, now) -> list[tuple[int, int, int]]:
+    """Move the rows still owned as the rule saw them; returns (customer, old owner, unit) of each moved."""
+    from django.db import connection
+
+    table = connection.ops.quote_name(Customer._meta.db_table)
+    if connection.vendor == "postgresql":
+        # One statement: the UPDATE locks each row, re-checks it after any concurrent change
+        # (READ COMMITTED re-evaluates the WHERE on the new row) and says which rows it moved.
+        ids = sorted(wanted)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} AS c SET owner_id = NULL, status = %s, updated_at = %s "  # noqa: S608 - names from the model
+                "FROM unnest(%s::bigint[], %s::bigint[]) AS m(id, owner) "
+                "WHERE c.id = m.id AND c.owner_id = m.owner AND c.status = %s "
+                "RETURNING c.id, m.owner, c.unit_id",
+                [
+                    Customer.Status.IN_POOL.value,
+                    now,
+                    ids,
+                    [wanted[i].owner_id for i in ids],
+                    Customer.Status.ACTIVE.value,
+                ],
+            )
+            return sorted(cursor.fetchall())
+    rows = list(
+        Customer.objects.select_for_update()
+        .filter(pk__in=list(wanted), status=Customer.Status.ACTIVE)
+        .order_by("pk")
+        .values_list("pk", "owner_id", "unit_id")
+    )
+    done = [
+        (pk, owner, unit) for pk, owner, unit in rows if owner is not None and owner == wanted[pk].owner_id
+    ]
+    if done:
+        Customer.objects.filter(pk__in=[pk for pk, _o, _u in done]).update(
+            owner=None, status=Customer.Status.IN_POOL, updated_at=now
+        )
+    return done
+
+
 def recycle_many(moves: list[Recycle], *, ledger_source: str = "pool", day: date | None = None) -> list[dict]:
     """Put many customers back into the pool at once, for the pool's recycle job (no actor: the rules).
 
@@ -638,22 +678,9 @@ def recycle_many(moves: list[Recycle], *, ledger_source: str = "pool", day: date
     day = day or timezone.localdate()
     wanted = {m.customer_id: m for m in moves}
     with transaction.atomic():
-        rows = list(
-            Customer.objects.select_for_update()
-            .filter(pk__in=list(wanted), status=Customer.Status.ACTIVE)
-            .order_by("pk")
-            .values_list("pk", "owner_id", "unit_id")
-        )
-        done = [
-            (pk, owner, unit)
-            for pk, owner, unit in rows
-            if owner is not None and owner == wanted[pk].owner_id
-        ]
+        done = _recycle_rows(wanted, timezone.now())
         if not done:
             return []
-        Customer.objects.filter(pk__in=[pk for pk, _o, _u in done]).update(
-            owner=None, status=Customer.Status.IN_POOL, updated_at=timezone.now()
-        )
         events, out = [], []
         for pk, owner, unit in done:
             m = wanted[pk]
