@@ -53,6 +53,20 @@ REASONS = {
 }
 
 
+def explain(kind: str, days: int, grade: str = "") -> str:
+    """The reason in the viewer's language (the ledger keeps describe()'s English, a stable record)."""
+    from django.utils.translation import gettext as _
+
+    texts = {
+        RecycleRule.Kind.NO_FOLLOW_UP: _("no follow-up for %(days)s days"),
+        RecycleRule.Kind.NO_PURCHASE: _("no purchase for %(days)s days"),
+        RecycleRule.Kind.NO_REPLY: _("no reply from the customer for %(days)s days"),
+        RecycleRule.Kind.OWNER_GONE: _("owner departed or frozen"),
+    }
+    text = texts[kind] % {"days": days} if kind != RecycleRule.Kind.OWNER_GONE else texts[kind]
+    return text + (_(" (grade %(grade)s)") % {"grade": grade} if grade else "")
+
+
 def describe(rule: RecycleRule) -> str:
     grade = f" (grade {rule.grade})" if rule.grade else ""
     return REASONS[rule.kind].format(days=rule.days) + grade

@@ -119,6 +119,8 @@ def pool_customers(
             pool_since=Subquery(last.values("at")[:1]),
             pool_reason=Subquery(last.values("reason")[:1]),
             pool_rule_kind=Subquery(last.values("rule__kind")[:1]),
+            pool_rule_days=Subquery(last.values("rule__days")[:1]),
+            pool_rule_grade=Subquery(last.values("rule__grade")[:1]),
             previous_owner_name=Subquery(last.values("employee__name")[:1]),
         )
         .order_by(F("pool_since").asc(nulls_first=True), "pk")

@@ -63,6 +63,11 @@ def index(request):
     claimable = selectors.claimable_unit_ids(me)
     for c in rows:
         c.may_claim = c.unit_id in claimable
+        c.why = (
+            recycle.explain(c.pool_rule_kind, c.pool_rule_days, c.pool_rule_grade)
+            if c.pool_rule_kind
+            else c.pool_reason
+        )
     context = {
         "rows": rows,
         "pools": pools,
@@ -159,7 +164,7 @@ def settings_page(request):
     if not pools and me.role not in ("manager", "executive", "admin"):
         raise Forbidden(_("Only managers may change a pool."))
     for p in pools:
-        p.rule_rows = [(r, recycle.describe(r)) for r in p.rules.all()]
+        p.rule_rows = [(r, recycle.explain(r.kind, r.days, r.grade)) for r in p.rules.all()]
     shifts = list(selectors.shifts_visible(me))
     for s in shifts:
         s.day = WEEKDAYS[s.weekday]
