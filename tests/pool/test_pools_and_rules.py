@@ -215,3 +215,36 @@ def test_a_recently_claimed_customer_is_not_judged_on_the_previous_owner(company
     assert recycle.run().moved == []
     c.refresh_from_db()
     assert c.owner_id == company.sales_a_peer.pk
+
+
+def test_one_reminder_per_customer_until_the_move_and_the_nightly_task(company, pools, make_customer):
+    from custos.pool import tasks
+
+    store, _region = pools
+    services.add_rule(actor=company.manager_a, pool=store, kind="no_follow_up", days=30, remind_days=5)
+    c = make_customer(company.sales_a)
+    activity.add_follow_up(
+        actor=company.sales_a, customer=c, kind="call", content="回访", occurred_at=days_ago(27)
+    )
+    first = tasks.nightly_recycle.call_local()
+    assert first["reminded"] == 1 and first["moved"] == 0
+    # the next nights: no second reminder, then the move on the day
+    assert recycle.run(now=timezone.now() + timedelta(days=1)).reminded == 0
+    assert RecycleNotice.objects.count() == 1
+    last = recycle.run(now=timezone.now() + timedelta(days=4))
+    assert [m["customer"] for m in last.moved] == [c.pk]
+    assert Entry.objects.filter(kind="pool.recycle_reminded").count() == 1
+
+
+def test_an_abandoned_run_is_closed_and_a_new_one_starts(company, pools, make_customer):
+    store, _region = pools
+    services.add_rule(actor=company.manager_a, pool=store, kind="no_follow_up", days=30, remind_days=0)
+    made = [make_customer(company.sales_a, name=f"客户{i}") for i in range(4)]
+    recycle.run(batch=2, limit_batches=1)
+    old = RecycleRun.objects.get()
+    RecycleRun.objects.filter(pk=old.pk).update(started_at=timezone.now() - timedelta(days=2))
+    report = recycle.run()
+    assert report.run != old.pk and len(report.moved) == 2
+    old.refresh_from_db()
+    assert old.finished_at is not None
+    assert Customer.objects.filter(pk__in=[c.pk for c in made], status="in_pool").count() == 4

@@ -37,6 +37,8 @@ from custos.pool.models import Pool, PoolMove, Protection, RecycleNotice, Recycl
 from custos.pool.selectors import pools_by_unit
 
 BATCH = 2000
+# An unfinished run older than this is abandoned rather than resumed (see run()).
+STALE_RUN = timedelta(hours=20)
 # Rules are tried in this order: the first that matches is the reason recorded.
 ORDER = [
     RecycleRule.Kind.OWNER_GONE,
@@ -232,18 +234,20 @@ def _remind(rules: _Rules, lo: int, hi: int, now: datetime, due_now: dict[int, F
     soon = {k: v for k, v in _evaluate(rules, lo, hi, now, ahead=1).items() if k not in due_now}
     if not soon:
         return 0
-    notices = [
+    # One reminder per customer, owner and rule while it is still ahead: the job runs nightly,
+    # and an owner told once is not told again every night until the move.
+    told = set(
+        RecycleNotice.objects.filter(
+            customer_id__in=list(soon), due_on__gte=timezone.localdate(now)
+        ).values_list("customer_id", "owner_id", "rule_id")
+    )
+    soon = {k: f for k, f in soon.items() if (f.customer_id, f.owner_id, f.rule.pk) not in told}
+    if not soon:
+        return 0
+    fresh = [
         RecycleNotice(customer_id=f.customer_id, owner_id=f.owner_id, rule=f.rule, due_on=f.due_on)
         for f in soon.values()
     ]
-    existing = set(
-        RecycleNotice.objects.filter(customer_id__in=list(soon)).values_list(
-            "customer_id", "owner_id", "rule_id", "due_on"
-        )
-    )
-    fresh = [n for n in notices if (n.customer_id, n.owner_id, n.rule_id, n.due_on) not in existing]
-    if not fresh:
-        return 0
     RecycleNotice.objects.bulk_create(fresh, ignore_conflicts=True)
     events = [
         Event(
@@ -265,7 +269,6 @@ def _remind(rules: _Rules, lo: int, hi: int, now: datetime, due_now: dict[int, F
             source_id=f"remind:{f.customer_id}:{f.owner_id}:{f.rule.pk}:{f.due_on.isoformat()}",
         )
         for f in soon.values()
-        if (f.customer_id, f.owner_id, f.rule.pk, f.due_on) not in existing
     ]
     append_batch(events)
     return len(events)
@@ -314,6 +317,12 @@ def run(
     now = now or timezone.now()
     rules = _Rules()
     current = RecycleRun.objects.filter(finished_at__isnull=True).order_by("pk").first()
+    if current is not None and current.started_at < now - STALE_RUN:
+        # Resuming yesterday's broken run would leave the customers it had done unjudged
+        # tonight: close it (its moves stand) and start over from the first customer.
+        current.finished_at = now
+        current.save(update_fields=["finished_at"])
+        current = None
     if current is None:
         current = RecycleRun.objects.create(batch_size=batch, actor=actor, started_at=now)
     report = Report(run=current.pk)
