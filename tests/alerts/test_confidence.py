@@ -5,6 +5,8 @@ import json
 import re
 from pathlib import Path
 
+from django.utils import translation
+
 from custos.alerts.models import Confidence, Hit
 from custos.detection.engine import CONFIDENCES
 from custos.ledger.projections import rebuild
@@ -81,7 +83,8 @@ def test_api_evidence_carries_the_confidence(company, send, api):
 
 def test_every_confidence_label_has_its_chinese():
     pending = json.loads(PENDING.read_text(encoding="utf-8"))
-    chinese = {value: pending.get(str(label)) for value, label in Confidence.choices}
+    with translation.override("en"):  # the msgids, whatever the catalogue holds by now
+        chinese = {value: pending.get(str(label)) for value, label in Confidence.choices}
     assert chinese == {"exact": "原文", "normalised": "规范化", "homophone": "同音或形近", "pinyin": "拼音"}
 
 

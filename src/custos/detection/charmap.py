@@ -74,6 +74,9 @@ class CharTables:
     keep: list
     # cp → the folded character of the unit (`fold`, else the unit itself), None where dropped
     fold_kept: list
+    # `fold_kept` as an array over every code point (DROP for None), for the characters a batch
+    # keeps: whether a unit is written as a term writes it is read from these, in a few vector operations
+    fold_array: numpy.ndarray
     # cp → 1 where `main` makes the character a digit, else 0: where the digits of a number come from
     digit_mark: list
     # width, case and traditional → simplified only, one character for one: what contexts read
@@ -154,6 +157,9 @@ def build(lookalikes: tuple[tuple[str, str], ...] = ()) -> CharTables:
     main_array[:TABLE_SIZE] = [DROP if unit is None else unit for unit in main]
     main_array.flags.writeable = False
     fold_kept = [ord(fold[cp]) if cp in fold else unit for cp, unit in enumerate(main)]
+    fold_array = numpy.arange(sys.maxunicode + 1, dtype=numpy.uint32)
+    fold_array[:TABLE_SIZE] = [DROP if unit is None else unit for unit in fold_kept]
+    fold_array.flags.writeable = False
     digit_mark = [1 if unit is not None and 0x30 <= unit <= 0x39 else 0 for unit in main]
     return CharTables(
         main=main,
@@ -161,6 +167,7 @@ def build(lookalikes: tuple[tuple[str, str], ...] = ()) -> CharTables:
         fold=fold,
         keep=keep,
         fold_kept=fold_kept,
+        fold_array=fold_array,
         digit_mark=digit_mark,
         base=base,
         digits=digits,
@@ -197,6 +204,14 @@ def translate_main(text: str, tables: CharTables) -> str:
 def translate_codes(text: str, tables: CharTables) -> numpy.ndarray:
     """The code points of `text.translate(tables.main)` as an array: translate_main's vector path."""
     codes = numpy.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
-    # take() over an index array is a third quicker than the same lookup written as main_array[codes].
     units = tables.main_array.take(codes)
     return units[units != DROP]
+
+
+def translate_kept(text: str, tables: CharTables) -> tuple[numpy.ndarray, numpy.ndarray]:
+    """translate_codes, and the code points of the characters it kept, one for one with the units."""
+    codes = numpy.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+    # take() over an index array is a third quicker than the same lookup written as main_array[codes].
+    units = tables.main_array.take(codes)
+    kept = units != DROP
+    return units[kept], codes[kept]

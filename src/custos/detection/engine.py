@@ -11,9 +11,13 @@ How messages are scanned:
 1. normalise (normalise.py): one canonical unit per letter, digit or Chinese syllable, with
    disguises folded and separators dropped; a batch is normalised as one joined string, kept
    in UTF-8 with the byte offset where each message starts (numpy finds them, not a loop);
-2. run the trigger automaton (patterns.py) over the batch: terms, the cue words that open a
-   proximity rule or precede a contact id, stuttered fragments; and look for runs of digits
-   that may hold a mobile number. Most messages stop here, never touched by Python code;
+2. run the trigger automaton (patterns.py) over the batch: terms and the cue words that open a
+   proximity rule or precede a contact id; and look for runs of digits that may hold a mobile
+   number. A match of a pattern shorter than HOMOPHONE_MIN_UNITS counts only where the folded
+   characters there are a written form of it (a short homophone is no hit, so no reason to
+   look), and a stutter only where a doubled character stands next to a pattern neighbour and
+   the text round it, repeats collapsed, holds a pattern (`_to_look`). Most messages stop here,
+   never touched by Python code of their own;
 3. for each message that triggered: match every pattern (and, if a character repeats, every
    pattern over the text with repeats collapsed), and where the matches can add up to a hit,
    rebuild the canonical text unit by unit with its offsets (`Normaliser.units`) to check them
@@ -37,8 +41,8 @@ import numpy
 from custos.detection import charmap, lexicon, patterns, phones, words
 from custos.detection.charmap import BOUNDARY
 from custos.detection.lexicon import SEVERITIES, Rules, Term
-from custos.detection.normalise import MIXED, REPEAT, Normaliser, Units, collapse
-from custos.detection.patterns import ALLOW, CUE, SEVERITY_RANK, TERM, TERM_BIT, Entry
+from custos.detection.normalise import LATIN_WORD, MIXED, REPEAT, Normaliser, Units, collapse
+from custos.detection.patterns import ALLOW, CUE, HOMOPHONE_MIN_UNITS, SEVERITY_RANK, TERM, TERM_BIT, Entry
 
 CONTACT_LEAK = "contact_leak"
 # Cue groups after which a WeChat id or contact number is looked for; in id_label the word itself
@@ -54,15 +58,14 @@ EXACT, NORMALISED, HOMOPHONE, PINYIN = CONFIDENCES
 # A homophone or pinyin reading is a guess, and its hit is raised one severity lower than the term;
 # unless the lexicon says so itself: a listed look-alike character (薇 for 微) or a term marked
 # disguised, which people are known to write that way.
-# A homophone of a word this long is taken for the word (with a 10,000-term lexicon, a shorter one
-# sounds like ordinary speech: 十八斤 for 十八禁); a term marked disguised is read so however short.
-HOMOPHONE_MIN_UNITS = 4
+# A homophone of a word HOMOPHONE_MIN_UNITS long is taken for the word (with a 10,000-term lexicon,
+# a shorter one sounds like ordinary speech: 十八斤 for 十八禁); a term marked disguised is read so
+# however short. patterns.py holds the number: which messages deserve a look depends on it too.
 # Pinyin spelled out: three syllables or more, or a term marked disguised (fei dan, hui kou).
 PINYIN_MIN_UNITS = 3
 _LATIN_LETTER = re.compile(r"[A-Za-z]")
 # Punctuation of ordinary prose: a homophone read across it is a coincidence of two sentences.
 _PROSE = re.compile(r"[。！？!?；;，,、：:\n]")
-_RUN = re.compile(r"(.)\1*", re.DOTALL)
 # Between a contact app's name and an id: 微信号 abc123, 微信是 abc123.
 _ID_LABELS = ("号", "是", "为", "码", "号码")
 _ACCOUNT_ID = re.compile(r"[a-z][-_a-z0-9]{5,19}")
@@ -169,10 +172,10 @@ class Engine:
         # text and role. The key carries the canonical text too, which the text decides. Only
         # texts up to REMEMBER_UP_TO characters are kept, so the caches stay a few MB at most.
         self._looked_cache = functools.lru_cache(maxsize=4096)(self._look)
-        # Likewise whether a lone stutter fragment counts: 有没有优惠券 (you you hui) is a stock
-        # customer question, asked thousands of times a day.
-        self._stutter_cache = functools.lru_cache(maxsize=4096)(self._stutter_counts_uncached)
         self._negated_categories = {c for negative in rules.negatives for c in negative.categories}
+        # Likewise whether a message that holds a trigger or a repeat deserves a look, for `scan` one
+        # message at a time: 有没有优惠券 (you you hui) or 好的好的 come thousands of times a day.
+        self._deserves_cache = functools.lru_cache(maxsize=4096)(self._deserves_look_uncached)
 
     @classmethod
     def from_default(cls, extra_terms: Iterable[Term | str] = (), allow: Iterable[str] = ()) -> "Engine":
@@ -231,40 +234,75 @@ class Engine:
         """Hits in one message, in order of position. `sender_role` is "staff", "customer", ..."""
         if BOUNDARY in text:
             return _unmask(text, self.scan(text.replace(BOUNDARY, " "), sender_role))
-        encoded = self._norm.canonical(text).encode("utf-8", "surrogatepass")
-        if not phones.mobile_like(encoded) and not self._triggered(text, encoded):
-            return _NO_HITS
+        canon = self._norm.canonical(text)
+        encoded = canon.encode("utf-8", "surrogatepass")
+        if not phones.mobile_like(encoded):
+            # Most messages hold no trigger and repeat nothing: for them the batch's vector
+            # machinery would cost more than the automaton itself.
+            if not (self._patterns.trigger.find_matches_as_indexes(encoded) or REPEAT.search(canon)):
+                return _NO_HITS
+            if not self._deserves_look(text):
+                return _NO_HITS
         return list(self._looked(text, sender_role, encoded))
 
-    def _triggered(self, text: str, encoded: bytes) -> bool:
-        """Whether one message deserves a closer look, as scan_many decides for a batch."""
-        matches = self._patterns.trigger.find_matches_as_indexes(encoded)
-        if not matches:
-            return False
-        stutter_only = self._patterns.stutter_only
-        if any(pattern not in stutter_only for pattern, _, _ in matches):
-            return True
-        return self._stutter_counts(text, encoded)
+    def _deserves_look(self, text: str) -> bool:
+        if len(text) > REMEMBER_UP_TO:
+            return self._deserves_look_uncached(text)
+        return self._deserves_cache(text)
+
+    def _deserves_look_uncached(self, text: str) -> bool:
+        """Whether one message deserves a closer look, as `_to_look` decides for a batch; the common
+        cases read directly, a stutter through `_to_look` itself."""
+        canon = self._norm.canonical(text)
+        encoded = canon.encode("utf-8", "surrogatepass")
+        patterns = self._patterns
+        found = patterns.trigger.find_matches_as_indexes(encoded, overlapping=True)
+        if found:
+            if patterns.by_sound[[p for p, _, _ in found]].any() or self._spells(text):
+                return True
+            folded = self._norm.folded(text)
+            for pattern, start, _ in found:
+                at = len(encoded[:start].decode("utf-8", "surrogatepass"))
+                if any(folded[at : at + n] in forms for n, forms in patterns.written_at[pattern].items()):
+                    return True
+        if REPEAT.search(canon) and self._may_stutter(text, canon):
+            return bool(self._to_look([text], self._norm.batch(text)))
+        return bool(phones.mobile_like(encoded))
+
+    def _may_stutter(self, text: str, canon: str) -> bool:
+        """`_stutters` for one message, without arrays: a doubled unit next to a unit it neighbours in
+        a pattern, the characters repeated too (or, with a word read as pinyin, any repeat)."""
+        pairs = self._patterns.pair_set
+        folded = None
+        for m in REPEAT.finditer(canon):
+            unit = ord(m.group(1))
+            # every doubled pair of the run, as _stutters reads them: 谢谢谢您 doubles 谢 before 您 too
+            for at in range(m.start(), m.end() - 1):
+                after = ord(canon[at + 2]) if at + 2 < len(canon) else None
+                before = ord(canon[at - 1]) if at else None
+                if not (
+                    (after is not None and (unit << 21 | after) in pairs)
+                    or (before is not None and (before << 21 | unit) in pairs)
+                ):
+                    continue
+                if folded is None:
+                    folded = self._norm.folded(text)
+                    if self._spells(text):  # a word read as pinyin: any repeat, as _stutters asks
+                        return bool(REPEAT.search(folded))
+                if folded[at] == folded[at + 1]:
+                    return True
+        return False
+
+    def _spells(self, text: str) -> bool:
+        """Whether a Latin word of the text is read as pinyin (Normaliser.batch's `spelled`)."""
+        return bool(LATIN_WORD.search(text)) and any(
+            self._norm._spell_match(m) != m.group() for m in LATIN_WORD.finditer(text)
+        )
 
     def _looked(self, text: str, role: str | None, encoded: bytes) -> tuple[Hit, ...]:
         if len(text) > REMEMBER_UP_TO:
             return self._look(text, role, encoded)
         return self._looked_cache(text, role, encoded)
-
-    def _stutter_counts(self, text: str, encoded: bytes) -> bool:
-        if len(text) > REMEMBER_UP_TO:
-            return self._stutter_counts_uncached(text, encoded)
-        return self._stutter_cache(text, encoded)
-
-    def _stutter_counts_uncached(self, text: str, encoded: bytes) -> bool:
-        """A stutter fragment alone (有优惠 reads you you hui) counts only where a character really
-        repeats, as _evaluate decides; or where a real trigger hid under it in a search that does
-        not overlap. `encoded` is the canonical text in UTF-8."""
-        stutter_only = self._patterns.stutter_only
-        return bool(REPEAT.search(self._norm.folded(text))) or any(
-            p not in stutter_only
-            for p, _, _ in self._patterns.trigger.find_matches_as_indexes(encoded, overlapping=True)
-        )
 
     def scan_many(self, messages: Iterable[tuple[str, str | None]]) -> list[list[Hit]]:
         """Hits for each (text, sender_role): one normalisation and one automaton pass for the batch."""
@@ -279,33 +317,170 @@ class Engine:
             joined = BOUNDARY.join(texts)
         # The canonical text in UTF-8 and where each message starts in it (byte offsets): a
         # message's part is sliced out only when something in it is worth a look.
-        encoded, starts = self._norm.canonical_batch(joined)
-
-        # Any one trigger is enough to look closer, so the non-overlapping search will do.
-        look, maybe = set(), set()
-        found = self._patterns.trigger.find_matches_as_indexes(encoded)
-        if found:
-            found = numpy.array(found, dtype=numpy.intp)
-            where = numpy.searchsorted(starts, found[:, 1], side="right") - 1
-            stutter = self._patterns.stutter_mask[found[:, 0]]
-            look = set(where[~stutter].tolist())
-            maybe = set(where[stutter].tolist()) - look
-        for i in maybe:
-            if self._stutter_counts(texts[i], encoded[starts[i] : starts[i + 1] - 1]):
-                look.add(i)
-        mobiles = phones.mobile_like(encoded)
-        mobiles = set((numpy.searchsorted(starts, mobiles, side="right") - 1).tolist()) if mobiles else set()
+        batch = self._norm.batch(joined)
+        encoded, starts = batch.encoded, batch.starts
 
         # Messages without hits share one empty list: a fresh one each would be a hundred thousand
         # objects for the garbage collector to walk per 100,000 messages. Read results, do not
         # change them in place.
         results: list[list[Hit]] = [_NO_HITS] * len(messages)
-        for i in look | mobiles:
+        for i in self._to_look(texts, batch):
             hits = self._looked(texts[i], messages[i][1], encoded[starts[i] : starts[i + 1] - 1])
             if hits:
                 # A list of its own for each message: the remembered hits stay as they were.
                 results[i] = _unmask(messages[i][0], hits) if texts[i] is not messages[i][0] else list(hits)
         return results
+
+    def _to_look(self, texts: list[str], batch) -> set[int]:
+        """The messages of a batch that can hold a hit, by index: those that hold a mobile number, or
+        something a hit starts with (a term, the cue that opens a proximity rule or comes before a
+        contact id) read as `_reading` could read it. Each test below is one a hit cannot do without;
+        the messages they let through are looked at unit by unit (`_look`).
+
+        - a pattern of HOMOPHONE_MIN_UNITS or more, or of a term marked disguised: in the canonical
+          text, where sound-alikes are one;
+        - a shorter pattern: there too, and the message holds one of the written forms of the
+          shorter patterns in its folded characters (`Patterns.written`), or a word read as pinyin;
+        - a stutter (回回扣扣): a doubled unit next to a unit it neighbours in a pattern, where the
+          characters repeat too (有优惠 is you you hui: no stutter), see `_stutters`.
+        Most messages fail all three in the one automaton pass and a few vector operations."""
+        patterns = self._patterns
+        starts = batch.starts
+        look: set[int] = set()
+        short: dict[int, list] = {}
+        # Overlapping: a short pattern found first must not hide a longer one it overlaps.
+        found = patterns.trigger.find_matches_as_indexes(batch.encoded, overlapping=True)
+        if found:
+            found = numpy.array(found, dtype=numpy.intp)
+            where = numpy.searchsorted(starts, found[:, 1], side="right") - 1
+            by_sound = patterns.by_sound[found[:, 0]]
+            look = set(where[by_sound].tolist())
+            for i, pattern, start in zip(
+                where[~by_sound].tolist(),
+                found[~by_sound, 0].tolist(),
+                found[~by_sound, 1].tolist(),
+                strict=True,
+            ):
+                if i not in look:
+                    short.setdefault(i, []).append((pattern, start))
+        spelled: set[int] = set()
+        if batch.spelled:
+            # Offsets in the joined text before pinyin words were spelled in Chinese characters.
+            ends = numpy.cumsum(numpy.fromiter(map(len, texts), dtype=numpy.intp, count=len(texts)) + 1)
+            spelled = set(numpy.searchsorted(ends, batch.spelled, side="right").tolist())
+            look.update(i for i in short if i in spelled)
+        read, doubles, stuttering = self._stutters(texts, batch, spelled)
+        look |= read
+        indexes = sorted(i for i in short if i not in look)
+        if indexes:
+            # Where the match stands in the folded characters, one per unit as in the canonical text.
+            written_at = patterns.written_at
+            encoded = batch.encoded
+            for i, folded in zip(indexes, self._folded(batch, indexes).split(BOUNDARY), strict=True):
+                first = starts[i]
+                for pattern, start in short[i]:
+                    at = len(encoded[first:start].decode("utf-8", "surrogatepass"))
+                    if any(folded[at : at + n] in forms for n, forms in written_at[pattern].items()):
+                        look.add(i)
+                        break
+        fresh = ~numpy.isin(stuttering, list(look))
+        if fresh.any():
+            look |= self._stutters_read(batch, doubles[fresh], stuttering[fresh])
+        mobiles = phones.mobile_like(batch.encoded)
+        if mobiles:
+            look.update((numpy.searchsorted(starts, mobiles, side="right") - 1).tolist())
+        return look
+
+    def _stutters_read(self, batch, doubles: numpy.ndarray, messages: numpy.ndarray) -> set[int]:
+        """The messages where a stutter counts: where the text with repeats collapsed holds a pattern
+        over the doubled unit as the text holds the others, by sound if long enough, else written
+        so. Only a window round each double is read, as long as the longest pattern either side."""
+        patterns = self._patterns
+        units = batch.units
+        # each unit's index in the text with repeats collapsed
+        new = numpy.ones(len(units), dtype=bool)
+        new[1:] = (units[1:] != units[:-1]) | (units[1:] == 0)
+        collapsed_at = numpy.cumsum(new) - 1
+        at = collapsed_at[doubles]
+        reach = patterns.collapsed_longest
+        lo = numpy.searchsorted(collapsed_at, at - reach + 1, side="left")
+        hi = numpy.searchsorted(collapsed_at, at + reach, side="left")
+        bounds = numpy.flatnonzero(units == 0)
+        firsts = numpy.concatenate(([0], bounds + 1))
+        lasts = numpy.concatenate((bounds, [len(units)]))
+        lo = numpy.maximum(lo, firsts[messages])
+        hi = numpy.minimum(hi, lasts[messages])
+        # the windows one after the other, each followed by a BOUNDARY
+        sizes = hi - lo + 1
+        offsets = numpy.cumsum(sizes) - sizes
+        index = numpy.arange(int(sizes.sum())) - numpy.repeat(offsets, sizes) + numpy.repeat(lo, sizes)
+        ends = offsets + sizes - 1
+        index[ends] = 0
+        codes = units.take(index)
+        codes[ends] = 0
+        canon = (
+            _collapsed(codes).tobytes().decode("utf-32-le", "surrogatepass").encode("utf-8", "surrogatepass")
+        )
+        found = patterns.collapsed_trigger.find_matches_as_indexes(canon, overlapping=True)
+        if not found:
+            return set()
+        found = numpy.array(found, dtype=numpy.intp)
+        window = numpy.searchsorted(_boundaries(canon), found[:, 1], side="right")
+        by_sound = patterns.collapsed_by_sound[found[:, 0]]
+        out = set(messages[window[by_sound]].tolist())
+        short = numpy.unique(window[~by_sound])
+        short = short[~numpy.isin(messages[short], list(out))]
+        if short.size and patterns.written is not None:
+            folds = self._norm.tables.fold_array.take(batch.origins.take(index))
+            folds[ends] = 0
+            # the folded characters of those windows with repeats collapsed (Normaliser.folded, collapse)
+            keep = numpy.isin(numpy.repeat(numpy.arange(len(sizes)), sizes), short)
+            folded = _collapsed(folds[keep]).tobytes().decode("utf-32-le", "surrogatepass")
+            out.update(messages[short[k]] for k in _holding(patterns.written, folded.rstrip(BOUNDARY)))
+        return out
+
+    def _folded(self, batch, indexes: list[int]) -> str:
+        """The folded characters (Normaliser.folded) of these messages of a batch, none of them with
+        a word read as pinyin, joined with BOUNDARY."""
+        bounds = numpy.flatnonzero(batch.units == 0)
+        firsts = numpy.concatenate(([0], bounds + 1))
+        lasts = numpy.concatenate((bounds, [len(batch.units)]))
+        codes = [batch.origins[firsts[i] : lasts[i] + 1] for i in indexes]
+        if indexes[-1] == len(firsts) - 1:
+            # the last message has no boundary of its own after it
+            codes[-1] = numpy.concatenate((codes[-1], [0]))
+        codes = numpy.concatenate(codes)
+        folds = self._norm.tables.fold_array.take(codes)
+        folds[codes == 0] = 0
+        return folds[:-1].tobytes().decode("utf-32-le", "surrogatepass")
+
+    def _stutters(
+        self, texts: list[str], batch, spelled: set[int]
+    ) -> tuple[set, numpy.ndarray, numpy.ndarray]:
+        """Where a stutter can make a hit: a unit doubled next to a unit it neighbours in a pattern
+        (回回扣 holds 回回 before 扣), the characters repeated too (the collapsed pass reads no more,
+        see `_evaluate`): the units where such doubles start and their messages. A message with a
+        word read as pinyin asks, as before, only that some character repeats: those come as a set."""
+        units = batch.units
+        none = numpy.zeros(0, dtype=numpy.intp)
+        at = numpy.flatnonzero((units[1:] == units[:-1]) & (units[1:] != 0))
+        if not at.size:
+            return set(), none, none
+        pairs = self._patterns.pairs
+        doubled = units[at].astype(numpy.int64)
+        after = units[numpy.minimum(at + 2, len(units) - 1)].astype(numpy.int64)
+        before = units[numpy.maximum(at - 1, 0)].astype(numpy.int64)
+        near = _among(doubled << 21 | after, pairs) | _among(before << 21 | doubled, pairs)
+        at = at[near]
+        if not at.size:
+            return set(), none, none
+        where = numpy.searchsorted(numpy.flatnonzero(units == 0), at, side="right")
+        folds = self._norm.tables.fold_array
+        read = {i for i in set(where.tolist()) & spelled if self._norm.folds_repeat(texts[i])}
+        keep = folds.take(batch.origins[at]) == folds.take(batch.origins[at + 1])
+        if spelled:
+            keep &= ~numpy.isin(where, list(spelled))
+        return read, at[keep], where[keep]
 
     def _look(self, text: str, role: str | None, encoded: bytes) -> tuple[Hit, ...]:
         """The hits of a message worth a look, its canonical text given in UTF-8; remembered."""
@@ -339,7 +514,7 @@ class Engine:
         full, collapsed = self._patterns.full, self._patterns.collapsed
         matches = full.find(canon)
         second = None
-        if REPEAT.search(canon) and REPEAT.search(self._norm.folded(text)):
+        if REPEAT.search(canon) and self._norm.folds_repeat(text):
             # A stutter: match the text again with repeats collapsed (回回扣扣 → 回扣). Only where a
             # character is repeated, not a syllable: 有优惠 is no stutter.
             stutter = collapsed.find(collapse(canon))
@@ -389,7 +564,7 @@ class Engine:
             for index in automaton.entries_of[pattern]:
                 if needs and index in needs:
                     if runs is None:  # how often each collapsed unit was repeated; rarely needed
-                        runs = [len(m.group()) for m in _RUN.finditer(uncollapsed)]
+                        runs = _runs(uncollapsed)
                     if not _repeated(runs, start, needs[index]):
                         continue
                 entry = self._patterns.entries[index]
@@ -601,9 +776,52 @@ class Engine:
         return hits
 
 
-def _repeated(runs: list[int], start: int, needs: tuple[tuple[int, ...], ...]) -> bool:
+def _collapsed(codes: numpy.ndarray) -> numpy.ndarray:
+    """`collapse` over code points: each run of one code point made one, BOUNDARY (0) left alone."""
+    keep = numpy.ones(len(codes), dtype=bool)
+    keep[1:] = (codes[1:] != codes[:-1]) | (codes[1:] == 0)
+    return codes[keep]
+
+
+def _boundaries(encoded: bytes) -> numpy.ndarray:
+    return numpy.flatnonzero(numpy.frombuffer(encoded, dtype=numpy.uint8) == 0)
+
+
+def _holding(automaton, joined: str, collapsed: bool = False) -> set[int]:
+    """Which of the texts joined with BOUNDARY hold a match (with repeats collapsed, if so asked)."""
+    if collapsed:
+        joined = collapse(joined)
+    found = automaton.find_matches_as_indexes(joined)
+    if not found:
+        return set()
+    # where each BOUNDARY stands
+    bounds = numpy.cumsum(numpy.fromiter(map(len, joined.split(BOUNDARY)), dtype=numpy.intp) + 1) - 1
+    starts = numpy.fromiter((start for _, start, _ in found), dtype=numpy.intp, count=len(found))
+    return set(numpy.searchsorted(bounds, starts, side="right").tolist())
+
+
+def _among(values: numpy.ndarray, sorted_values: numpy.ndarray) -> numpy.ndarray:
+    """values ∈ sorted_values, element by element."""
+    if not sorted_values.size:
+        return numpy.zeros(len(values), dtype=bool)
+    at = numpy.minimum(numpy.searchsorted(sorted_values, values), len(sorted_values) - 1)
+    return sorted_values[at] == values
+
+
+def _runs(uncollapsed: str) -> dict[int, int]:
+    """{collapsed unit: how many times it stood in a row} for the units that repeat; the rest stood once.
+    Only the repeats are walked: a long text repeats a few of its units at most."""
+    runs, dropped = {}, 0
+    for m in REPEAT.finditer(uncollapsed):
+        start, end = m.span()
+        runs[start - dropped] = end - start
+        dropped += end - start - 1
+    return runs
+
+
+def _repeated(runs: dict[int, int], start: int, needs: tuple[tuple[tuple[int, int], ...], ...]) -> bool:
     """Whether the collapsed units from `start` repeat at least as one of `needs` asks."""
-    return any(all(runs[start + k] >= n for k, n in enumerate(need)) for need in needs)
+    return any(all(runs.get(start + k, 1) >= n for k, n in need) for need in needs)
 
 
 def _unmask(original: str, hits: Iterable[Hit]) -> list[Hit]:

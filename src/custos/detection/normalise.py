@@ -30,6 +30,9 @@ from custos.detection.charmap import BOUNDARY, CharTables
 LATIN_WORD = re.compile(r"[A-Za-zＡ-Ｚａ-ｚ](?<![0-9０-９_\-].)[A-Za-zＡ-Ｚａ-ｚ0-9０-９_\-]*")
 # Repeated units (回回扣扣). Phone numbers are read from the text before collapsing.
 REPEAT = re.compile(r"([^\x00])\1+")
+# From this many characters on, a text's units and folds are read through arrays, not translate().
+VECTOR_UNITS_FROM = 48
+VECTOR_REPEAT_FROM = 160
 # Marks the fold of a collapsed run of different characters of one syllable (有优 in 有优惠).
 MIXED = "\ufffd"
 # Bytes of a text translated with CharTables.digit_mark and encoded to Latin-1 → 1 for a digit,
@@ -55,26 +58,33 @@ class Units:
 
     def collapsed(self) -> "Units":
         """The same text with runs of a repeated unit made one unit covering the whole run."""
-        canon, starts, ends, folds, latin = [], [], [], [], []
-        previous = None
-        for i, unit in enumerate(self.canon):
-            if unit == previous and unit != "\x00":
-                ends[-1] = self.ends[i]
-                latin[-1] = latin[-1] or self.latin[i]
-                if not folds[-1].endswith(self.folds[i]):
+        runs = [m.span() for m in REPEAT.finditer(self.canon)]
+        if not runs:
+            return self
+        # Copied a stretch at a time between the runs: a long text repeats a few units at most.
+        starts, ends, folds, latin = [], [], [], []
+        pos = 0
+        for a, b in runs:
+            starts += self.starts[pos:a]
+            ends += self.ends[pos:a]
+            folds += self.folds[pos:a]
+            latin += self.latin[pos:a]
+            fold = self.folds[a]
+            for other in self.folds[a + 1 : b]:
+                if not fold.endswith(other):
                     # 有优 is one syllable said by two words, not a stutter: the unit keeps both, marked,
                     # so that only a term written so (买卖 in 私下买卖) reads it exactly.
-                    folds[-1] = (
-                        folds[-1] if folds[-1].startswith(MIXED) else MIXED + folds[-1]
-                    ) + self.folds[i]
-                continue
-            canon.append(unit)
-            starts.append(self.starts[i])
-            ends.append(self.ends[i])
-            folds.append(self.folds[i])
-            latin.append(self.latin[i])
-            previous = unit
-        return Units("".join(canon), tuple(starts), tuple(ends), tuple(folds), tuple(latin))
+                    fold = (fold if fold.startswith(MIXED) else MIXED + fold) + other
+            starts.append(self.starts[a])
+            ends.append(self.ends[b - 1])
+            folds.append(fold)
+            latin.append(any(self.latin[a:b]))
+            pos = b
+        starts += self.starts[pos:]
+        ends += self.ends[pos:]
+        folds += self.folds[pos:]
+        latin += self.latin[pos:]
+        return Units(collapse(self.canon), tuple(starts), tuple(ends), tuple(folds), tuple(latin))
 
 
 class Normaliser:
@@ -111,12 +121,24 @@ class Normaliser:
         # syllable unit; the zero bytes in it are the boundaries, and nothing else.
         canon = charmap.translate_codes(joined, self.tables).tobytes().decode("utf-32-le", "surrogatepass")
         encoded = canon.encode("utf-8", "surrogatepass")
-        bounds = numpy.flatnonzero(numpy.frombuffer(encoded, dtype=numpy.uint8) == ord(BOUNDARY))
-        starts = numpy.empty(len(bounds) + 2, dtype=numpy.intp)
-        starts[0] = 0
-        starts[1:-1] = bounds + 1
-        starts[-1] = len(encoded) + 1
-        return encoded, starts
+        return encoded, _starts(encoded)
+
+    def batch(self, joined: str) -> "Batch":
+        """`canonical_batch`, with what the engine's choice of messages to look at reads besides (see
+        Batch)."""
+        spelled: list[int] = []
+        if LATIN_WORD.search(joined):
+
+            def spell(match: re.Match) -> str:
+                word = self._spell_match(match)
+                if word != match.group():
+                    spelled.append(match.start())
+                return word
+
+            joined = LATIN_WORD.sub(spell, joined)
+        units, origins = charmap.translate_kept(joined, self.tables)
+        encoded = units.tobytes().decode("utf-32-le", "surrogatepass").encode("utf-8", "surrogatepass")
+        return Batch(encoded, _starts(encoded), units, origins, spelled)
 
     def units(self, text: str) -> Units:
         tables = self.tables
@@ -127,6 +149,9 @@ class Normaliser:
         latin: list[bool] = []
 
         def plain(start: int, end: int) -> None:
+            if end - start >= VECTOR_UNITS_FROM:
+                vector(start, end)
+                return
             # One character, one unit or none: three translates and a compress say which, in C.
             piece = text[start:end]
             kept = list(
@@ -136,6 +161,18 @@ class Normaliser:
             starts.extend(kept)
             ends.extend(map((1).__add__, kept))
             folds.extend(piece.translate(tables.fold_kept))
+            latin.extend([False] * len(kept))
+
+        def vector(start: int, end: int) -> None:
+            # The same through the tables' arrays: a few vector operations instead of a lookup per
+            # character, quicker from a few dozen characters on.
+            codes = numpy.frombuffer(text[start:end].encode("utf-32-le", "surrogatepass"), dtype="<u4")
+            main = tables.main_array.take(codes)
+            kept = numpy.flatnonzero(main != charmap.DROP)
+            canon.append(main[kept].tobytes().decode("utf-32-le", "surrogatepass"))
+            starts.extend((kept + start).tolist())
+            ends.extend((kept + (start + 1)).tolist())
+            folds.extend(tables.fold_array.take(codes[kept]).tobytes().decode("utf-32-le", "surrogatepass"))
             latin.extend([False] * len(kept))
 
         pos = 0
@@ -176,6 +213,15 @@ class Normaliser:
         """The folded characters of the units (Latin words left as letters): 薇信 → 微信, not the syllables."""
         return text.translate(self.tables.fold_kept)
 
+    def folds_repeat(self, text: str) -> bool:
+        """Whether REPEAT finds a repeat in `folded(text)`: whether a character is really doubled."""
+        if len(text) < VECTOR_REPEAT_FROM:
+            return bool(REPEAT.search(text.translate(self.tables.fold_kept)))
+        codes = numpy.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+        folds = self.tables.fold_array.take(codes)
+        folds = folds[folds != charmap.DROP]
+        return bool(((folds[1:] == folds[:-1]) & (folds[1:] != 0)).any())
+
     def base(self, text: str) -> str:
         """Width, case and traditional → simplified folded; same length and offsets as `text`."""
         return text.translate(self.tables.base)
@@ -183,6 +229,31 @@ class Normaliser:
     def digits(self, text: str) -> str:
         """`base` with every spelling of a digit made ASCII; same length and offsets as `text`."""
         return text.translate(self.tables.digits)
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Messages joined with BOUNDARY, normalised at once."""
+
+    encoded: bytes  # the canonical text in UTF-8
+    starts: numpy.ndarray  # where each message starts in `encoded`, one past the end after the last
+    units: numpy.ndarray  # the canonical text's code points (BOUNDARY is 0)
+    # the code point each unit was read from (after pinyin words were spelled in Chinese): what the
+    # unit's fold is read from (CharTables.fold_array)
+    origins: numpy.ndarray
+    # offsets in the joined text of the Latin words read as pinyin: their messages read by sound
+    spelled: list
+
+
+def _starts(encoded: bytes) -> numpy.ndarray:
+    # UTF-8 of the canonical text is ASCII for digits, letters and BOUNDARY, more bytes for a
+    # syllable unit; the zero bytes in it are the boundaries, and nothing else.
+    bounds = numpy.flatnonzero(numpy.frombuffer(encoded, dtype=numpy.uint8) == ord(BOUNDARY))
+    starts = numpy.empty(len(bounds) + 2, dtype=numpy.intp)
+    starts[0] = 0
+    starts[1:-1] = bounds + 1
+    starts[-1] = len(encoded) + 1
+    return starts
 
 
 _FIRST = methodcaller("group", 1)  # a C-level callable: re expands a "\\1" template in Python

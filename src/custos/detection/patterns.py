@@ -4,8 +4,10 @@ Two Aho-Corasick automata over the same canonical text:
 - `full` holds everything and runs over a single message that deserves a close look (and
   `collapsed`, the same with repeats collapsed, over its text with repeats collapsed);
 - `trigger` holds only what can start a hit (terms, the cue words that open a proximity rule or
-  precede a contact id, and stuttered fragments of those) and runs over whole batches. Most
-  messages of a working day trigger nothing, and never meet Python code of their own. It reads
+  precede a contact id) and runs over whole batches, with what tells a match of it that may
+  count (`by_sound`, `written_at`) from one that cannot, and what reads a stutter (`pairs`,
+  `collapsed_trigger`). Most messages of a working day trigger nothing, and never meet Python
+  code of their own. It reads
   the canonical text in UTF-8 (bytes): over a str, ahocorasick_rs maps every byte offset to a
   character offset first, an array eight times the text's size, which the batch does not need.
 """
@@ -20,12 +22,14 @@ from ahocorasick_rs import MATCHKIND_STANDARD, AhoCorasick, BytesAhoCorasick
 
 from custos.detection import lexicon, pinyin, words
 from custos.detection.lexicon import LexiconError, Rules, Term
-from custos.detection.normalise import Normaliser, collapse
+from custos.detection.normalise import MIXED, Normaliser, collapse
 
 TERM, CUE, ALLOW = range(3)
 TERM_BIT = 1
 SEVERITY_RANK = {severity: rank for rank, severity in enumerate(lexicon.SEVERITIES)}
 _MAX_FORMS = 256
+# As Engine._reading: a homophone of a pattern this long is read as the pattern.
+HOMOPHONE_MIN_UNITS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +58,7 @@ class Automaton:
     masks: tuple[int, ...]  # pattern → TERM_BIT | the bits of its cue groups
     # pattern → {entry: runs} for the collapsed automaton: a written form with a doubled unit (扣扣,
     # 偷偷加我) collapses to its single form, which the text must hold at least as many times over
-    # (runs: how many times each collapsed unit must repeat, one tuple per such form)
+    # (runs: (collapsed unit, how many times) for each unit that must repeat, one tuple per such form)
     needs: tuple[dict, ...] = ()
 
     def find(self, canon: str) -> list[tuple[int, int, int]]:
@@ -79,10 +83,26 @@ class Patterns:
     group_bits: dict[str, int]
     trigger: BytesAhoCorasick  # over canonical text in UTF-8; offsets are byte offsets
     terms: int
-    # indexes of trigger patterns that are only a stutter fragment, no term or cue of their own
-    stutter_only: frozenset
-    # the same as a mask over trigger pattern indexes, for a batch's matches at once
-    stutter_mask: numpy.ndarray
+    # trigger pattern → whether a match of it can count however it is written: read by sound
+    # (HOMOPHONE_MIN_UNITS or more, or a term marked disguised). A shorter one counts only written as
+    # the term writes it (once folded), or spelled in pinyin, or stuttered.
+    by_sound: numpy.ndarray
+    # the folded written forms of what the shorter trigger patterns stand for, over folded text
+    # (Normaliser.folded): a message that holds none of them has nothing short to read exactly
+    written: AhoCorasick | None
+    # trigger pattern → {units: forms}: a match of a shorter pattern counts only where the folded
+    # characters of its first `units` units are one of the forms (the term or cue as written)
+    written_at: tuple
+    # every pair of different units next to each other in a trigger pattern, as a << 21 | b, sorted:
+    # a stutter (回回扣扣) doubles a unit next to its neighbour in a pattern
+    pairs: numpy.ndarray
+    # the trigger patterns (not the followed cues) with repeats collapsed, over a stuttering
+    # message's canonical text collapsed, in UTF-8; and which of them may be read by sound, judged
+    # on their collapsed length as the collapsed pass reads them (偷偷加我 is 偷加我 there)
+    pair_set: frozenset  # the same, for one message at a time
+    collapsed_trigger: BytesAhoCorasick | None
+    collapsed_by_sound: numpy.ndarray
+    collapsed_longest: int  # units of the longest of them
 
 
 class _Builder:
@@ -151,20 +171,41 @@ class _Builder:
             entries.append(index)
 
 
-def _stutters(patterns: Iterable[str]) -> set[str]:
-    """Fragments a stutter (回回扣扣) leaves of the patterns: each bigram with either unit doubled.
+def _doubled(runs: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
+    """(unit, times) for the units of a form that repeat: what a text must repeat too."""
+    return tuple((k, n) for k, n in enumerate(runs) if n > 1)
 
-    After collapsing repeats such a text matches a pattern, so a message holding one of these
-    fragments gets the collapsed pass; a doubled unit next to nothing a pattern continues with
-    (谢谢您, 哈哈哈) does not.
+
+def _pairs(patterns: Iterable[str]) -> numpy.ndarray:
+    """What a stutter (回回扣扣) of the patterns leaves: a unit doubled next to its neighbour in one.
+
+    After collapsing repeats such a text matches a pattern, so a message where a doubled unit stands
+    next to a unit it neighbours in a pattern gets the collapsed pass; a doubled unit next to nothing
+    a pattern continues with (谢谢您, 哈哈哈) does not.
     """
     out = set()
     for pattern in patterns:
         for a, b in zip(pattern, pattern[1:], strict=False):
             if a != b:
-                out.add(a + a + b)
-                out.add(a + b + b)
-    return out
+                out.add(ord(a) << 21 | ord(b))
+    return numpy.array(sorted(out), dtype=numpy.int64)
+
+
+def _reads(written_at: dict, key: str, units: int, entries: Iterable[Entry]) -> None:
+    """Records the written forms (folded) a match of a shorter trigger pattern must read as."""
+    forms = written_at.setdefault(key, {}).setdefault(units, set())
+    for entry in entries:
+        forms.update(
+            "".join(folds) for folds in entry.exact if len(folds) == units and MIXED not in "".join(folds)
+        )
+
+
+def _by_sound(pattern: str, entries: Iterable[Entry]) -> bool:
+    """Whether a match of a trigger pattern may be read as a homophone (Engine._reading, _reads_as)."""
+    return any(
+        len(pattern) >= HOMOPHONE_MIN_UNITS or (entry.kind == TERM and entry.disguised and len(pattern) >= 2)
+        for entry in entries
+    )
 
 
 def build(
@@ -233,29 +274,56 @@ def build(
             elif wants.get(i, set()) is not None:
                 wants.setdefault(i, set()).add(runs)
 
-    triggers = [
-        pattern
-        for pattern, indexes in builder.patterns.items()
-        if any(
-            entries[i].kind == TERM or (entries[i].kind == CUE and entries[i].name in trigger_groups)
-            for i in indexes
-        )
-    ]
-    trigger = set(triggers)
+    # trigger pattern → whether it may be read by sound; a followed cue (微信 before an id) is read
+    # as the cue alone
+    trigger: dict[str, bool] = {}
+    # entries a trigger pattern that is read only as written stands for
+    exact_only: set[int] = set()
+    collapsed_trigger: dict[str, bool] = {}
+    # shorter trigger pattern → {units read: folded written forms that long}
+    written_at: dict[str, dict[int, set[str]]] = {}
     for pattern, indexes in builder.patterns.items():
+        starts = [
+            i
+            for i in indexes
+            if entries[i].kind == TERM or (entries[i].kind == CUE and entries[i].name in trigger_groups)
+        ]
+        if starts:
+            sound = _by_sound(pattern, (entries[i] for i in starts))
+            trigger[pattern] = trigger.get(pattern, False) or sound
+            key = collapse(pattern)
+            collapsed_sound = _by_sound(key, (entries[i] for i in starts))
+            collapsed_trigger[key] = collapsed_trigger.get(key, False) or collapsed_sound
+            if not (sound and collapsed_sound):
+                exact_only.update(starts)
+            if not sound:
+                _reads(written_at, pattern, len(pattern), (entries[i] for i in starts))
         for index in indexes:
             entry = entries[index]
             if entry.kind == CUE and entry.name in followed_groups:
-                trigger.update(pattern + follower for follower in followed_groups[entry.name])
-    stutters = _stutters(triggers) - trigger
-    trigger_keys = sorted(trigger | stutters)
-    stutter_mask = numpy.array([pattern in stutters for pattern in trigger_keys], dtype=bool)
-    stutter_mask.flags.writeable = False
+                sound = _by_sound(pattern, (entry,))
+                for follower in followed_groups[entry.name]:
+                    trigger[pattern + follower] = trigger.get(pattern + follower, False) or sound
+                    if not sound:
+                        _reads(written_at, pattern + follower, len(pattern), (entry,))
+                if not sound:
+                    exact_only.add(index)
+    triggers = [pattern for pattern in builder.patterns if pattern in trigger]
+    trigger_keys = sorted(trigger)
+    by_sound = numpy.array([trigger[pattern] for pattern in trigger_keys], dtype=bool)
+    by_sound.flags.writeable = False
+    collapsed_keys = sorted(collapsed_trigger)
+    pairs = _pairs(triggers)
+    # Folded characters, one per unit: the marks of a collapsed run (MIXED) are not in a text's folds.
+    written = sorted(
+        {"".join(folds).replace(MIXED, "") for i in exact_only for folds in entries[i].exact} - {""}
+    )
     collapsed_automaton = _automaton(collapsed, entries, group_bits)
     collapsed_automaton = dataclasses.replace(
         collapsed_automaton,
         needs=tuple(
-            {i: tuple(sorted(r)) for i, r in needs[key].items() if r is not None} for key in collapsed
+            {i: tuple(sorted(_doubled(runs) for runs in r)) for i, r in needs[key].items() if r is not None}
+            for key in collapsed
         ),
     )
     return Patterns(
@@ -268,8 +336,21 @@ def build(
         group_bits=group_bits,
         trigger=BytesAhoCorasick([key.encode() for key in trigger_keys], matchkind=MATCHKIND_STANDARD),
         terms=count,
-        stutter_only=frozenset(numpy.flatnonzero(stutter_mask).tolist()),
-        stutter_mask=stutter_mask,
+        by_sound=by_sound,
+        written=AhoCorasick(written, matchkind=MATCHKIND_STANDARD) if written else None,
+        written_at=tuple(
+            {n: frozenset(forms) for n, forms in written_at[key].items()} if key in written_at else None
+            for key in trigger_keys
+        ),
+        pairs=pairs,
+        pair_set=frozenset(pairs.tolist()),
+        collapsed_trigger=BytesAhoCorasick(
+            [key.encode() for key in collapsed_keys], matchkind=MATCHKIND_STANDARD
+        )
+        if collapsed_keys
+        else None,
+        collapsed_by_sound=numpy.array([collapsed_trigger[key] for key in collapsed_keys], dtype=bool),
+        collapsed_longest=max(map(len, collapsed_keys), default=0),
     )
 
 

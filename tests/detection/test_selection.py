@@ -1,0 +1,58 @@
+"""Which messages of a batch are looked at closely (Engine._to_look): a short pattern only where it
+is written as such, a stutter only where characters really double next to a pattern; never a
+message with a hit left out, and `scan` one at a time deciding as `scan_many` does."""
+
+from custos.detection.charmap import BOUNDARY
+from custos.detection.engine import Engine
+from custos.detection.lexicon import Term
+
+ENGINE = Engine.from_default(
+    extra_terms=[Term("回款公司", "kickback", "high"), Term("优惠券返现", "kickback", "high"), "记账"]
+)
+
+TEXTS = {
+    # with hits
+    "回扣照老规矩给你": True,
+    "回回扣扣的事放心": True,
+    "回回回扣的事放心": True,  # a run of three before the pattern's next unit
+    "加我私私人微信": True,
+    "这个回款公斯的事": True,  # a homophone of a four-unit term
+    "hui kou zhao jiu": True,  # pinyin
+    "这笔记记账上": True,
+    "有优惠券返现吗": True,
+    # without
+    "有没有优惠券": False,  # you you hui: no character repeats
+    "纪账的事": False,  # a homophone of a short term (记账) is no hit, nor worth a look
+    "谢谢谢谢您的支持": False,
+    "１９９８年的报纸": False,
+}
+
+
+def _looked(texts):
+    return ENGINE._to_look(texts, ENGINE._norm.batch(BOUNDARY.join(texts)))
+
+
+def test_a_batch_and_one_at_a_time_find_the_same():
+    texts = list(TEXTS)
+    many = ENGINE.scan_many([(t, "staff") for t in texts])
+    assert many == [ENGINE.scan(t, "staff") for t in texts]
+    assert {t: bool(hits) for t, hits in zip(texts, many, strict=True)} == TEXTS
+
+
+def test_every_message_with_a_hit_is_looked_at_and_plain_ones_are_not():
+    texts = list(TEXTS)
+    looked = _looked(texts)
+    for i, text in enumerate(texts):
+        if TEXTS[text]:
+            assert i in looked, text
+    assert texts.index("纪账的事") not in looked
+    assert texts.index("有没有优惠券") not in looked
+    assert texts.index("１９９８年的报纸") not in looked
+
+
+def test_the_single_message_decision_is_the_batchs():
+    texts = [*TEXTS, "哈哈哈哈私下交易", "si si xia jiao yi", "好好好的微微信号abc123", "我手机 13912345678"]
+    looked = _looked(texts)
+    for i, text in enumerate(texts):
+        alone = _looked([text])
+        assert (0 in alone) == (i in looked), text
