@@ -23,6 +23,26 @@ Measured on the shared 2-core machine, three runs each of `.venv/bin/python -m b
   collapsed holds a pattern read as above (Engine._to_look). Still short of 0.25: what is left is
   mostly the 764 lines with hits and about 600 that hold a short cue written out (离职, 现金) with
   nothing to pair it with.
+- a lone cue (the commit after 54201f7): a message whose trigger matches are all cues that only open a
+  proximity rule, and that holds no mobile number, is read once more before the look, in one
+  pass for the batch: the full automaton over those messages (and the collapsed one over those
+  that repeat a unit) must add up to a term, both groups of a near rule or a cue before a contact
+  id, as `_evaluate` asks before it reads a unit (`Engine._lone_of`); `scan` decides the same.
+  1,723 → 1,308 lines looked at; the same hits (every hit of scan_many and scan compared over
+  this corpus, 25,134 lines with disguised terms put into real lines and 49,044 generated chat
+  lines, staff and customer: no difference). Profiled (cProfile, before): normalising the batch
+  0.067 s of 0.49 (LATIN_WORD.sub over the whole text 0.038), the trigger automaton 0.046, the
+  rest of choosing (stutters, numpy.isin 0.021, now a boolean mask) 0.03, the look 0.27 (of it
+  the 764 lines with hits 0.11, the lone-cue lines 0.033). The reading again costs 0.015 s for
+  the 676 messages it reads, so the look saved is mostly spent on it. Three runs each, before
+  and after interleaved, the machine shared (load average 2-5):
+  `.venv/bin/python -m bench.scan --real`: before 0.22, 0.22, 0.23 (engine 0.32-0.34 s); after
+  0.22, 0.18, 0.24 (engine 0.34-0.41 s); with --repeat 7: before 0.23, 0.20, 0.21 (engine
+  0.33-0.36 s), after 0.21, 0.23, 0.27 (engine 0.30-0.35 s). No gain beyond the noise: still
+  about 0.22, short of 0.25. Left: make the reading again cheap (a bytes automaton of the cue
+  patterns alone over the messages' UTF-8, no decoding: a lone candidate holds no term pattern,
+  every one of them being a trigger), LATIN_WORD.sub scanning every character of the batch, and
+  the lines with hits (units, _pass, _verify: about 140 µs each).
 
 The corpus is synthetic sales chat (staff and customers, prices, times, order numbers, now and
 then a violation, some of them disguised); the lexicon is the shipped one grown to --terms with

@@ -56,3 +56,16 @@ def test_the_single_message_decision_is_the_batchs():
     for i, text in enumerate(texts):
         alone = _looked([text])
         assert (0 in alone) == (i in looked), text
+
+
+def test_a_lone_cue_is_not_looked_at_and_with_a_partner_it_is():
+    # 离职 and 现金 open proximity rules; without a partner (找我, 给我) they make no hit
+    lone = ["他上个月离职了，手续都办完了", "现金流很紧张", "离离职的事还早"]
+    paired = ["我离职以后你来找我", "现金直接给我", "离职了，以后找我就行"]
+    texts = lone + paired
+    looked = _looked(texts)
+    for i, text in enumerate(texts):
+        assert (i in looked) == (text in paired), text
+        assert (0 in _looked([text])) == (text in paired), text
+        assert bool(ENGINE.scan(text, "staff")) == (text in paired), text
+    assert ENGINE.scan_many([(t, "staff") for t in texts]) == [ENGINE.scan(t, "staff") for t in texts]

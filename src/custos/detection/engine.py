@@ -16,8 +16,10 @@ How messages are scanned:
    number. A match of a pattern shorter than HOMOPHONE_MIN_UNITS counts only where the folded
    characters there are a written form of it (a short homophone is no hit, so no reason to
    look), and a stutter only where a doubled character stands next to a pattern neighbour and
-   the text round it, repeats collapsed, holds a pattern (`_to_look`). Most messages stop here,
-   never touched by Python code of their own;
+   the text round it, repeats collapsed, holds a pattern (`_to_look`). A message whose matches are
+   all cues that only open a proximity rule (离职, 现金) goes on only where its full matches add
+   up to something, a partner among them (`_lone_of`). Most messages stop here, never touched by
+   Python code of their own;
 3. for each message that triggered: match every pattern (and, if a character repeats, every
    pattern over the text with repeats collapsed), and where the matches can add up to a hit,
    rebuild the canonical text unit by unit with its offsets (`Normaliser.units`) to check them
@@ -163,6 +165,10 @@ class Engine:
         bits = self._patterns.group_bits
         self._near_masks = [bits[r.first] | bits[r.then] for r in rules.near]
         self._id_mask = sum(bits.get(group, 0) for group in ID_CUE_GROUPS)
+        # Trigger patterns that are only a cue opening a proximity rule: alone in a message (none of
+        # its partners, no term, no contact id to read) they add up to no hit (`_lone_of`).
+        alone = TERM_BIT | self._id_mask
+        self._lone_cue = numpy.array([not mask & alone for mask in self._patterns.trigger_masks], dtype=bool)
         self.size = self._patterns.terms
         # Asked for every message that triggers, with few distinct arguments: remembered.
         self._raised = functools.lru_cache(maxsize=1024)(self._raised_uncached)
@@ -257,6 +263,13 @@ class Engine:
         encoded = canon.encode("utf-8", "surrogatepass")
         patterns = self._patterns
         found = patterns.trigger.find_matches_as_indexes(encoded, overlapping=True)
+        if (
+            found
+            and self._lone_cue[[p for p, _, _ in found]].all()
+            and not phones.mobile_like(encoded)
+            and self._lone([canon])
+        ):
+            return False
         if found:
             if patterns.by_sound[[p for p, _, _ in found]].any() or self._spells(text):
                 return True
@@ -347,6 +360,7 @@ class Engine:
         patterns = self._patterns
         starts = batch.starts
         look: set[int] = set()
+        held: set[int] = set()  # messages with a trigger match that is more than a lone cue
         short: dict[int, list] = {}
         # Overlapping: a short pattern found first must not hide a longer one it overlaps.
         found = patterns.trigger.find_matches_as_indexes(batch.encoded, overlapping=True)
@@ -355,6 +369,7 @@ class Engine:
             where = numpy.searchsorted(starts, found[:, 1], side="right") - 1
             by_sound = patterns.by_sound[found[:, 0]]
             look = set(where[by_sound].tolist())
+            held = set(where[~self._lone_cue[found[:, 0]]].tolist())
             for i, pattern, start in zip(
                 where[~by_sound].tolist(),
                 found[~by_sound, 0].tolist(),
@@ -383,13 +398,54 @@ class Engine:
                     if any(folded[at : at + n] in forms for n, forms in written_at[pattern].items()):
                         look.add(i)
                         break
-        fresh = ~numpy.isin(stuttering, list(look))
-        if fresh.any():
-            look |= self._stutters_read(batch, doubles[fresh], stuttering[fresh])
-        mobiles = phones.mobile_like(batch.encoded)
-        if mobiles:
-            look.update((numpy.searchsorted(starts, mobiles, side="right") - 1).tolist())
+        if stuttering.size:
+            seen = numpy.zeros(len(texts), dtype=bool)
+            seen[list(look)] = True
+            fresh = ~seen[stuttering]
+            if fresh.any():
+                look |= self._stutters_read(batch, doubles[fresh], stuttering[fresh])
+        mobiles: set[int] = set()
+        mobile_at = phones.mobile_like(batch.encoded)
+        if mobile_at:
+            mobiles = set((numpy.searchsorted(starts, mobile_at, side="right") - 1).tolist())
+            look |= mobiles
+        # A cue that opens a proximity rule (离职, 现金) with none of its partners: no hit. A message
+        # whose trigger matches are all such cues and that holds no mobile number is read again with
+        # the full automaton (and the collapsed one, if a unit repeats): see `_lone_of`.
+        alone = [i for i in look if i not in held and i not in mobiles]
+        if alone:
+            look -= self._lone_of(
+                {
+                    i: batch.encoded[starts[i] : starts[i + 1] - 1].decode("utf-8", "surrogatepass")
+                    for i in alone
+                }
+            )
         return look
+
+    def _lone_of(self, canons: dict[int, str]) -> set[int]:
+        """Of these messages (index → canonical text, no mobile number in it), those `_evaluate` finds
+        no hit in before it reads a unit: their matches in the full automaton, and in the collapsed one
+        over the text with repeats collapsed, add up to no term, no pair of a proximity rule and no
+        cue before a contact id (`_worth_a_look` says no to both passes)."""
+        indexes = list(canons)
+        full = self._patterns.full
+        masks = _masks(full, list(canons.values()))
+        repeating = [k for k, canon in enumerate(canons.values()) if REPEAT.search(canon)]
+        if repeating:
+            collapsed = self._patterns.collapsed
+            texts = list(canons.values())
+            for k, mask in zip(
+                repeating, _masks(collapsed, [collapse(texts[k]) for k in repeating]), strict=True
+            ):
+                masks[k] |= mask
+        id_mask = self._id_mask
+        return {
+            i for i, mask in zip(indexes, masks, strict=True) if not (self._completes(mask) or mask & id_mask)
+        }
+
+    def _lone(self, canons: list[str]) -> bool:
+        """`_lone_of` for one message."""
+        return bool(self._lone_of(dict(enumerate(canons))))
 
     def _stutters_read(self, batch, doubles: numpy.ndarray, messages: numpy.ndarray) -> set[int]:
         """The messages where a stutter counts: where the text with repeats collapsed holds a pattern
@@ -781,6 +837,19 @@ def _collapsed(codes: numpy.ndarray) -> numpy.ndarray:
     keep = numpy.ones(len(codes), dtype=bool)
     keep[1:] = (codes[1:] != codes[:-1]) | (codes[1:] == 0)
     return codes[keep]
+
+
+def _masks(automaton, texts: list[str]) -> list[int]:
+    """The mask (Automaton.mask) of each text's matches, in one pass over the texts joined."""
+    masks = [0] * len(texts)
+    found = automaton.find(BOUNDARY.join(texts))
+    if found:
+        bounds = numpy.cumsum(numpy.fromiter(map(len, texts), dtype=numpy.intp, count=len(texts)) + 1) - 1
+        window = numpy.searchsorted(bounds, [start for _, start, _ in found], side="right").tolist()
+        pattern_masks = automaton.masks
+        for (pattern, _, _), k in zip(found, window, strict=True):
+            masks[k] |= pattern_masks[pattern]
+    return masks
 
 
 def _boundaries(encoded: bytes) -> numpy.ndarray:

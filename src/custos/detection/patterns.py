@@ -87,6 +87,10 @@ class Patterns:
     # (HOMOPHONE_MIN_UNITS or more, or a term marked disguised). A shorter one counts only written as
     # the term writes it (once folded), or spelled in pinyin, or stuttered.
     by_sound: numpy.ndarray
+    # trigger pattern → what a match of it stands for: TERM_BIT and the bits of the cue groups (a
+    # followed cue, 微信 before an id, its group's): a cue that only opens a proximity rule, with
+    # none of its partners in the message, adds up to no hit (Engine._to_look)
+    trigger_masks: tuple[int, ...]
     # the folded written forms of what the shorter trigger patterns stand for, over folded text
     # (Normaliser.folded): a message that holds none of them has nothing short to read exactly
     written: AhoCorasick | None
@@ -277,6 +281,7 @@ def build(
     # trigger pattern → whether it may be read by sound; a followed cue (微信 before an id) is read
     # as the cue alone
     trigger: dict[str, bool] = {}
+    trigger_mask: dict[str, int] = {}
     # entries a trigger pattern that is read only as written stands for
     exact_only: set[int] = set()
     collapsed_trigger: dict[str, bool] = {}
@@ -291,6 +296,9 @@ def build(
         if starts:
             sound = _by_sound(pattern, (entries[i] for i in starts))
             trigger[pattern] = trigger.get(pattern, False) or sound
+            for i in starts:
+                bit = TERM_BIT if entries[i].kind == TERM else group_bits[entries[i].name]
+                trigger_mask[pattern] = trigger_mask.get(pattern, 0) | bit
             key = collapse(pattern)
             collapsed_sound = _by_sound(key, (entries[i] for i in starts))
             collapsed_trigger[key] = collapsed_trigger.get(key, False) or collapsed_sound
@@ -304,6 +312,8 @@ def build(
                 sound = _by_sound(pattern, (entry,))
                 for follower in followed_groups[entry.name]:
                     trigger[pattern + follower] = trigger.get(pattern + follower, False) or sound
+                    bit = group_bits[entry.name]
+                    trigger_mask[pattern + follower] = trigger_mask.get(pattern + follower, 0) | bit
                     if not sound:
                         _reads(written_at, pattern + follower, len(pattern), (entry,))
                 if not sound:
@@ -337,6 +347,7 @@ def build(
         trigger=BytesAhoCorasick([key.encode() for key in trigger_keys], matchkind=MATCHKIND_STANDARD),
         terms=count,
         by_sound=by_sound,
+        trigger_masks=tuple(trigger_mask[pattern] for pattern in trigger_keys),
         written=AhoCorasick(written, matchkind=MATCHKIND_STANDARD) if written else None,
         written_at=tuple(
             {n: frozenset(forms) for n, forms in written_at[key].items()} if key in written_at else None
