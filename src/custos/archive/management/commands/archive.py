@@ -8,15 +8,10 @@ from django.core.management.base import BaseCommand, CommandError
 
 from custos.archive import credentials
 from custos.core.errors import DomainError
+from custos.org import cli as org_cli
 from custos.org.models import Employee, Role, Unit
 
-
-def _employee(text: str) -> Employee:
-    qs = Employee.objects.select_related("unit", "user")
-    found = qs.filter(user__username=text).first() or qs.filter(employee_no=text).first()
-    if found is None:
-        raise CommandError(f"no employee with user name or number {text!r}")
-    return found
+_employee = org_cli.employee
 
 
 class Command(BaseCommand):

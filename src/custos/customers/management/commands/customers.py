@@ -20,17 +20,14 @@ from tqdm import tqdm
 
 from custos.core.errors import DomainError
 from custos.customers import export, importer
-from custos.org.models import Employee
+from custos.org import cli as org_cli
 
 PROGRESS_FROM = 200  # rows; a smaller sheet is done before a bar would be worth drawing
 
 
-def _employee(text: str) -> Employee:
-    found = Employee.objects.select_related("unit", "user").filter(user__username=text).first()
-    found = found or Employee.objects.select_related("unit", "user").filter(employee_no=text).first()
-    if found is None:
-        raise CommandError(f"no employee with user name or number {text!r}")
-    return found
+
+
+_employee = org_cli.employee
 
 
 class Command(BaseCommand):

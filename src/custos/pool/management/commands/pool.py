@@ -15,17 +15,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from custos.core.errors import DomainError
-from custos.org.models import Employee
+from custos.org import cli as org_cli
 from custos.pool import recycle, selectors, services
 from custos.pool.models import Pool
 
-
-def _employee(text: str) -> Employee:
-    found = Employee.objects.select_related("unit", "user").filter(user__username=text).first()
-    found = found or Employee.objects.select_related("unit", "user").filter(employee_no=text).first()
-    if found is None:
-        raise CommandError(f"no employee with user name or number {text!r}")
-    return found
+_employee = org_cli.employee
 
 
 class Command(BaseCommand):
