@@ -80,9 +80,14 @@ def employee_for(userid: str) -> Employee:
     return employee
 
 
+def _member_keys(userids) -> dict[str, str]:
+    """Each linked member's employee number, in one query (unlinked members keep their userid)."""
+    rows = MemberLink.objects.filter(userid__in=list(userids), employee__isnull=False).values_list("userid", "employee__employee_no")
+    return dict(rows)
+
+
 def _member_key(userid: str) -> str:
-    link = MemberLink.objects.select_related("employee").filter(userid=userid).first()
-    return link.employee.employee_no if link and link.employee else userid
+    return _member_keys([userid]).get(userid, userid)
 
 
 def _when(data: dict) -> datetime:
@@ -156,6 +161,7 @@ def _contact(data: dict, client) -> Plan:
 
 def _group_members(chat: dict, observers: set[str]) -> tuple[list[dict], bool]:
     members, observed = [], False
+    keys = _member_keys(str(m.get("userid") or "") for m in chat.get("member_list") or [] if int(m.get("type") or 0) != 2)
     for m in chat.get("member_list") or []:
         uid = str(m.get("userid") or "")
         if not uid:
@@ -163,7 +169,7 @@ def _group_members(chat: dict, observers: set[str]) -> tuple[list[dict], bool]:
         if int(m.get("type") or 0) == 2:
             members.append({"contact": uid})
         else:
-            members.append({"employee": _member_key(uid)})
+            members.append({"employee": keys.get(uid, uid)})
             observed = observed or (uid in observers and uid != chat.get("owner"))
     return members, observed
 
@@ -208,9 +214,11 @@ def _group(data: dict, client, connection: Connection) -> Plan:
         kind = "group.member_added" if detail == "add_member" else "group.member_removed"
         changed = changed_members(data)
         internal = {str(m.get("userid")) for m in chat.get("member_list") or [] if int(m.get("type") or 0) == 1}
+        known = set(MemberLink.objects.filter(userid__in=changed).values_list("userid", flat=True))
+        keys = _member_keys(changed)
         events = []
         for uid in changed:
-            member = {"employee": _member_key(uid)} if uid in internal or MemberLink.objects.filter(userid=uid).exists() else {"contact": uid}
+            member = {"employee": keys.get(uid, uid)} if uid in internal or uid in known else {"contact": uid}
             events.append(_event(kind, {"group": chat_id, "member": member}, employee, data, suffix=f":{uid}"))
         return Plan(events, "" if events else "没有成员变化")
     if detail == "change_owner":

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from custos.customers.models import Customer
 from custos.org.models import Employee, Role, Unit
 from custos.wecom.client import WeComClient, WeComError
 from custos.wecom.models import AppMessage, Connection, MemberLink
@@ -73,11 +74,12 @@ def on_plan_committed(sender, plan, moves, **kwargs) -> None:
     for m in moves:
         per_receiver.setdefault(m.to_employee_id, []).append(m)
     links = dict(MemberLink.objects.filter(employee_id__in=list(per_receiver)).values_list("employee_id", "userid"))
+    names_of = dict(Customer.objects.filter(pk__in=[m.customer_id for m in moves]).values_list("pk", "name"))
     base = getattr(settings, "CUSTOS_BASE_URL", "").rstrip("/")
     for employee_id, mine in per_receiver.items():
         if employee_id not in links:
             continue
-        names = "、".join(m.customer.name for m in mine[:10]) + (" 等" if len(mine) > 10 else "")
+        names = "、".join(names_of.get(m.customer_id, "") for m in mine[:10]) + (" 等" if len(mine) > 10 else "")
         content = (
             f"### 您接手了 {len(mine)} 位客户\n> {names}\n"
             f"> 请在 24 小时内逐一联系，并在 Custos 中完成联系任务。\n[打开我的联系任务]({base}/handover/tasks/)"

@@ -79,10 +79,8 @@ def send_due_app_messages():
 
 def archive_notice():
     """WeCom says its chat archive has new messages: the archive pull runs when it is set up."""
-    try:
-        from custos.wecom import archive_pull
-    except ImportError:  # the chat archive import is not part of this build
-        return None
+    from custos.wecom import archive_pull
+
     return archive_pull.pull_soon()
 
 

@@ -57,12 +57,13 @@ def on_plan_committed(sender, plan, moves, **kwargs) -> None:
     relations = defaultdict(list)
     for rel in FollowRelation.objects.filter(customer_id__in=[m.customer_id for m in moves], deleted_at__isnull=True):
         relations[(rel.customer_id, rel.userid)].append(rel.external_userid)
+    left_wecom = set(MemberLink.objects.filter(userid__in=list(userids.values()), status=5).values_list("userid", flat=True))
     rows = []
     for m in moves:
         handover, takeover = userids.get(m.from_employee_id), userids.get(m.to_employee_id)
         if not handover:
             continue
-        departed = m.from_employee.status == Employee.Status.DEPARTED or MemberLink.objects.filter(userid=handover, status=5).exists()
+        departed = m.from_employee.status == Employee.Status.DEPARTED or handover in left_wecom
         for ext in relations.get((m.customer_id, handover), []):
             rows.append(Transfer(
                 plan_id=plan.pk, case_id=plan.case_id, customer_id=m.customer_id, external_userid=ext,
