@@ -50,8 +50,12 @@ INSTALLED_APPS = [
     "custos.detection",
     "custos.handover",
     "custos.pool",
+    "custos.field",
+    "custos.care",
     "custos.alerts",
     "custos.wecom",
+    "custos.devices",
+    "custos.insights",
     "custos.api",
     "custos.console",
 ]

@@ -21,5 +21,9 @@ urlpatterns = [
     path("alerts/", include("custos.alerts.urls")),
     path("conversations/", include("custos.archive.urls")),
     path("wecom/", include("custos.wecom.urls")),
+    path("devices/", include("custos.devices.urls")),
+    path("field/", include("custos.field.urls")),
+    path("care/", include("custos.care.urls")),
+    path("insights/", include("custos.insights.urls")),
     path("", include("custos.console.urls")),
 ]

@@ -69,9 +69,13 @@ def _mount():
     from custos.access.api import router as access_router
     from custos.alerts.api import router as alerts_router
     from custos.archive.api import router as archive_router
+    from custos.care.api import router as care_router
     from custos.customers.api import router as customers_router
+    from custos.devices.api import router as devices_router
     from custos.evidence.api import router as evidence_router
+    from custos.field.api import router as field_router
     from custos.handover.api import router as handover_router
+    from custos.insights.api import router as insights_router
     from custos.ledger.api import router as ledger_router
     from custos.org.api import router as org_router
     from custos.pool.api import router as pool_router
@@ -87,6 +91,10 @@ def _mount():
     api.add_router("/", alerts_router)
     api.add_router("/", archive_router)
     api.add_router("/wecom", wecom_router)
+    api.add_router("/devices", devices_router)
+    api.add_router("/field", field_router)
+    api.add_router("/care", care_router)
+    api.add_router("/insights", insights_router)
 
 
 _mount()

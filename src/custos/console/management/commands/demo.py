@@ -3,8 +3,12 @@ from django.db import transaction
 
 from custos.alerts import demo as alerts_demo
 from custos.archive import demo as archive_demo
+from custos.care import demo as care_demo
 from custos.customers import demo as customers_demo
+from custos.devices import demo as devices_demo
+from custos.field import demo as field_demo
 from custos.handover import demo as handover_demo
+from custos.insights import demo as insights_demo
 from custos.org import demo as org_demo
 from custos.org.models import Employee
 from custos.pool import demo as pool_demo
@@ -34,6 +38,10 @@ class Command(BaseCommand):
             handover_demo.build(seed)
             pool_demo.build(seed)
             wecom_demo.build(seed)
+            care_demo.build(seed)
+            devices_demo.build(seed)
+            field_demo.build(seed)
+            insights_demo.build(seed)
         self.stdout.write(f"Loaded {Employee.objects.count()} staff.")
         self._print_logins()
 

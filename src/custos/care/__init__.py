@@ -1,0 +1,1 @@
+"""The service desk, key-account plans, small care and loyalty."""

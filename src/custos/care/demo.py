@@ -1,0 +1,5 @@
+"""The demo's care."""
+
+
+def build(seed: int) -> dict:
+    return {}

@@ -1,0 +1,10 @@
+"""Console pages of care."""
+
+from django.shortcuts import render
+
+from custos.console.decorators import console_view
+
+
+@console_view
+def index(request):
+    return render(request, "care/index.html", {})

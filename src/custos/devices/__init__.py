@@ -1,0 +1,1 @@
+"""Work phones: registry, policies, commands, the agent protocol."""

@@ -1,0 +1,5 @@
+"""The demo's devices."""
+
+
+def build(seed: int) -> dict:
+    return {}

@@ -1,0 +1,1 @@
+"""Field work: check-ins, tracks, sites and geofences, visit reports."""

@@ -1,0 +1,5 @@
+"""The demo's field."""
+
+
+def build(seed: int) -> dict:
+    return {}

@@ -1,0 +1,1 @@
+"""Dashboards, risk scores and the weekly report."""

@@ -1,0 +1,5 @@
+"""The demo's insights."""
+
+
+def build(seed: int) -> dict:
+    return {}
