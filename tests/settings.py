@@ -39,9 +39,11 @@ CUSTOS_WEBHOOK_ALLOW_NETWORKS = ["127.0.0.0/8", "::1/128"]
 
 if POSTGRES_WANTED and not POSTGRES_UNAVAILABLE:
     # Test databases named after the checkout: two clones testing against one server at the same
-    # time (a CI run beside a developer's) must not drop and refill each other's databases.
+    # time (a CI run beside a developer's) must not drop and refill each other's databases;
+    # CUSTOS_TEST_DB_TAG separates two runs in one checkout the same way.
     import hashlib
     import pathlib
 
     _checkout = hashlib.sha1(str(pathlib.Path(__file__).resolve().parent.parent).encode()).hexdigest()[:8]
-    DATABASES["default"]["TEST"] = {"NAME": f"test_custos_{_checkout}"}  # noqa: F405
+    _tag = "".join(c for c in os.environ.get("CUSTOS_TEST_DB_TAG", "") if c.isalnum())[:20]
+    DATABASES["default"]["TEST"] = {"NAME": f"test_custos_{_checkout}{'_' + _tag if _tag else ''}"}  # noqa: F405
