@@ -195,3 +195,46 @@ def test_api_pools_rules_members_and_recycle(company, setup, api):
     )
     assert api(company.sales_b).get("pool/customers").json() == []
     assert manager.get("pool/stats").json()["size"] == 3
+
+
+def test_removing_a_rule_and_a_member_from_the_api_and_the_console(company, setup, api, console):
+    pool, stale, _fresh = setup
+    manager = api(company.manager_a)
+    unused = manager.post(f"pool/pools/{pool.pk}/rules", {"kind": "no_reply", "days": 60, "remind_days": 7}).json()
+    used = RecycleRule.objects.get(pool=pool, kind="no_follow_up")
+    assert len(recycle.run().moved) == len(stale)  # the 30-day rule has now moved customers: its history stays
+    # neither a salesperson nor the manager of another store may remove it
+    assert api(company.sales_a).delete(f"pool/rules/{used.pk}").status_code == 403
+    assert api(company.manager_b).delete(f"pool/rules/{used.pk}").status_code == 404
+    assert manager.delete(f"pool/rules/{unused['id']}").status_code == 204
+    assert not RecycleRule.objects.filter(pk=unused["id"]).exists()
+    assert manager.delete(f"pool/rules/{used.pk}").status_code == 204
+    used.refresh_from_db()
+    assert used.removed_at is not None and not used.enabled  # kept: the moves still name it
+    assert manager.get(f"pool/pools/{pool.pk}/rules").json() == []
+    assert manager.delete(f"pool/rules/{used.pk}").status_code == 404
+    assert manager.post(f"pool/rules/{used.pk}/enabled", {"enabled": True}).status_code == 404
+    removed = [json.loads(e.payload) for e in Entry.objects.filter(kind="pool.rule_removed").order_by("seq")]
+    assert [(p["rule"], p["kept_for_history"]) for p in removed] == [(unused["id"], False), (used.pk, True)]
+    assert all(e.actor_id == company.manager_a.pk for e in Entry.objects.filter(kind="pool.rule_removed"))
+    assert recycle.dry_run().would_move == []  # a removed rule moves nobody
+
+    # members: the API and the console page
+    manager.post(f"pool/pools/{pool.pk}/members", {"employee_id": company.sales_a.pk})
+    manager.post(f"pool/pools/{pool.pk}/members", {"employee_id": company.sales_a_peer.pk})
+    assert api(company.manager_b).delete(f"pool/pools/{pool.pk}/members/{company.sales_a.pk}").status_code == 404
+    assert manager.delete(f"pool/pools/{pool.pk}/members/{company.sales_b.pk}").status_code == 404
+    assert manager.delete(f"pool/pools/{pool.pk}/members/{company.sales_a.pk}").status_code == 204
+    assert manager.delete(f"pool/pools/{pool.pk}/members/{company.sales_a.pk}").status_code == 404
+    assert [m["employee_id"] for m in manager.get(f"pool/pools/{pool.pk}/members").json()] == [
+        company.sales_a_peer.pk
+    ]
+    page = console(company.manager_a)
+    assert 'action="/pool/settings/unmember/"' in page.get("/pool/settings/").content.decode()
+    r = page.post("/pool/settings/unmember/", {"pool": pool.pk, "employee": company.sales_a_peer.pk})
+    assert r.status_code == 302
+    assert manager.get(f"pool/pools/{pool.pk}/members").json() == []
+    assert Entry.objects.filter(kind="pool.member_removed").count() == 2
+    rule = services.add_rule(actor=company.manager_a, pool=pool, kind="no_purchase", days=90)
+    assert page.post("/pool/settings/unrule/", {"rule": rule.pk}).status_code == 302
+    assert not RecycleRule.objects.filter(pk=rule.pk).exists()

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from ninja import Field, Path, Router, Schema, Status
 
 from custos.api.auth import viewer
-from custos.core.errors import Forbidden
+from custos.core.errors import Forbidden, NotFound
 from custos.customers.api import WRITERS
 from custos.customers.schemas import BIGINT
 from custos.customers.selectors import get_customer
@@ -236,12 +236,30 @@ def add_rule(request, body: RuleIn, pool_id: int = ObjId):
 @router.post("/pool/rules/{rule_id}/enabled", response=RuleOut, auth=WRITERS, summary="Turn a rule on or off")
 def rule_enabled(request, body: EnabledIn, rule_id: int = ObjId):
     me = viewer(request)
-    rule = RecycleRule.objects.filter(pk=rule_id, pool__in=selectors.pools_visible(me)).first()
-    if rule is None:
-        from custos.core.errors import NotFound
+    return _rule_out(
+        services.set_rule_enabled(actor=me, rule=_visible_rule(me, rule_id), enabled=body.enabled)
+    )
 
+
+@router.delete(
+    "/pool/rules/{rule_id}",
+    response={204: None},
+    auth=WRITERS,
+    summary="Remove a recycle rule (kept, hidden and off, when it already moved or reminded customers)",
+)
+def remove_rule(request, rule_id: int = ObjId):
+    me = viewer(request)
+    services.remove_rule(actor=me, rule=_visible_rule(me, rule_id))
+    return Status(204, None)
+
+
+def _visible_rule(me, rule_id: int) -> RecycleRule:
+    rule = RecycleRule.objects.filter(
+        pk=rule_id, pool__in=selectors.pools_visible(me), removed_at__isnull=True
+    ).first()
+    if rule is None:
         raise NotFound(_("Rule not found."))
-    return _rule_out(services.set_rule_enabled(actor=me, rule=rule, enabled=body.enabled))
+    return rule
 
 
 @router.get("/pool/pools/{pool_id}/members", response=list[MemberOut])
@@ -264,6 +282,22 @@ def set_member(request, body: MemberIn, pool_id: int = ObjId):
     return Status(
         201, {**{k: getattr(m, k) for k in MemberOut.model_fields if k != "name"}, "name": employee.name}
     )
+
+
+@router.delete(
+    "/pool/pools/{pool_id}/members/{employee_id}",
+    response={204: None},
+    auth=WRITERS,
+    summary="Take a person out of a pool (they keep the customers they hold)",
+)
+def remove_member(request, pool_id: int = ObjId, employee_id: int = ObjId):
+    me = viewer(request)
+    employee = get_employee(me, employee_id)
+    member = selectors.members_of(selectors.get_pool(me, pool_id)).filter(employee=employee).first()
+    if member is None:
+        raise NotFound(_("Member not found."))
+    services.remove_member(actor=me, member=member)
+    return Status(204, None)
 
 
 @router.get(

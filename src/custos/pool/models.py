@@ -78,6 +78,9 @@ class RecycleRule(models.Model):
     enabled = models.BooleanField(default=True)
     created_by = models.ForeignKey(Employee, null=True, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
+    # A removed rule that already moved or reminded customers stays, hidden and off, so the
+    # history keeps saying which rule did it; one that never acted is deleted outright.
+    removed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["pool", "kind", "grade", "days"]

@@ -167,7 +167,14 @@ def managed_pools(viewer: Employee) -> QuerySet[Pool]:
 
 
 def rules_of(pool: Pool) -> QuerySet[RecycleRule]:
-    return pool.rules.all()
+    return pool.rules.filter(removed_at__isnull=True)
+
+
+def rules_of_managed(viewer: Employee) -> QuerySet[RecycleRule]:
+    """Rules of the pools the viewer manages (the ones they may turn off or remove)."""
+    return RecycleRule.objects.filter(pool__in=managed_pools(viewer), removed_at__isnull=True).select_related(
+        "pool"
+    )
 
 
 def members_of(pool: Pool) -> QuerySet[PoolMember]:

@@ -25,7 +25,17 @@ from custos.ledger.models import Entry
 from custos.ledger.services import Event, append_batch
 from custos.org.models import Employee, Role, Unit
 from custos.pool import selectors
-from custos.pool.models import Allocation, Leave, Pool, PoolMember, PoolMove, Protection, RecycleRule, Shift
+from custos.pool.models import (
+    Allocation,
+    Leave,
+    Pool,
+    PoolMember,
+    PoolMove,
+    Protection,
+    RecycleNotice,
+    RecycleRule,
+    Shift,
+)
 
 SOURCE = "console"
 MAX_ALLOCATION = 2000  # customers in one draw: a preview a person can still read
@@ -219,8 +229,33 @@ def add_rule(
 
 
 @transaction.atomic
+def remove_rule(*, actor: Employee, rule: RecycleRule) -> None:
+    _require_pool_manager(actor, rule.pool.unit)
+    rule = RecycleRule.objects.select_for_update().get(pk=rule.pk)
+    if rule.removed_at is not None:
+        raise NotFound(_("Rule not found."))
+    payload = {
+        "pool": rule.pool_id,
+        "rule": rule.pk,
+        "kind": rule.kind,
+        "grade": rule.grade,
+        "days": rule.days,
+    }
+    used = PoolMove.objects.filter(rule=rule).exists() or RecycleNotice.objects.filter(rule=rule).exists()
+    if used:
+        rule.enabled = False
+        rule.removed_at = timezone.now()
+        rule.save(update_fields=["enabled", "removed_at"])
+    else:
+        rule.delete()
+    _record("pool.rule_removed", actor, {**payload, "kept_for_history": used}, unit_id=rule.pool.unit_id)
+
+
+@transaction.atomic
 def set_rule_enabled(*, actor: Employee, rule: RecycleRule, enabled: bool) -> RecycleRule:
     _require_pool_manager(actor, rule.pool.unit)
+    if rule.removed_at is not None:
+        raise NotFound(_("Rule not found."))
     if rule.enabled != enabled:
         rule.enabled = enabled
         rule.save(update_fields=["enabled"])

@@ -164,7 +164,7 @@ def settings_page(request):
     if not pools and me.role not in ("manager", "executive", "admin"):
         raise Forbidden(_("Only managers may change a pool."))
     for p in pools:
-        p.rule_rows = [(r, recycle.explain(r.kind, r.days, r.grade)) for r in p.rules.all()]
+        p.rule_rows = [(r, recycle.explain(r.kind, r.days, r.grade)) for r in selectors.rules_of(p)]
     shifts = list(selectors.shifts_visible(me))
     for s in shifts:
         s.day = WEEKDAYS[s.weekday]
@@ -207,12 +207,24 @@ def settings_action(request, action):
             grade=post.get("grade", ""), remind_days=post.get("remind_days") or 0,
         )  # fmt: skip
     elif action == "toggle":
-        rule = RecycleRule.objects.filter(
-            pk=_id(post.get("rule")), pool__in=selectors.managed_pools(me)
-        ).first()
+        rule = selectors.rules_of_managed(me).filter(pk=_id(post.get("rule"))).first()
         if rule is None:
             raise NotFound(_("Rule not found."))
         services.set_rule_enabled(actor=me, rule=rule, enabled=not rule.enabled)
+    elif action == "unrule":
+        rule = selectors.rules_of_managed(me).filter(pk=_id(post.get("rule"))).first()
+        if rule is None:
+            raise NotFound(_("Rule not found."))
+        services.remove_rule(actor=me, rule=rule)
+    elif action == "unmember":
+        member = (
+            selectors.members_of(_managed(me, post.get("pool")))
+            .filter(employee_id=_id(post.get("employee")))
+            .first()
+        )
+        if member is None:
+            raise NotFound(_("Member not found."))
+        services.remove_member(actor=me, member=member)
     elif action == "member":
         services.set_member(
             actor=me, pool=_managed(me, post.get("pool")), employee=get_employee(me, _id(post.get("employee"))),

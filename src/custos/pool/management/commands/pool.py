@@ -102,7 +102,7 @@ class Command(BaseCommand):
                 f"{pool.pk}\t{pool.name} ({pool.unit.name})\t{pool.visibility}\tclaims/day {pool.claims_per_day}\t"
                 f"held ≤ {pool.max_held}\tcooldown {pool.cooldown_days} d"
             )
-            for rule in pool.rules.all():
+            for rule in selectors.rules_of(pool):
                 state = "" if rule.enabled else " (off)"
                 self.stdout.write(
                     f"  rule {rule.pk}: {recycle.describe(rule)}, remind {rule.remind_days} d before{state}"
