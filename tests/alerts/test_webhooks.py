@@ -150,3 +150,42 @@ def test_secrets_encrypted_at_rest_and_masked(company, api):
         {"unit_id": company.hq.pk, "name": "x", "kind": "generic", "url": "ftp://x/y", "secret": "k"},
     )
     assert bad.status_code == 400
+
+
+def test_a_notice_reaches_each_kind_of_webhook_alone_and_is_retried(
+    company, send, receiver, django_capture_on_commit_callbacks
+):
+    wecom, ding, generic = receiver(fail=0), receiver(fail=1), receiver(fail=0)
+    services.create_webhook(actor=company.region_manager, unit=company.south, name="企业微信群",
+                            kind=Webhook.Kind.WECOM, url=wecom.url + "?key=abc")  # fmt: skip
+    services.create_webhook(actor=company.admin, unit=company.hq, name="SIEM", kind=Webhook.Kind.GENERIC,
+                            url=generic.url, secret="s3cret-key", min_severity="high")  # fmt: skip
+    services.create_webhook(actor=company.manager_b, unit=company.store_b, name="B店群",
+                            kind=Webhook.Kind.WECOM, url=wecom.url + "?key=store-b")  # fmt: skip
+    _raise(company, send, django_capture_on_commit_callbacks)  # alerts sent to the robot before the notice
+    services.create_webhook(actor=company.admin, unit=company.hq, name="钉钉群", kind=Webhook.Kind.DINGTALK,
+                            url=ding.url + "?access_token=t0k", secret="SECabc")  # fmt: skip
+    before = len(wecom.requests)
+    with django_capture_on_commit_callbacks(execute=True):
+        rows = services.notify(
+            unit_id=company.store_a.pk, title="公海回收提醒", text="> 3 位客户将在 7 天后收回公海",
+            link="http://custos.example/pool/",
+        )  # fmt: skip
+    # store A's chain: the region's robot and HQ's DingTalk; not store B's, not the high-only SIEM
+    assert {r.webhook.name for r in rows} == {"企业微信群", "钉钉群"}
+    assert len(wecom.requests) == before + 1
+    content = json.loads(wecom.requests[-1]["body"])["markdown"]["content"]
+    assert content.startswith("### 公海回收提醒") and "3 位客户" in content and "http://custos.example/pool/" in content
+    assert not any("key=store-b" in r["path"] for r in wecom.requests)
+    ding_row = Delivery.objects.get(webhook__kind="dingtalk", alert__isnull=True)
+    assert ding_row.state == "pending" and ding_row.attempts == 1  # the receiver failed once
+    _retry()
+    ding_row.refresh_from_db()
+    assert ding_row.state == "delivered"
+    body = json.loads(ding.requests[-1]["body"])
+    assert body["markdown"]["title"] == "公海回收提醒" and "3 位客户" in body["markdown"]["text"]
+    # a high notice reaches the signed JSON receiver with the notice's fields
+    with django_capture_on_commit_callbacks(execute=True):
+        services.notify(unit_id=company.store_a.pk, title="周报", text="本周", severity="high", event="insights.weekly")
+    sent = json.loads(generic.requests[-1]["body"])
+    assert sent["event"] == "insights.weekly" and sent["notice"]["title"] == "周报" and "alert" not in sent

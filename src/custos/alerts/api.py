@@ -368,7 +368,8 @@ class WebhookIn(Schema):
 
 class DeliveryOut(Schema):
     id: int
-    alert_id: int
+    alert_id: int | None
+    notice_title: str
     event: str
     state: str
     attempts: int

@@ -195,8 +195,27 @@ def robot_message(alerts: list, limit: int | None = None) -> tuple[str, int]:
         return fit(text, limit, inbox), shown
 
 
+def notice_markdown(delivery: Delivery) -> str:
+    text = f"### {delivery.notice_title}\n{delivery.notice_text}".rstrip()
+    if delivery.notice_link:
+        with translation.override(settings.LANGUAGE_CODE):
+            text += f"\n[{_('Open in Custos')}]({delivery.notice_link})"
+    return text
+
+
 def generic_body(delivery: Delivery) -> dict:
     alert = delivery.alert
+    if alert is None:
+        return {
+            "event": delivery.event,
+            "delivery": delivery.pk,
+            "notice": {
+                "title": delivery.notice_title,
+                "text": delivery.notice_text,
+                "url": delivery.notice_link,
+                "created_at": delivery.created_at.isoformat(),
+            },
+        }
     return {
         "event": delivery.event,
         "delivery": delivery.pk,
@@ -243,9 +262,13 @@ def request_for(delivery: Delivery, now_s: float | None = None) -> urllib.reques
         headers.update({"X-Custos-Timestamp": stamp, "X-Custos-Signature": generic_signature(secret, stamp, body),
                         "X-Custos-Delivery": str(delivery.pk), "X-Custos-Event": delivery.event})  # fmt: skip
     else:
-        title, text = markdown(delivery.alert)
+        if delivery.alert is None:
+            title, text = delivery.notice_title, fit(notice_markdown(delivery), ROBOT_MAX_BYTES, delivery.notice_link)
+        else:
+            title, text = markdown(delivery.alert)
         if hook.kind == Webhook.Kind.WECOM:
-            payload = {"msgtype": "markdown", "markdown": {"content": robot_message([delivery.alert])[0]}}
+            content = text if delivery.alert is None else robot_message([delivery.alert])[0]
+            payload = {"msgtype": "markdown", "markdown": {"content": content}}
         else:
             payload = {"msgtype": "markdown", "markdown": {"title": title, "text": text}}
             if secret:
@@ -362,12 +385,15 @@ def _take_robot_batch(delivery: Delivery, now) -> list[int] | datetime:
             free_at = recent[-1] + ROBOT_WINDOW  # the oldest of the minute's messages leaves it then
             Delivery.objects.filter(pk=delivery.pk).update(leased_until=None, next_attempt_at=free_at)
             return free_at
-        ids = list(
-            Delivery.objects.filter(webhook=hook, state=Delivery.State.PENDING)
-            .filter(Q(leased_until__isnull=True) | Q(leased_until__lt=now) | Q(pk=delivery.pk))
-            .order_by("created_at", "id")
-            .values_list("pk", flat=True)[:ROBOT_BATCH]
-        )
+        if delivery.alert_id is None:
+            ids = [delivery.pk]  # a notice is a message of its own
+        else:
+            ids = list(
+                Delivery.objects.filter(webhook=hook, state=Delivery.State.PENDING, alert__isnull=False)
+                .filter(Q(leased_until__isnull=True) | Q(leased_until__lt=now) | Q(pk=delivery.pk))
+                .order_by("created_at", "id")
+                .values_list("pk", flat=True)[:ROBOT_BATCH]
+            )
         Delivery.objects.filter(pk__in=ids).update(leased_until=now + LEASE)
         RobotPost.objects.create(webhook=hook, sent_at=now, deliveries=len(ids))
     return ids
@@ -382,7 +408,10 @@ def _attempt_robot(delivery: Delivery, now) -> str:
     rows = list(
         Delivery.objects.select_related("alert__employee", "alert__unit").filter(pk__in=taken).order_by("created_at", "id")
     )
-    content, shown = robot_message([row.alert for row in rows])
+    if delivery.alert_id is None:
+        content, shown = fit(notice_markdown(delivery), ROBOT_MAX_BYTES, delivery.notice_link), 1
+    else:
+        content, shown = robot_message([row.alert for row in rows])
     carried, waiting = rows[:shown], rows[shown:]
     if waiting:
         # Next in line: released now, sent with the next message the robot's minute allows.

@@ -207,7 +207,12 @@ class Delivery(models.Model):
         FAILED = "failed", _("Failed")
 
     webhook = models.ForeignKey(Webhook, on_delete=models.PROTECT, related_name="deliveries")
-    alert = models.ForeignKey(Alert, on_delete=models.PROTECT, related_name="deliveries")
+    # An alert, or a notice (a digest other apps push to the same robots: pool reminders, the
+    # weekly report), which carries its own title, markdown text and link.
+    alert = models.ForeignKey(Alert, null=True, blank=True, on_delete=models.PROTECT, related_name="deliveries")
+    notice_title = models.CharField(max_length=200, blank=True)
+    notice_text = models.TextField(blank=True)
+    notice_link = models.CharField(max_length=500, blank=True)
     event = models.CharField(max_length=40)
     state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING, db_index=True)
     attempts = models.PositiveIntegerField(default=0)

@@ -174,6 +174,27 @@ def _queue_deliveries(alerts: list[Alert], event: str, units: _UnitCache) -> Non
     transaction.on_commit(lambda: delivery.enqueue(ids))
 
 
+def notify(*, unit_id: int, title: str, text: str, link: str = "", event: str = "notice", severity: str = "low") -> list[Delivery]:
+    """Push a notice (a digest of another app: pool reminders, the weekly report) to the webhooks
+    of a unit and the units above it that take this severity; sent and retried like alerts, after
+    commit. `text` is markdown and leaves the building: no contact details in it."""
+    units = _UnitCache()
+    now = timezone.now()
+    rows = [
+        Delivery(
+            webhook=hook, alert=None, event=event[:40], next_attempt_at=now,
+            notice_title=title[:200], notice_text=text, notice_link=link[:500],
+        )
+        for hook in units.hooks(unit_id)
+        if SEVERITY_RANK[severity] >= SEVERITY_RANK[hook.min_severity]
+    ]  # fmt: skip
+    if rows:
+        Delivery.objects.bulk_create(rows)
+        ids = [row.pk for row in rows]
+        transaction.on_commit(lambda: delivery.enqueue(ids))
+    return rows
+
+
 # --- lifecycle ---------------------------------------------------------------------------
 
 
