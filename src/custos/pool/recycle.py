@@ -33,6 +33,7 @@ from custos.customers.models import Customer, Purchase
 from custos.handover.models import DepartureCase, Plan, PlanMove
 from custos.ledger.services import Event, append_batch
 from custos.org.models import Employee
+from custos.pool import reminders
 from custos.pool.models import Pool, PoolMove, Protection, RecycleNotice, RecycleRule, RecycleRun
 from custos.pool.selectors import pools_by_unit
 
@@ -245,7 +246,7 @@ def _remind(rules: _Rules, lo: int, hi: int, now: datetime, due_now: dict[int, F
     if not soon:
         return 0
     fresh = [
-        RecycleNotice(customer_id=f.customer_id, owner_id=f.owner_id, rule=f.rule, due_on=f.due_on)
+        RecycleNotice(customer_id=f.customer_id, owner_id=f.owner_id, rule=f.rule, due_on=f.due_on, created_at=now)
         for f in soon.values()
     ]
     RecycleNotice.objects.bulk_create(fresh, ignore_conflicts=True)
@@ -365,23 +366,25 @@ def run(
             report.batches += 1
             report.moved.extend(moved)
             report.reminded += reminded
-    current.finished_at = timezone.now()
-    current.save(update_fields=["finished_at"])
-    append_batch(
-        [
-            Event(
-                kind="pool.recycle_finished",
-                payload={
-                    "run": current.pk,
-                    "moved": current.moved,
-                    "reminded": current.reminded,
-                    "cursor": current.cursor,
-                },
-                actor_id=actor.pk if actor else None,
-                source="pool",
-                source_id=f"run:{current.pk}:finished",
-            )
-        ]
-    )
+    with transaction.atomic():
+        current.finished_at = timezone.now()
+        current.save(update_fields=["finished_at"])
+        append_batch(
+            [
+                Event(
+                    kind="pool.recycle_finished",
+                    payload={
+                        "run": current.pk,
+                        "moved": current.moved,
+                        "reminded": current.reminded,
+                        "cursor": current.cursor,
+                    },
+                    actor_id=actor.pk if actor else None,
+                    source="pool",
+                    source_id=f"run:{current.pk}:finished",
+                )
+            ]
+        )
+        reminders.after_run(current, now)
     report.finished = True
     return report

@@ -87,6 +87,27 @@ def on_plan_committed(sender, plan, moves, **kwargs) -> None:
         _queue([links[employee_id]], content, f"tasks:{plan.pk}:{employee_id}")
 
 
+def on_reminders_sent(sender, run, notices, **kwargs) -> None:
+    """Each owner whose customers go back to the pool soon hears it in WeCom, once per run."""
+    if active() is None or not notices:
+        return
+    per_owner: dict[int, list] = {}
+    for n in notices:
+        per_owner.setdefault(n.owner_id, []).append(n)
+    links = dict(MemberLink.objects.filter(employee_id__in=list(per_owner), missing_since__isnull=True).values_list("employee_id", "userid"))
+    base = getattr(settings, "CUSTOS_BASE_URL", "").rstrip("/")
+    for owner_id, mine in per_owner.items():
+        if owner_id not in links:
+            continue
+        names = "、".join(n.customer.name for n in mine[:10]) + (" 等" if len(mine) > 10 else "")
+        first = min(n.due_on for n in mine)
+        content = (
+            f"### {len(mine)} 位客户即将收回公海\n> {names}\n"
+            f"> 最早 {first:%m-%d} 收回；在此之前跟进一次即可保留。\n[查看即将收回的客户]({base}/pool/#notices)"
+        )
+        _queue([links[owner_id]], content, f"pool-remind:{run.pk}:{owner_id}")
+
+
 def send(message_id: int, client: WeComClient | None = None) -> AppMessage | None:
     conn = active()
     message = AppMessage.objects.filter(pk=message_id, status=AppMessage.Status.PENDING).first()
