@@ -174,11 +174,18 @@ def _queue_deliveries(alerts: list[Alert], event: str, units: _UnitCache) -> Non
     transaction.on_commit(lambda: delivery.enqueue(ids))
 
 
-def notify(*, unit_id: int, title: str, text: str, link: str = "", event: str = "notice", severity: str = "low") -> list[Delivery]:
+def notify(
+    *, unit_id: int, title: str, text: str, link: str = "", event: str = "notice", severity: str = "low",
+    this_unit_only: bool = False,
+) -> list[Delivery]:  # fmt: skip
     """Push a notice (a digest of another app: pool reminders, the weekly report) to the webhooks
     of a unit and the units above it that take this severity; sent and retried like alerts, after
-    commit. `text` is markdown and leaves the building: no contact details in it."""
+    commit. `text` is markdown and leaves the building: no contact details in it.
+    this_unit_only: the unit's own webhooks alone (insights makes a digest for each unit that has
+    one: the units above should not get every unit's copy besides their own)."""
     units = _UnitCache()
+    if this_unit_only:
+        units._hooks[unit_id] = list(Webhook.objects.filter(enabled=True, unit_id=unit_id))
     now = timezone.now()
     rows = [
         Delivery(
