@@ -66,6 +66,17 @@ def index(kind: str, normalised: str) -> str | None:
     return crypto.blind_index(normalised, purpose=f"customer.{kind}") if kind in INDEXED else None
 
 
+TAIL_DIGITS = 4
+
+
+def tail_index(kind: str, normalised: str) -> str | None:
+    """The keyed index of a phone's last four digits (尾号); other kinds have none."""
+    if kind != Kind.PHONE:
+        return None
+    digits = re.sub(r"\D", "", normalised)
+    return crypto.blind_index(digits[-TAIL_DIGITS:], purpose="customer.phone.tail") if len(digits) >= TAIL_DIGITS else None
+
+
 def mask(kind: str, normalised: str) -> str:
     if kind == Kind.PHONE:
         return mask_phone(normalised)
@@ -80,6 +91,7 @@ class Sealed:
     value_encrypted: str
     blind_index: str | None
     masked: str
+    tail_index: str | None = None
 
 
 def seal(customer_id: int, kind: str, normalised: str) -> Sealed:
@@ -87,6 +99,7 @@ def seal(customer_id: int, kind: str, normalised: str) -> Sealed:
         value_encrypted=crypto.encrypt(normalised, aad=aad(customer_id, kind)),
         blind_index=index(kind, normalised),
         masked=mask(kind, normalised),
+        tail_index=tail_index(kind, normalised),
     )
 
 

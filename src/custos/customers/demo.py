@@ -16,7 +16,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from custos.customers import completeness, contacts
+from custos.customers import completeness, contacts, names
 from custos.customers import demo_data as d
 from custos.customers.models import Customer, CustomerContact, Feedback, FollowUp, Purchase, Tag
 from custos.ledger.services import Event, append_batch
@@ -279,6 +279,7 @@ def build(seed: int = 2026, total: int = 2000) -> dict:
         customer = Customer(
             kind=kind,
             name=name,
+            search_key=names.search_key(name),
             owner=None if status == Customer.Status.IN_POOL else owner,
             unit_id=owner.unit_id,
             grade=_weighted(rng, GRADES),
@@ -304,6 +305,7 @@ def build(seed: int = 2026, total: int = 2000) -> dict:
                     label=label,
                     value_encrypted=sealed.value_encrypted,
                     blind_index=sealed.blind_index,
+                    tail_index=sealed.tail_index,
                     masked=sealed.masked,
                     created_by=owner,
                 )

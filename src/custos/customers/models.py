@@ -44,6 +44,8 @@ class Customer(models.Model):
 
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PERSON)
     name = models.CharField(max_length=100, db_index=True)
+    # The name, its pinyin and initials (names.search_key), kept in step with the name by save().
+    search_key = models.CharField(max_length=300, blank=True, default="", editable=False)
     # NULL only while the customer waits in the public pool (公海池) for someone to claim them.
     owner = models.ForeignKey(
         Employee, null=True, blank=True, on_delete=models.PROTECT, related_name="customers"
@@ -102,6 +104,15 @@ class Customer(models.Model):
     def __str__(self):
         return self.name
 
+    def save(self, *args, **kwargs):
+        from custos.customers.names import search_key
+
+        self.search_key = search_key(self.name)
+        fields = kwargs.get("update_fields")
+        if fields is not None and "name" in fields and "search_key" not in fields:
+            kwargs["update_fields"] = [*fields, "search_key"]
+        super().save(*args, **kwargs)
+
 
 class CustomerContact(models.Model):
     """One phone number, WeChat id, WeCom id or address of a customer, encrypted at rest.
@@ -122,6 +133,9 @@ class CustomerContact(models.Model):
     label = models.CharField(max_length=40, blank=True)
     value_encrypted = models.TextField()
     blind_index = models.CharField(max_length=64, null=True, blank=True)
+    # Phones only: an HMAC of the last four digits (尾号), for "find the customer ending 5678"
+    # without the database ever holding the digits.
+    tail_index = models.CharField(max_length=64, null=True, blank=True)
     masked = models.CharField(max_length=80)
     created_by = models.ForeignKey(
         Employee, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -143,7 +157,10 @@ class CustomerContact(models.Model):
                 name="customer_contact_unique_in_use",
             ),
         ]
-        indexes = [models.Index(fields=["blind_index"])]
+        indexes = [
+            models.Index(fields=["blind_index"]),
+            models.Index(fields=["tail_index"], name="customer_contact_tail"),
+        ]
 
     def __str__(self):
         return f"{self.kind} {self.masked}"

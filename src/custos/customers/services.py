@@ -19,7 +19,7 @@ from custos.access import policy
 from custos.access.scope import scope_of
 from custos.core import crypto
 from custos.core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
-from custos.customers import completeness, contacts, profiles, rules
+from custos.customers import completeness, contacts, names, profiles, rules
 from custos.customers.models import Customer, CustomerContact, Feedback, FollowUp, Purchase, Tag
 from custos.ledger.services import Event, append_batch
 from custos.org.models import Employee, Unit
@@ -192,6 +192,7 @@ def _insert_contact(actor: Employee | None, customer: Customer, new: NewContact)
                 label=label,
                 value_encrypted=sealed.value_encrypted,
                 blind_index=sealed.blind_index,
+                tail_index=sealed.tail_index,
                 masked=sealed.masked,
                 created_by=actor,
             )
@@ -363,9 +364,11 @@ def _build_one(
             taken[(new.kind, blind)] = number
         wanted.append((NewContact(new.kind, normalised, label), blind))
     profile = profiles.clean(kind, item.get("profile") or {})
+    name = _clean_name(item.get("name", ""))
     customer = Customer(
         kind=kind,
-        name=_clean_name(item.get("name", "")),
+        name=name,
+        search_key=names.search_key(name),  # bulk_create does not call save()
         owner=owner,
         unit=unit,
         grade=_clean_grade(item.get("grade", "C")),
@@ -417,6 +420,7 @@ def create_customers(*, actor: Employee, items: list[dict], ledger_source: str =
                     label=new.label,
                     value_encrypted=sealed.value_encrypted,
                     blind_index=blind,
+                    tail_index=sealed.tail_index,
                     masked=sealed.masked,
                     created_by=actor,
                 )

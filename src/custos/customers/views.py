@@ -16,7 +16,7 @@ from custos.core import paging
 from custos.core.errors import Conflict, Forbidden, InvalidInput
 from custos.core.paging import page_ahead
 from custos.core.query import id_or_none
-from custos.customers import activity, export, forms, importer, imports, rules, selectors, services
+from custos.customers import activity, export, forms, importer, imports, rules, search, selectors, services
 from custos.customers.models import Customer
 from custos.customers.reveal import reveal_contact
 from custos.customers.services import NewContact
@@ -69,8 +69,12 @@ def _with_phone(customers) -> None:
 
 
 def _filters(params) -> selectors.Filters:
+    """The list's filters; the search box reads as a name, a phone number or its last four digits."""
+    query = search.read((params.get("q") or "")[:100])
     return selectors.Filters(
-        q=(params.get("q") or "").strip()[:100] or None,
+        q=query.value if query and query.kind == "name" else None,
+        phone=query.value if query and query.kind == "phone" else None,
+        phone_tail=query.value if query and query.kind == "tail" else None,
         grade=params.get("grade") if params.get("grade") in services.grades() else None,
         status=params.get("status") if params.get("status") in Customer.Status.values else None,
         kind=params.get("kind") if params.get("kind") in Customer.Kind.values else None,
@@ -89,6 +93,9 @@ def customer_list(request):
     query.pop("page", None)
     page = page_ahead(selectors.list_customers(me, _filters(params)), PAGE_SIZE, params.get("page"))
     _with_phone(page)
+    searched = search.read((params.get("q") or "")[:100])
+    if searched and searched.kind != "name":
+        search.record(me, searched, page.paginator.count)
     context = {
         "page": page,
         "filters": params,

@@ -2,6 +2,7 @@
 
 custos customers import FILE --as USER [--map name=姓名,phone=手机] [--owner WHO] [--dry-run]
 custos customers export --as USER [-o FILE] [--format csv|xlsx]
+custos customers reindex-search
 
 An import with a wrong row imports nothing. A clean one goes in batches of 500 rows, each its own
 transaction: when a batch is refused (someone added the same number meanwhile), the batches
@@ -19,7 +20,8 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from custos.core.errors import DomainError
-from custos.customers import export, importer
+from custos.customers import backfill, export, importer
+from custos.customers.models import Customer, CustomerContact
 from custos.org import cli as org_cli
 
 PROGRESS_FROM = 200  # rows; a smaller sheet is done before a bar would be worth drawing
@@ -60,11 +62,20 @@ class Command(BaseCommand):
             "-o", "--output", default=None, metavar="FILE", help="default: the name the export suggests"
         )
 
+        actions.add_parser(
+            "reindex-search",
+            help="fill the name search keys and the phones' last-four index (after a restore or an index key change)",
+        )
+
     def handle(self, *args, action, **options):
         try:
-            getattr(self, f"do_{action}")(**options)
+            getattr(self, f"do_{action.replace('-', '_')}")(**options)
         except DomainError as exc:
             raise CommandError(exc.message) from None
+
+    def do_reindex_search(self, **options):
+        customers, phones = backfill.fill(Customer, CustomerContact)
+        self.stdout.write(f"search keys: {customers} customers, {phones} phones")
 
     def do_import(self, file, actor, map, owner, dry_run, as_json=False, **options):
         path = Path(file)

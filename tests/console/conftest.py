@@ -1,0 +1,1 @@
+from tests.customers.conftest import make_customer, next_phone  # noqa: F401  (fixtures shared)
