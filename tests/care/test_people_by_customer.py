@@ -20,7 +20,9 @@ def test_people_besides_the_owner_with_an_empty_set_for_the_unknown(company, mak
 
 def test_ended_lines_and_departed_staff_no_longer_count(company, make_customer):
     c = make_customer(company.sales_a)
-    Responsibility.objects.create(customer=c, employee=company.manager_a, kind="development", ended_at=timezone.now())
+    Responsibility.objects.create(
+        customer=c, employee=company.manager_a, kind="development", ended_at=timezone.now()
+    )
     Responsibility.objects.create(customer=c, employee=company.service_a, kind="service")
     Employee.objects.filter(pk=company.service_a.pk).update(status=Employee.Status.DEPARTED)
 

@@ -6,3 +6,10 @@ class CareConfig(AppConfig):
     name = "custos.care"
     label = "care"
     verbose_name = _("Care")
+
+    def ready(self):
+        # The desk calls each customer a handover moved (docs/care.md).
+        from custos.care import services
+        from custos.handover.signals import plan_committed
+
+        plan_committed.connect(services.on_plan_committed, dispatch_uid="care.after_handover")
