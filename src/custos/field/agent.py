@@ -176,7 +176,9 @@ def _leg(a: tuple[float, float], b: tuple[float, float], start: datetime, minute
         lat = a[0] + (b[0] - a[0]) * f + rng.uniform(-0.00015, 0.00015)
         lon = a[1] + (b[1] - a[1]) * f + rng.uniform(-0.00015, 0.00015)
         at = start + timedelta(minutes=minutes * f)
-        points.append({"lat": round(lat, 6), "lon": round(lon, 6), "accuracy_m": rng.randint(5, 25), "at": at})
+        points.append(
+            {"lat": round(lat, 6), "lon": round(lon, 6), "accuracy_m": rng.randint(5, 25), "at": at}
+        )
     return points
 
 

@@ -6,3 +6,8 @@ class FieldConfig(AppConfig):
     name = "custos.field"
     label = "field"
     verbose_name = _("Field work")
+
+    def ready(self):
+        from custos.field import rules
+
+        rules.register()
