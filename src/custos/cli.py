@@ -22,6 +22,7 @@ COMMANDS = [
     "ingest",
     "simulate",
     "archive",
+    "blobs",
     "wecom",
     "device",
     "field",

@@ -1,4 +1,7 @@
-"""Attachments stored content-addressed: DATA_DIR/blobs/ab/cd/<sha256 of the clear bytes>, encrypted.
+"""Attachments stored content-addressed: <store>/ab/cd/<sha256 of the clear bytes>, encrypted.
+
+The store is DATA_DIR/blobs by default, or an S3-compatible bucket (CUSTOS_BLOB_URL,
+custos.archive.blobstore); this module seals and opens, the store only keeps sealed bytes.
 
 A file is sealed in chunks of CHUNK bytes with AES-256-GCM, so a large video streams out without
 being held in memory. The key is derived (HKDF) from the current field key, and its version is
@@ -33,10 +36,10 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, transaction
 from django.db.models import Count, QuerySet
 
+from custos.archive import blobstore
 from custos.archive.models import Blob
 from custos.core import crypto, keyring
-from custos.core.datadir import data_dir
-from custos.core.errors import InvalidInput, NotFound
+from custos.core.errors import InvalidInput, NotFound, Unavailable
 
 MAGIC = b"CSTB1\n"
 CHUNK = 1 << 20
@@ -72,12 +75,22 @@ def _derive(material: bytes) -> bytes:
     )
 
 
+def _local() -> blobstore.LocalStore:
+    store = blobstore.current()
+    return store if isinstance(store, blobstore.LocalStore) else blobstore.LocalStore()
+
+
 def root() -> Path:
-    return data_dir() / "blobs"
+    """The local store's directory (where files are when CUSTOS_BLOB_URL names no other store)."""
+    return _local().root
 
 
 def path_for(sha256: str) -> Path:
-    return root() / sha256[:2] / sha256[2:4] / sha256
+    return _local().path_for(sha256)
+
+
+def _unreachable(exc: blobstore.StoreError) -> Unavailable:
+    return Unavailable(f"the attachment store cannot be reached ({exc}); try again later")
 
 
 def _aad(sha256: str, index: int, last: bool) -> bytes:
@@ -93,10 +106,6 @@ def _rechunk(parts: Iterable[bytes]) -> Iterator[tuple[bytes, bool]]:
             yield buffer[:CHUNK], False
             buffer = buffer[CHUNK:]
     yield buffer, True
-
-
-def _temporary(target: Path) -> Path:
-    return target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
 
 
 def _seal_into(path: Path, parts: Iterable[bytes], sha256: str, version: int) -> tuple[str, int]:
@@ -116,13 +125,14 @@ def _seal_into(path: Path, parts: Iterable[bytes], sha256: str, version: int) ->
     return digest.hexdigest(), total
 
 
+def _temporary(target: Path) -> Path:
+    """A scratch file beside `target`, for part files kept outside the blob store (uploads)."""
+    return target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+
+
 def _sync_directory(directory: Path) -> None:
     """Make a rename in `directory` durable (a crash after it cannot bring the old name back)."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    blobstore._fsync_directory(directory)
 
 
 def store(
@@ -135,21 +145,19 @@ def store(
     sha256 = check_hash(sha256)
     found = Blob.objects.filter(sha256=sha256).first()
     version = crypto.current_version()
-    target = path_for(sha256)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temporary(target)
+    store_ = blobstore.current()
     try:
-        digest, total = _seal_into(tmp, parts, sha256, version)
-        if digest != sha256:
-            raise InvalidInput(f"the bytes hash to {digest}, not to {sha256}")
-        if size is not None and total != size:
-            raise InvalidInput(f"expected {size} bytes, received {total}")
-        if found is not None and target.exists():
-            return found
-        os.replace(tmp, target)
-        _sync_directory(target.parent)
-    finally:
-        tmp.unlink(missing_ok=True)
+        with store_.writing(sha256) as tmp:
+            digest, total = _seal_into(tmp, parts, sha256, version)
+            if digest != sha256:
+                raise InvalidInput(f"the bytes hash to {digest}, not to {sha256}")
+            if size is not None and total != size:
+                raise InvalidInput(f"expected {size} bytes, received {total}")
+            if found is not None and store_.size(sha256) is not None:
+                return found
+            store_.commit(sha256, tmp)
+    except blobstore.StoreError as exc:
+        raise _unreachable(exc) from None
     if found is not None:  # its file was missing and is back, sealed under the current key
         Blob.objects.filter(pk=sha256).update(key_version=version)
         found.key_version = version
@@ -173,12 +181,16 @@ def exists(sha256: str) -> bool:
 
 def open_blob(sha256: str) -> Iterator[bytes]:
     """The clear bytes in chunks; raises BlobProblem if the file was altered, cut or swapped."""
-    path = path_for(sha256)
+    return _read(_open(sha256), sha256)
+
+
+def _open(sha256: str, store_: blobstore.Store | None = None):
     try:
-        fh = open(path, "rb")  # noqa: SIM115 - closed by the generator below
+        return (store_ or blobstore.current()).open(sha256)
     except FileNotFoundError:
         raise NotFound("attachment not stored") from None
-    return _read(fh, sha256)
+    except blobstore.StoreError as exc:
+        raise _unreachable(exc) from None
 
 
 def _raw_header(fh) -> tuple[int, bytes]:
@@ -201,7 +213,7 @@ def _header(fh) -> tuple[AESGCM, bytes]:
 def key_version_of(sha256: str) -> int:
     """The key version a stored blob's file is sealed under, from its header."""
     try:
-        with open(path_for(sha256), "rb") as fh:
+        with blobstore.current().open(sha256) as fh:
             return _raw_header(fh)[0]
     except FileNotFoundError:
         raise BlobProblem("its file is missing from the blob store") from None
@@ -241,11 +253,7 @@ def open_range(sha256: str, start: int, stop: int, size: int) -> Iterator[bytes]
     """
     if not 0 <= start < stop <= size:
         raise ValueError(f"range [{start}, {stop}) is not inside {size} bytes")
-    try:
-        fh = open(path_for(sha256), "rb")  # noqa: SIM115 - closed by the generator below
-    except FileNotFoundError:
-        raise NotFound("attachment not stored") from None
-    return _read_range(fh, sha256, start, stop, size)
+    return _read_range(_open(sha256), sha256, start, stop, size)
 
 
 def _read_range(fh, sha256: str, start: int, stop: int, size: int) -> Iterator[bytes]:
@@ -281,14 +289,17 @@ def read_bytes(sha256: str) -> bytes:
     return b"".join(open_blob(sha256))
 
 
-def verify_blob(sha256: str) -> None:
-    """Decrypt and re-hash one stored blob; raises BlobProblem naming what is wrong."""
+def verify_blob(sha256: str, store_: blobstore.Store | None = None) -> None:
+    """Decrypt and re-hash one stored blob (in the current store, or the one given); raises
+    BlobProblem naming what is wrong."""
     digest = hashlib.sha256()
     try:
-        for chunk in open_blob(sha256):
+        for chunk in _read(_open(sha256, store_), sha256):
             digest.update(chunk)
     except NotFound:
         raise BlobProblem("its file is missing from the blob store") from None
+    except Unavailable as exc:
+        raise BlobProblem(exc.message) from None
     if digest.hexdigest() != sha256:
         raise BlobProblem(f"its bytes hash to {digest.hexdigest()[:16]}…")
 
@@ -336,24 +347,20 @@ def reseal(sha256: str) -> int:
     file was under (the current one: nothing was written).
 
     The new file is written beside the old one, fsynced, re-hashed (it must still hash to its
-    name) and renamed over it: a crash at any point leaves the old file or the new one, whole.
-    Raises BlobProblem when the file is missing, altered or under a key no longer configured.
+    name) and renamed over it (an object store replaces an object whole on upload): a crash at
+    any point leaves the old file or the new one, whole. Raises BlobProblem when the file is missing, altered or under a key no longer configured.
     """
     sha256 = check_hash(sha256)
     was = key_version_of(sha256)
     version = crypto.current_version()
     if was == version:
         return was
-    target = path_for(sha256)
-    tmp = _temporary(target)
-    try:
+    store_ = blobstore.current()
+    with store_.writing(sha256) as tmp:
         digest, _total = _seal_into(tmp, open_blob(sha256), sha256, version)
         if digest != sha256:
             raise BlobProblem(f"its bytes hash to {digest[:16]}…")
-        os.replace(tmp, target)
-        _sync_directory(target.parent)
-    finally:
-        tmp.unlink(missing_ok=True)
+        store_.commit(sha256, tmp)
     return was
 
 

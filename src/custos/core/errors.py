@@ -48,3 +48,10 @@ class Throttled(DomainError):
 
     code = "throttled"
     status = 429
+
+
+class Unavailable(DomainError):
+    """A service Custos depends on (the attachment store) does not answer: try again (503)."""
+
+    code = "unavailable"
+    status = 503
