@@ -20,6 +20,17 @@ from custos.handover import config, conversation_facts
 from custos.handover.models import ChecklistItem, DepartureCase
 
 K = ChecklistItem.Kind
+# Items that apps above handover add (the work phones to lock and wipe): kind → (label, pending),
+# pending(case) giving {(kind, ref): {"label", "customer_id", "detail"}} as `pending` does.
+_sources: dict[str, tuple] = {}
+
+
+def register(kind: str, label, pending_items) -> None:
+    _sources[kind] = (label, pending_items)
+
+
+def kinds() -> list[tuple[str, str]]:
+    return [*K.choices, *((kind, label) for kind, (label, _p) in _sources.items())]
 
 
 def pending(case: DepartureCase) -> dict[tuple[str, str], dict]:
@@ -68,6 +79,8 @@ def pending(case: DepartureCase) -> dict[tuple[str, str], dict]:
     for g in conversation_facts.groups(leaver_id):
         if not g.covered:
             add(K.GROUP, g.group, g.name, None, created_at=g.created_at.isoformat())
+    for _label, pending_items in _sources.values():
+        out.update(pending_items(case))
     return out
 
 
@@ -100,7 +113,7 @@ def refresh(case: DepartureCase) -> dict:
 
 def summary(case: DepartureCase) -> dict:
     counts = {"total": 0, "done": 0, "waived": 0, "open": 0}
-    by_kind: dict[str, dict] = {k: {"total": 0, "open": 0} for k in K.values}
+    by_kind: dict[str, dict] = {k: {"total": 0, "open": 0} for k, _label in kinds()}
     for kind, done_at, waived_at in case.items.values_list("kind", "done_at", "waived_at"):
         counts["total"] += 1
         by_kind[kind]["total"] += 1

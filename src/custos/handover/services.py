@@ -158,6 +158,7 @@ def _mark_frozen(case: DepartureCase, actor: Employee | None) -> DepartureCase:
     if case.status == DepartureCase.Status.OPEN and case.employee.frozen_at is not None:
         case.status, case.frozen_at = DepartureCase.Status.FROZEN, timezone.now()
         case.save(update_fields=["status", "frozen_at"])
+    signals.case_frozen.send(sender=DepartureCase, case=case, actor=actor)
     return case
 
 

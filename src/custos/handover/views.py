@@ -15,8 +15,8 @@ from custos.console.decorators import console_view
 from custos.core.errors import InvalidInput
 from custos.core.query import whole_or_none
 from custos.customers.models import Customer
-from custos.handover import allocation, panels, reports, selectors, services
-from custos.handover.models import ChecklistItem, ContactTask, DepartureCase, Plan
+from custos.handover import allocation, checklist, panels, reports, selectors, services
+from custos.handover.models import ContactTask, DepartureCase, Plan
 from custos.org.models import Employee, Role
 from custos.org.selectors import employees_visible, get_employee, units_visible
 
@@ -134,7 +134,7 @@ def case_detail(request, case_id: int):
     case = selectors.get_case(me, case_id)
     summary = services.refresh(case)
     items = list(selectors.checklist(me, case_id))
-    groups = [(kind, label, [i for i in items if i.kind == kind]) for kind, label in ChecklistItem.Kind.choices]
+    groups = [(kind, label, [i for i in items if i.kind == kind]) for kind, label in checklist.kinds()]
     owned = list(Customer.objects.filter(owner=case.employee).exclude(status__in=["archived", "in_pool"]).order_by("grade", "id"))
     can_manage = policy.may_manage(me, case.employee)
     return render(
