@@ -141,19 +141,19 @@ def enrol(url: str, serial: str, code: str, rng: random.Random, timeout: float =
     sender = Sender(url, timeout=timeout)
     sim = "8986" + "".join(rng.choice("0123456789") for _ in range(16))
     number = "13" + "".join(rng.choice("0123456789") for _ in range(9))
-    answer = sender.call(
-        "POST",
-        "/api/v1/devices/agent/enrol",
-        {
-            "code": code,
-            "serial": serial,
-            "sim_serial": sim,
-            "phone_number": number,
-            "model": "模拟手机",
-            "os": "Android 14",
-        },
-        signed=False,
-    )
+    body = {
+        "code": code,
+        "serial": serial,
+        "sim_serial": sim,
+        "phone_number": number,
+        "model": "模拟手机",
+        "os": "Android 14",
+    }
+    status, answer = sender.request("POST", "/api/v1/devices/agent/enrol", body, signed=False)
+    if status >= 500:
+        raise Stop(f"{sender.url}/api/v1/devices/agent/enrol answered {status}")
+    if status != 201:  # a used or expired code concerns this phone only
+        raise Refused(f"{status} {answer.get('message') or answer}")
     sender.token, sender.secret = answer["token"], answer["secret"]
     return Phone(serial=serial, sender=sender, device_id=answer["device_id"], sim=sim, number=number)
 

@@ -265,6 +265,8 @@ class Command(BaseCommand):
             simulate.resume(url, serial, cred) for serial, cred in saved.items() if serial not in enrolled_now
         ]
         totals.enrolled = len(phones)
+        if not phones:
+            raise CommandError("no phone could be enrolled (see above) and none is saved in --state")
         if state:
             _write_state(state, saved)
         for i, phone in enumerate(phones):
