@@ -189,7 +189,8 @@ def test_device_authentication_is_the_ingest_one(field, phone, api):
     assert unsigned.status_code == 401 and "Sign the request" in unsigned.json()["message"]
     assert p.raw("POST", path, body, secret="not-the-secret").status_code == 401
     personal = api(field.company.sales_a)
-    assert personal.post("field/agent/check-ins", body).status_code == 401
+    refused = personal.post("field/agent/check-ins", body)
+    assert refused.status_code == 403 and "设备令牌" in refused.json()["message"]
     # An integration token is a connector, not a phone in someone's hand.
     connector = phone(None, kind=ApiToken.Kind.INTEGRATION, unit=field.company.store_a)
     assert connector.raw("POST", path, body).status_code == 403
@@ -199,7 +200,7 @@ def test_device_authentication_is_the_ingest_one(field, phone, api):
     text = b"not a photo at all"
     p.send("PUT", f"/api/v1/ingest/blobs/{hashlib.sha256(text).hexdigest()}", text)
     bad = p.raw("POST", path, {**body, "photo_sha256": hashlib.sha256(text).hexdigest()})
-    assert bad.status_code == 400 and "image" in bad.json()["message"]
+    assert bad.status_code == 400 and "图片" in bad.json()["message"]
     # A customer outside the phone's employee's scope does not exist for it.
     theirs = customer_services.create_customer(
         actor=field.company.manager_b, name="别店客户", owner=field.company.sales_b
@@ -212,7 +213,7 @@ def test_device_authentication_is_the_ingest_one(field, phone, api):
     assert outside.status_code == 404
     future = p.raw("POST", path, {**body, "photo_sha256": hashlib.sha256(photo).hexdigest(),
                                   "at": (timezone.now() + timedelta(hours=1)).isoformat()})  # fmt: skip
-    assert future.status_code == 400 and "future" in future.json()["message"]
+    assert future.status_code == 400 and "未来" in future.json()["message"]
     assert not Visit.objects.exists()
 
 

@@ -17,10 +17,12 @@ from django.utils.translation import gettext as _
 from ninja import Field, Path, Query, Router, Schema, Status
 from pydantic import ValidationError
 
+from custos.access import tokens
 from custos.access.models import ApiToken
 from custos.api.auth import viewer
 from custos.archive import signing
-from custos.core.errors import InvalidInput
+from custos.core.errors import Forbidden, InvalidInput
+from custos.customers.api import WRITERS
 from custos.customers.schemas import BIGINT
 from custos.field import selectors, services
 from custos.field.models import KIND_LABELS, Visit
@@ -45,6 +47,11 @@ def _signed(request, schema: type[Schema]) -> tuple[ApiToken, Schema]:
     if length > AGENT_MAX_BYTES:
         raise InvalidInput(_("The body is %(n)d bytes; at most 1 MiB is accepted here.") % {"n": length})
     body = request.body if length else b""
+    scheme, _sep, clear = request.headers.get("Authorization", "").partition(" ")
+    known = tokens.authenticate(clear.strip()) if scheme.lower() == "bearer" else None
+    if known is not None and known.kind == ApiToken.Kind.PERSONAL:
+        # A person's valid token: a known caller with the wrong credential for a phone's route.
+        raise Forbidden(_("Only a work phone's signed device token may report field work."))
     token = signing.authenticate(request, body)
     try:
         return token, schema.model_validate_json(body or b"{}")
@@ -296,13 +303,13 @@ def list_sites(
     return [_site_out(s) for s in qs[:limit]]
 
 
-@router.post("/sites", response={201: SiteOut})
+@router.post("/sites", response={201: SiteOut}, auth=WRITERS)
 def create_site(request, data: SiteIn):
     site = services.set_site(actor=viewer(request), **data.dict())
     return Status(201, _site_out(site))
 
 
-@router.delete("/sites/{site_id}", response={204: None})
+@router.delete("/sites/{site_id}", response={204: None}, auth=WRITERS)
 def remove_site(request, site_id: int = ObjId):
     me = viewer(request)
     services.remove_site(actor=me, site=selectors.get_site(me, site_id))
@@ -316,7 +323,7 @@ class ShiftIO(Schema):
 
 
 class AreaIn(Schema):
-    name: str = Field(..., min_length=1, max_length=100)
+    name: str = Field("", max_length=100, description="required; checked after the employee is found")
     lat: float | None = Field(None, ge=-90, le=90)
     lon: float | None = Field(None, ge=-180, le=180)
     radius_m: int | None = Field(None, ge=10, le=50_000)
@@ -349,7 +356,7 @@ def get_area(request, employee_id: int = ObjId):
     return Status(204, None) if area is None else _area_out(area)
 
 
-@router.put("/employees/{employee_id}/area", response=AreaOut)
+@router.put("/employees/{employee_id}/area", response=AreaOut, auth=WRITERS)
 def put_area(request, data: AreaIn, employee_id: int = ObjId):
     area = services.set_area(
         actor=viewer(request), employee_id=employee_id, name=data.name, lat=data.lat, lon=data.lon,

@@ -72,14 +72,22 @@ def _field_alerts(employee_ids, since: datetime, until: datetime) -> list[Alert]
     )
 
 
+def _accuses(alert: Alert) -> set[int]:
+    """The entries an alert holds against a visit: a reused photo's first use is evidence, not a
+    fault, so only its last entry (the check-in that reused it) counts."""
+    if alert.rule == "photo_reused":
+        return set(alert.evidence[-1:])
+    return set(alert.evidence)
+
+
 def flagged_seqs(visits: QuerySet[Visit]) -> set[int]:
-    """The check-in entries of these visits that some fake-visit alert names as evidence."""
+    """The check-in entries of these visits that some fake-visit alert holds against them."""
     rows = list(visits.values_list("employee_id", "checked_in_at", "entry_seq")[:5000])
     if not rows:
         return set()
     since = min(r[1] for r in rows) - timedelta(minutes=1)
     until = max(r[1] for r in rows) + timedelta(days=1)
-    named = {s for a in _field_alerts({r[0] for r in rows}, since, until) for s in a.evidence}
+    named = {s for a in _field_alerts({r[0] for r in rows}, since, until) for s in _accuses(a)}
     return {r[2] for r in rows if r[2] in named}
 
 
@@ -93,7 +101,7 @@ def alerts_by_visit(visits: list[Visit]) -> dict[int, list[Alert]]:
     found: dict[int, list[Alert]] = {}
     for visit in visits:
         mine = {visit.entry_seq, visit.out_entry_seq} - {None}
-        found[visit.pk] = [a for a in alerts if mine & set(a.evidence)]
+        found[visit.pk] = [a for a in alerts if mine & _accuses(a)]
     return found
 
 

@@ -6,4 +6,10 @@ app_name = "field"
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("route/<int:employee_id>/", views.route, name="route"),
+    path("visits/<int:visit_id>/", views.visit, name="visit"),
+    path("visits/<int:visit_id>/photo/", views.photo, name="photo"),
+    path("sites/", views.sites, name="sites"),
+    path("sites/add/", views.add_site, name="add_site"),
+    path("sites/<int:site_id>/remove/", views.remove_site, name="remove_site"),
 ]
