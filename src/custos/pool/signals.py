@@ -3,5 +3,5 @@
 from django.dispatch import Signal
 
 # sent inside the transaction that closes a recycle run, with run=RecycleRun and
-# notices=[RecycleNotice, ...] (the reminders of this run, customer, owner and rule loaded)
+# reminders=[pool.reminders.Reminder, ...] (this run's: customer and owner ids and names, pool, due_on)
 reminders_sent = Signal()

@@ -87,20 +87,20 @@ def on_plan_committed(sender, plan, moves, **kwargs) -> None:
         _queue([links[employee_id]], content, f"tasks:{plan.pk}:{employee_id}")
 
 
-def on_reminders_sent(sender, run, notices, **kwargs) -> None:
+def on_reminders_sent(sender, run, reminders, **kwargs) -> None:
     """Each owner whose customers go back to the pool soon hears it in WeCom, once per run."""
-    if active() is None or not notices:
+    if active() is None or not reminders:
         return
     per_owner: dict[int, list] = {}
-    for n in notices:
-        per_owner.setdefault(n.owner_id, []).append(n)
+    for r in reminders:
+        per_owner.setdefault(r.owner_id, []).append(r)
     links = dict(MemberLink.objects.filter(employee_id__in=list(per_owner), missing_since__isnull=True).values_list("employee_id", "userid"))
     base = getattr(settings, "CUSTOS_BASE_URL", "").rstrip("/")
     for owner_id, mine in per_owner.items():
         if owner_id not in links:
             continue
-        names = "、".join(n.customer.name for n in mine[:10]) + (" 等" if len(mine) > 10 else "")
-        first = min(n.due_on for n in mine)
+        names = "、".join(r.customer for r in mine[:10]) + (" 等" if len(mine) > 10 else "")
+        first = min(r.due_on for r in mine)
         content = (
             f"### {len(mine)} 位客户即将收回公海\n> {names}\n"
             f"> 最早 {first:%m-%d} 收回；在此之前跟进一次即可保留。\n[查看即将收回的客户]({base}/pool/#notices)"
