@@ -6,4 +6,8 @@ app_name = "care"
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("tasks/<int:task_id>/", views.task, name="task"),
+    path("key-accounts/", views.plans, name="plans"),
+    path("key-accounts/<int:plan_id>/visit/", views.plan_visit, name="plan_visit"),
+    path("customers/<int:customer_id>/lines/", views.lines, name="lines"),
 ]
