@@ -120,12 +120,38 @@ def test_edge_cases():
     assert merkle.inclusion_path(0, 1, merkle.list_subtree(one)) == []
     assert merkle.verify_inclusion(one[0], 0, 1, [], one[0])
     assert not merkle.verify_inclusion(one[0], 1, 1, [], one[0])
-    assert merkle.verify_consistency(5, 5, b"r", b"r", [])
-    assert not merkle.verify_consistency(5, 5, b"r", b"s", [])
-    assert not merkle.verify_consistency(3, 5, b"r", b"s", [])
-    assert not merkle.verify_consistency(6, 5, b"r", b"r", [b"x"])
+    r, s = sha(b"r"), sha(b"s")
+    assert merkle.verify_consistency(5, 5, r, r, [])
+    assert not merkle.verify_consistency(5, 5, r, s, [])
+    assert not merkle.verify_consistency(3, 5, r, s, [])
+    assert not merkle.verify_consistency(6, 5, r, r, [sha(b"x")])
     with pytest.raises(ValueError):
         merkle.inclusion_path(3, 3, merkle.list_subtree(leaf_hashes(3)))
+
+
+def test_hashes_of_another_length_and_proofs_from_an_empty_tree_are_refused():
+    """RFC 9162's algorithms take 32-byte hashes and a first tree of at least one leaf: anything
+    else is refused, whatever the rest of the proof says."""
+    leaves = leaf_hashes(7)
+    subtree = merkle.list_subtree(leaves)
+    root, path = merkle.mth(leaves), merkle.inclusion_path(2, 7, subtree)
+    assert merkle.verify_inclusion(leaves[2], 2, 7, path, root)
+    for bad in (leaves[2][:31], leaves[2] + b"\x00", leaves[2].hex().encode(), b"", None, leaves[2].hex()):
+        assert not merkle.verify_inclusion(bad, 2, 7, path, root)
+        assert not merkle.verify_inclusion(leaves[2], 2, 7, path, bad)
+        assert not merkle.verify_inclusion(leaves[2], 2, 7, [*path[:-1], bad], root)
+    old_root, proof = merkle.mth(leaves[:3]), merkle.consistency_path(3, 7, subtree)
+    assert merkle.verify_consistency(3, 7, old_root, root, proof)
+    for bad in (old_root[:16], old_root + old_root, b"", None):
+        assert not merkle.verify_consistency(3, 7, bad, root, proof)
+        assert not merkle.verify_consistency(3, 7, old_root, bad, proof)
+        assert not merkle.verify_consistency(3, 7, old_root, root, [bad, *proof[1:]])
+    # an empty first tree: neither a path nor two empty roots prove anything
+    empty = merkle.mth([])
+    assert not merkle.verify_consistency(0, 7, empty, root, proof)
+    assert not merkle.verify_consistency(0, 7, empty, root, [])
+    assert not merkle.verify_consistency(0, 0, empty, empty, [])
+    assert not merkle.verify_inclusion(empty, 0, 0, [], empty)
     with pytest.raises(ValueError):
         merkle.consistency_path(0, 3, merkle.list_subtree(leaf_hashes(3)))
 

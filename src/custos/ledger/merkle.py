@@ -15,6 +15,7 @@ Subtree = Callable[[int, int], bytes]
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 _sha256 = hashlib.sha256
+HASH_SIZE = 32
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:
@@ -81,9 +82,16 @@ def consistency_path(old: int, new: int, subtree: Subtree) -> list[bytes]:
     return path
 
 
+def _hashes(*values) -> bool:
+    """Every value a SHA-256 hash: 32 bytes. RFC 9162's algorithms assume it; a caller that
+    passes a hex string, a truncated or a padded value gets False, not a comparison that fails
+    somewhere later or, worse, one that happens to pass."""
+    return all(isinstance(v, bytes | bytearray) and len(v) == HASH_SIZE for v in values)
+
+
 def verify_inclusion(leaf: bytes, index: int, size: int, path: Sequence[bytes], root: bytes) -> bool:
     """RFC 9162 §2.1.3.2: does `path` prove leaf hash `leaf` at `index` in the tree `root` of `size`?"""
-    if not 0 <= index < size:
+    if not 0 <= index < size or not _hashes(leaf, root, *path):
         return False
     fn, sn, r = index, size - 1, leaf
     for p in path:
@@ -103,7 +111,11 @@ def verify_inclusion(leaf: bytes, index: int, size: int, path: Sequence[bytes], 
 
 
 def verify_consistency(old: int, new: int, old_root: bytes, new_root: bytes, path: Sequence[bytes]) -> bool:
-    """RFC 9162 §2.1.4.2: does `path` prove the tree of `new` leaves extends the one of `old`?"""
+    """RFC 9162 §2.1.4.2: does `path` prove the tree of `new` leaves extends the one of `old`?
+
+    An empty old tree proves nothing (RFC 9162: the first tree must have at least one leaf)."""
+    if old < 1 or not _hashes(old_root, new_root, *path):
+        return False
     if old == new:
         return not path and old_root == new_root
     if not 0 < old < new or not path:
