@@ -38,7 +38,7 @@ LABELS = {
     "deletions_hours": _("... within this many hours"),
     "reveals_count": _("Contacts revealed in clear that make a bulk reveal"),
     "reveals_hours": _("... within this many hours"),
-    "money_min_fen": _("Smallest red packet or transfer that raises an alert (fen)"),
+    "money_min_fen": _("Smallest red packet or transfer that raises an alert"),
     "resigning_contacts": _("Customers a resigning employee contacts that raise an alert"),
     "resigning_hours": _("... within this many hours"),
     "collapse_recent_weeks": _("Recent weeks compared with the pair's history"),

@@ -1,6 +1,8 @@
 """Console pages: the alert inbox with its live count, an alert with its evidence highlighted,
 the lexicon and allow-list per unit, and a unit's thresholds and webhooks."""
 
+from decimal import Decimal, InvalidOperation
+
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -13,6 +15,7 @@ from custos.access.scope import scope_of
 from custos.alerts import selectors, services, thresholds
 from custos.alerts.models import Alert, Severity, Webhook
 from custos.alerts.rules import CATEGORIES, RULES
+from custos.console import words
 from custos.console.decorators import console_view
 from custos.core.errors import Forbidden, InvalidInput
 from custos.core.paging import page_of
@@ -87,11 +90,14 @@ def detail(request, alert_id: int):
         for hit in item.hits:
             hit.category_label = CATEGORIES.get(hit.category, hit.category)
     can_handle = may_manage_staff(me) and alert.employee_id != me.pk and not scope_of(me).read_only
+    names = words.Names(me, [{"contact": alert.contact}] if alert.contact else [], customer_ids={alert.customer_id})
     return render(
         request,
         "alerts/detail.html",
         {
             "alert": alert,
+            "customer_link": names.customer(alert.customer_id),
+            "contact_link": names.external(alert.contact) if alert.contact else None,
             "items": items,
             "recipients": selectors.recipients(alert),
             "candidates": selectors.allow_candidates(me, alert) if can_handle else [],
@@ -209,7 +215,8 @@ def settings_page(request):
         if what == "threshold":
             key = request.POST.get("key", "")
             raw = (request.POST.get("value") or "").strip()
-            value = None if raw == "" else id_or_none(raw)
+            # People write 元; the rule compares 分.
+            value = _fen(raw) if key in MONEY_KEYS and raw else None if raw == "" else id_or_none(raw)
             if raw and value is None:
                 raise InvalidInput(_("Enter a whole number, or leave it empty to inherit."))
             services.set_threshold(actor=me, unit=unit, key=key, value=value)
@@ -232,6 +239,30 @@ def settings_page(request):
     return _settings(request, me, unit)
 
 
+MONEY_KEYS = {"money_min_fen"}
+
+
+def _fen(text: str) -> int | None:
+    try:
+        amount = Decimal(text.replace(",", "").replace("¥", "").replace("元", ""))
+    except InvalidOperation:
+        return None
+    if not amount.is_finite() or amount < 0 or amount > 10**7:
+        return None
+    return int((amount * 100).to_integral_value())
+
+
+def _shown(items: list[dict]) -> list[dict]:
+    """Thresholds as people read them: amounts in 元, the unit said after the label."""
+    for t in items:
+        if t["key"] in MONEY_KEYS:
+            t["shown"] = words.yuan(t["value"])
+            t["label"] = f"{t['label']} ({_('yuan')})"
+        else:
+            t["shown"] = t["value"]
+    return items
+
+
 def _settings(request, me, unit, *, webhook_form=None, webhook_error="", status=200):
     return render(
         request,
@@ -239,7 +270,7 @@ def _settings(request, me, unit, *, webhook_form=None, webhook_error="", status=
         {
             "unit": unit,
             "units": [(u.pk, ("— " * u.depth) + u.name) for u in units_visible(me)],
-            "thresholds": list(selectors.thresholds_of(me, unit.pk).values()),
+            "thresholds": _shown(list(selectors.thresholds_of(me, unit.pk).values())),
             "webhooks": [h for h in selectors.webhooks_visible(me) if unit.path.startswith(h.unit.path)],
             "kinds": Webhook.Kind.choices,
             "severities": Severity.choices,

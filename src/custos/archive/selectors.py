@@ -35,6 +35,13 @@ HITS_CAP = 300
 FEW_STAFF = 64  # a scope with more staff than this is not worth an index scan of their messages
 
 
+def contact_names(keys) -> dict[str, str]:
+    """The names people gave WeCom or phone contacts (wm..., tel_...), for lists that hold only the key."""
+    return dict(
+        ExternalContact.objects.filter(external_id__in=set(keys)).exclude(name="").values_list("external_id", "name")
+    )
+
+
 def conversations_visible(viewer: Employee) -> QuerySet[Conversation]:
     qs = Conversation.objects.select_related("employee", "employee__unit", "contact", "group")
     return scope_of(viewer).filter(qs, owner="employee_id", unit_path="employee__unit__path")

@@ -85,8 +85,12 @@ def _name_customers(viewer, conversations) -> None:
     for c in conversations:
         c.customer_name = names.get(c.customer_id, "")
         raw = {c.key, c.contact.external_id if c.contact_id else None}
-        if c.customer_name and not c.group_id and (not c.title or c.title in raw):
-            c.title = c.customer_name
+        if not c.group_id and (not c.title or c.title in raw):
+            contact_name = c.contact.name if c.contact_id else ""
+            # Never the source's key (single:10:wm...): the customer, the contact's name, or words.
+            c.title = c.customer_name or contact_name or _("Chat with a contact not yet named")
+        elif c.group_id and (not c.title or c.title in raw):
+            c.title = _("Group chat")
 
 
 @console_view
@@ -116,6 +120,7 @@ def conversation_detail(request, conversation_id: int):
         # A customer now outside the viewer's scope shows as its number alone.
         with contextlib.suppress(NotFound):
             customer_name = get_customer(me, conversation.customer_id).name
+    _name_customers(me, [conversation])
     return render(
         request,
         "archive/conversation.html",
@@ -215,6 +220,17 @@ def _quote(name: str) -> str:
     return quote(name, safe="")
 
 
+def _customer_id(viewer, text: str | None) -> int | None:
+    """A customer by number, or by name as people know them: the first in scope the customers'
+    search box would find (-1, matching nothing, when there is none)."""
+    text = (text or "").strip()[:100]
+    if not text or text.isdigit():
+        return id_or_none(text)
+    from custos.customers.selectors import Filters, list_customers
+
+    return list_customers(viewer, Filters(q=text)).values_list("pk", flat=True).first() or -1
+
+
 @console_view
 def search(request):
     me = request.viewer
@@ -222,7 +238,7 @@ def search(request):
     f = selectors.SearchFilters(
         q=(params.get("q") or "").strip()[:200],
         employee_id=id_or_none(params.get("employee")),
-        customer_id=id_or_none(params.get("customer")),
+        customer_id=_customer_id(me, params.get("customer")),
         unit_id=id_or_none(params.get("unit")),
         since=day_bound(params.get("since")),
         until=day_bound(params.get("until"), end=True),
@@ -232,12 +248,14 @@ def search(request):
     page = page_ahead(selectors.search(me, f), PAGE_SIZE, params.get("page"), selectors.HITS_CAP) if searched else None
     query = params.copy()
     query.pop("page", None)
+    items = _decorate(list(page)) if page else []
+    _name_customers(me, list({m.conversation_id: m.conversation for m in items}.values()))
     return render(
         request,
         "archive/search.html",
         {
             "page": page,
-            "items": _decorate(list(page)) if page else [],
+            "items": items,
             "filters": params,
             "query": query.urlencode(),
             "staff": _staff_choices(me),

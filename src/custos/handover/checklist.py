@@ -14,7 +14,9 @@ carried on once the customer has a new owner.
 from datetime import timedelta
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from custos.archive import selectors as archive_selectors
 from custos.customers.models import Customer, Purchase
 from custos.handover import config, conversation_facts
 from custos.handover.models import ChecklistItem, DepartureCase
@@ -72,9 +74,12 @@ def pending(case: DepartureCase) -> dict[tuple[str, str], dict]:
     for c in Customer.objects.filter(pk__in=owned_ids | listed, completeness__lt=threshold).order_by("id"):
         add(K.FILL_IN, c.pk, c.name, c.pk, completeness=c.completeness, threshold=threshold)
     names = {c.pk: c.name for c in owned}
-    for u in conversation_facts.unanswered(leaver_id):
+    unanswered = conversation_facts.unanswered(leaver_id)
+    # A contact with no customer record yet is named as WeCom or the phone book had it, never by its key.
+    contact_names = archive_selectors.contact_names(u.contact for u in unanswered if u.contact)
+    for u in unanswered:
         if u.customer_id is None or u.customer_id in owned_ids:
-            label = names.get(u.customer_id) or u.contact or u.conversation
+            label = names.get(u.customer_id) or contact_names.get(u.contact) or _unnamed(u.contact)
             add(K.UNANSWERED, u.conversation, label, u.customer_id, last_at=u.last_at.isoformat())
     for g in conversation_facts.groups(leaver_id):
         if not g.covered:
@@ -82,6 +87,10 @@ def pending(case: DepartureCase) -> dict[tuple[str, str], dict]:
     for _label, pending_items in _sources.values():
         out.update(pending_items(case))
     return out
+
+
+def _unnamed(contact: str) -> str:
+    return _("A caller with no customer record") if contact.startswith("tel_") else _("A WeCom contact with no customer record")
 
 
 def refresh(case: DepartureCase) -> dict:
