@@ -196,6 +196,7 @@ def field_day(
     fake: bool = False,
     start: tuple[float, float] | None = None,
     end: datetime | None = None,
+    fake_how: str | None = None,
 ) -> dict:
     """Play a day of visits to `sites` ({customer_id, lat, lon, name?, address?}), in order: drive
     there (track points), check in on site with a fresh photo, stay 20-40 minutes, check out with
@@ -203,7 +204,8 @@ def field_day(
 
     With fake=True one visit is faked, the way people fake them: either the check-in is made far
     from the site (from a café, with the photo of somewhere else), or the photo is an earlier
-    visit's, cropped and re-encoded. Returns what was sent and the server's answers.
+    visit's, cropped and re-encoded (fake_how "far" or "reused" chooses; by default the rng does).
+    Returns what was sent and the server's answers.
     """
     if not sites:
         return {"visits": [], "points": 0, "faked": None}
@@ -221,7 +223,7 @@ def field_day(
         here = there
     day_start = end - timedelta(minutes=clock + 5)
     faked_at = rng.randrange(1, len(sites)) if fake and len(sites) > 1 else (0 if fake else None)
-    how = rng.choice(("far", "reused")) if faked_at is not None else None
+    how = (fake_how or rng.choice(("far", "reused"))) if faked_at is not None else None
     if how == "reused" and faked_at == 0:
         how = "far"  # no earlier photo to reuse
     photos: list[bytes] = []
