@@ -7,8 +7,10 @@ from custos.care.models import ContactTask
 
 
 def _tasks(company, make_customer):
-    due = make_customer(company.sales_a, name="今天回访", grade="A", age=30)
+    services.set_cadence(actor=company.executive, grade="A", every_days=1)
     late = make_customer(company.sales_a_peer, name="逾期回访", grade="A", age=45)
+    services.generate_due_tasks(today=timezone.localdate() - timedelta(days=3))  # left undone since
+    due = make_customer(company.sales_a, name="今天回访", grade="A", age=30)
     services.generate_due_tasks()
     return ContactTask.objects.get(customer=due), ContactTask.objects.get(customer=late)
 

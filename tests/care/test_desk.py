@@ -13,35 +13,54 @@ from custos.ledger.models import Entry
 from tests.care.conftest import body
 
 
+def daily(company):
+    """Grade A called back every day: every customer's first visit falls due today."""
+    services.set_cadence(actor=company.executive, grade="A", every_days=1)
+
+
 def test_cadence_per_grade_makes_each_return_visit_once(company, make_customer):
-    a_due = make_customer(company.sales_a, name="月访", grade="A", age=40)
-    b_not_yet = make_customer(company.sales_a, name="季访", grade="B", age=40)
-    b_due = make_customer(company.sales_b, name="季访到期", grade="B", age=100)
-    services.set_cadence(actor=company.executive, grade="B", every_days=90)
+    a = make_customer(company.sales_a, name="五天一访", grade="A")
+    b = make_customer(company.sales_b, name="一周一访", grade="B")
+    c = make_customer(company.sales_a, name="不回访", grade="C")
+    services.set_cadence(actor=company.executive, grade="A", every_days=5)
+    services.set_cadence(actor=company.executive, grade="B", every_days=7)
+    services.set_cadence(actor=company.executive, grade="C", every_days=0)
 
     first = services.generate_due_tasks()
     again = services.generate_due_tasks()
 
-    tasks = ContactTask.objects.filter(kind="return_visit")
-    assert {t.customer_id for t in tasks} == {a_due.pk, b_due.pk}
-    assert b_not_yet.pk not in {t.customer_id for t in tasks}
+    tasks = {t.customer_id: t for t in ContactTask.objects.filter(kind="return_visit")}
+    assert set(tasks) == {a.pk, b.pk} and c.pk not in tasks
     assert first["return_visit"] == 2 and again["return_visit"] == 0
     assert Entry.objects.filter(kind="care.task_created").count() == 2
-    due = tasks.get(customer=a_due).due_on
-    assert due == timezone.localdate(a_due.created_at) + timedelta(days=30)
+    today = timezone.localdate()
+    assert today <= tasks[a.pk].due_on < today + timedelta(days=5)
+    assert tasks[a.pk].due_on.toordinal() % 5 == a.pk % 5
+
+
+def test_first_visits_spread_over_the_cadence_not_all_at_once(company, make_customer):
+    today = timezone.localdate()
+    customers = [Customer(pk=n, created_at=timezone.now() - timedelta(days=400)) for n in range(1, 31)]
+    days = [services.first_visit_day(c, 30, today) for c in customers]
+    assert len(set(days)) == 30 and min(days) == today and max(days) == today + timedelta(days=29)
+    # The next days' runs find the same day for everyone not yet due: no second task, no drift.
+    for later in (1, 7, 29):
+        run = today + timedelta(days=later)
+        for c, d in zip(customers, days, strict=True):
+            if d >= run:
+                assert services.first_visit_day(c, 30, run) == d
 
 
 def test_a_finished_visit_sets_the_next_one_a_cadence_later(company, make_customer):
     c = make_customer(company.sales_a, grade="A", age=40)
-    services.generate_due_tasks()
+    today = timezone.localdate()
+    services.generate_due_tasks(today=services.first_visit_day(c, 30, today))
     task = ContactTask.objects.get(customer=c)
     services.record_outcome(actor=company.service_a, task_id=task.pk, reached=True, satisfaction=5)
     assert services.generate_due_tasks()["return_visit"] == 0  # the next is 30 days away, past the week
-    later = services.generate_due_tasks(today=timezone.localdate() + timedelta(days=25))
+    later = services.generate_due_tasks(today=today + timedelta(days=25))
     assert later["return_visit"] == 1
-    assert ContactTask.objects.filter(
-        customer=c, status="open"
-    ).get().due_on == timezone.localdate() + timedelta(days=30)
+    assert ContactTask.objects.filter(customer=c, status="open").get().due_on == today + timedelta(days=30)
 
 
 def test_a_purchase_brings_a_call_back_a_week_later(company, make_customer):
@@ -62,6 +81,7 @@ def test_the_desk_sees_every_owner_of_its_units_and_nothing_beyond(company, make
     mine = make_customer(company.sales_a, grade="A", age=40)
     peer = make_customer(company.sales_a_peer, grade="A", age=40)
     other_store = make_customer(company.sales_b, grade="A", age=40)
+    daily(company)
     services.generate_due_tasks()
     desk = api(company.service_a)
     listed = desk.get("care/tasks", when="week").json()
@@ -75,6 +95,7 @@ def test_the_desk_sees_every_owner_of_its_units_and_nothing_beyond(company, make
 
 def _due_task(company, make_customer, owner=None):
     c = make_customer(owner or company.sales_a, grade="A", age=40)
+    daily(company)
     services.generate_due_tasks()
     return ContactTask.objects.get(customer=c)
 
@@ -148,6 +169,7 @@ def test_the_service_line_gets_the_task_and_the_archive_link_must_be_the_custome
         manager.put(f"care/customers/{c.pk}/lines/service", {"employee_id": company.service_a.pk}).status_code
         == 200
     )
+    daily(company)
     services.generate_due_tasks()
     task = ContactTask.objects.get(customer=c)
     assert task.assignee_id == company.service_a.pk

@@ -143,7 +143,9 @@ def record_visit(
     note = _text(note, 2000)
     with transaction.atomic():
         plan = get_plan(actor, plan_id)
-        plan = KeyAccountPlan.objects.select_for_update().select_related("customer").get(pk=plan.pk)
+        plan = (
+            KeyAccountPlan.objects.select_for_update(of=("self",)).select_related("customer").get(pk=plan.pk)
+        )
         if not plan.active:
             raise Conflict(_("This plan has ended."), code="plan_ended")
         if actor.pk != plan.visitor_id and actor.role not in MANAGER_ROLES:

@@ -248,6 +248,15 @@ def _make_tasks(specs: list[dict], *, actor: Employee | None = None) -> list[Con
     return made
 
 
+def first_visit_day(customer: Customer, every: int, today: date) -> date:
+    """A customer never called back is first due on a day of their own within one cadence: the
+    first run (or a grade's new cadence) spreads the backlog over the period instead of making
+    every customer due at once. The day is fixed (its ordinal matches the customer's id modulo
+    the cadence), so later runs find the same day and make no second task."""
+    start = max(today, timezone.localdate(customer.created_at))
+    return start + timedelta(days=(customer.pk - start.toordinal()) % every)
+
+
 def generate_due_tasks(*, today: date | None = None) -> dict:
     """The nightly job: return visits by cadence and call-backs after purchases, due within the
     horizon. Safe to run again: a task's key names the fact it comes from."""
@@ -271,8 +280,11 @@ def generate_due_tasks(*, today: date | None = None) -> dict:
         done_at = {r["customer_id"]: r["last"] for r in last_done.filter(customer__grade=grade)}
         batch = []
         for customer in live.exclude(pk__in=open_ids).select_related("unit").iterator(chunk_size=2000):
-            since = done_at.get(customer.pk) or customer.created_at
-            due = timezone.localdate(since) + timedelta(days=every)
+            last = done_at.get(customer.pk)
+            if last is not None:
+                due = timezone.localdate(last) + timedelta(days=every)
+            else:
+                due = first_visit_day(customer, every, today)
             if due > horizon:
                 continue
             batch.append(
@@ -332,7 +344,7 @@ def _locked_task(actor: Employee, task_id: int) -> ContactTask:
     if not scope.tasks_visible(actor).filter(pk=task_id).exists():
         raise NotFound(_("Task not found."))
     task = (
-        ContactTask.objects.select_for_update()
+        ContactTask.objects.select_for_update(of=("self",))
         .select_related("customer", "customer__owner", "customer__unit")
         .get(pk=task_id)
     )
