@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from custos.access import policy as access
 from custos.core.errors import InvalidInput
@@ -25,6 +26,12 @@ from custos.org.models import Employee, Unit
 
 PACKAGE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)+$")
 MAX_APPS = 200
+FEATURE_LABELS = {
+    "camera": gettext_lazy("Camera"),
+    "bluetooth": gettext_lazy("Bluetooth"),
+    "screenshots": gettext_lazy("Screenshots"),
+    "factory_reset": gettext_lazy("Factory reset"),
+}
 DEFAULT_RULES = {"allowed_apps": [], "disabled": [], "call_recording": True, "archive_upload": True}
 
 
@@ -156,7 +163,8 @@ def compliance(device: Device, current: PolicyVersion | None, now: datetime | No
             pending = True
     if device.policy_failures:
         reasons.append(
-            _("could not enforce: %(what)s") % {"what": ", ".join(map(str, device.policy_failures))[:200]}
+            _("could not enforce: %(what)s")
+            % {"what": ", ".join(str(FEATURE_LABELS.get(f, f)) for f in device.policy_failures)[:200]}
         )
     allowed = set(current.rules.get("allowed_apps") or [])
     if allowed and device.installed_apps:

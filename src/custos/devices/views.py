@@ -12,6 +12,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from custos.access import policy
@@ -21,35 +22,30 @@ from custos.core.paging import page_of
 from custos.core.query import id_or_none
 from custos.devices import commands, policies, selectors, services
 from custos.devices.models import FEATURES, Command, Device
+from custos.devices.policies import FEATURE_LABELS
 from custos.org.selectors import employees_visible, get_employee, get_unit, units_visible
 
 PAGE_SIZE = 50
 CONNECTIONS = {
-    "online": _("Online"),
-    "silent": _("Silent"),
-    "never": _("Not enrolled"),
-    "retired": _("Retired"),
+    "online": gettext_lazy("Online"),
+    "silent": gettext_lazy("Silent"),
+    "never": gettext_lazy("Not enrolled"),
+    "retired": gettext_lazy("Retired"),
 }
 COMPLIANCE = {
-    "compliant": _("Compliant"),
-    "pending": _("Applying"),
-    "non_compliant": _("Non-compliant"),
-    "no_policy": _("No policy"),
-}
-FEATURE_LABELS = {
-    "camera": _("Camera"),
-    "bluetooth": _("Bluetooth"),
-    "screenshots": _("Screenshots"),
-    "factory_reset": _("Factory reset"),
+    "compliant": gettext_lazy("Compliant"),
+    "pending": gettext_lazy("Applying"),
+    "non_compliant": gettext_lazy("Non-compliant"),
+    "no_policy": gettext_lazy("No policy"),
 }
 
 
 def _labels() -> dict:
     # Labels are looked up per request so they follow the viewer's language.
     return {
-        "connections": [(k, _(v)) for k, v in CONNECTIONS.items()],
-        "compliances": [(k, _(v)) for k, v in COMPLIANCE.items()],
-        "features": [(k, _(v)) for k, v in FEATURE_LABELS.items()],
+        "connections": [(k, str(v)) for k, v in CONNECTIONS.items()],
+        "compliances": [(k, str(v)) for k, v in COMPLIANCE.items()],
+        "features": [(k, str(v)) for k, v in FEATURE_LABELS.items()],
         "kinds": Command.Kind.choices,
     }
 
