@@ -40,7 +40,14 @@ class Phone:
 
 def enrol_phone(actor, employee, *, serial=None, sim="89860000000000000001", number="13800000001"):
     serial = serial or f"SN-TEST-{next(SERIAL):05d}"
-    device = services.register(actor=actor, serial=serial, employee=employee, model="华为 nova 12", os="HarmonyOS 4", phone_number=number)
+    device = services.register(
+        actor=actor,
+        serial=serial,
+        employee=employee,
+        model="华为 nova 12",
+        os="HarmonyOS 4",
+        phone_number=number,
+    )
     _code, clear = services.issue_code(actor=actor, device=device)
     response = Client().post(
         "/api/v1/devices/agent/enrol",
@@ -50,7 +57,9 @@ def enrol_phone(actor, employee, *, serial=None, sim="89860000000000000001", num
     assert response.status_code == 201, response.content
     data = response.json()
     device.refresh_from_db()
-    return types.SimpleNamespace(device=device, phone=Phone(data["token"], data["secret"], data["device_id"]), answer=data)
+    return types.SimpleNamespace(
+        device=device, phone=Phone(data["token"], data["secret"], data["device_id"]), answer=data
+    )
 
 
 @pytest.fixture

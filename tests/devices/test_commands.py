@@ -12,7 +12,10 @@ from custos.ledger.models import Entry
 def test_a_command_goes_out_on_the_next_poll_and_comes_back_with_a_result(company, api, enrolled):
     e = enrolled()
     manager = api(company.manager_a)
-    queued = manager.post(f"devices/{e.device.pk}/commands", {"kind": "install_app", "package": "com.tencent.wework", "url": "https://example.com/wework.apk"})
+    queued = manager.post(
+        f"devices/{e.device.pk}/commands",
+        {"kind": "install_app", "package": "com.tencent.wework", "url": "https://example.com/wework.apk"},
+    )
     assert queued.status_code == 201, queued.content
     command_id = queued.json()["id"]
     assert e.phone.heartbeat().json()["commands_waiting"] == 1
@@ -23,10 +26,14 @@ def test_a_command_goes_out_on_the_next_poll_and_comes_back_with_a_result(compan
     assert e.phone.poll().json()["commands"] == []  # delivered once, not on every poll
     acked = e.phone.ack(command_id, ok=True, result="installed 4.1.30")
     assert acked.json() == {"id": command_id, "status": "succeeded"}
-    assert e.phone.ack(command_id, ok=False).json()["status"] == "succeeded"  # answering twice changes nothing
+    assert (
+        e.phone.ack(command_id, ok=False).json()["status"] == "succeeded"
+    )  # answering twice changes nothing
     history = manager.get(f"devices/{e.device.pk}/commands").json()["items"]
     assert history[0]["result"] == "installed 4.1.30" and history[0]["acknowledged_at"]
-    kinds = list(Entry.objects.filter(kind__startswith="device.command").order_by("seq").values_list("kind", flat=True))
+    kinds = list(
+        Entry.objects.filter(kind__startswith="device.command").order_by("seq").values_list("kind", flat=True)
+    )
     assert kinds == ["device.command_queued", "device.command_delivered", "device.command_result"]
 
 
@@ -34,9 +41,22 @@ def test_bad_commands_and_wrong_people_are_refused(company, api, enrolled):
     e = enrolled()
     manager = api(company.manager_a)
     assert manager.post(f"devices/{e.device.pk}/commands", {"kind": "explode"}).status_code == 400
-    assert manager.post(f"devices/{e.device.pk}/commands", {"kind": "install_app", "package": "not a package"}).status_code == 400
-    assert manager.post(f"devices/{e.device.pk}/commands", {"kind": "install_app", "package": "com.x.y", "url": "http://plain.example/x.apk"}).status_code == 400
-    assert manager.post(f"devices/{e.device.pk}/commands", {"kind": "push_policy"}).status_code == 400  # no policy yet
+    assert (
+        manager.post(
+            f"devices/{e.device.pk}/commands", {"kind": "install_app", "package": "not a package"}
+        ).status_code
+        == 400
+    )
+    assert (
+        manager.post(
+            f"devices/{e.device.pk}/commands",
+            {"kind": "install_app", "package": "com.x.y", "url": "http://plain.example/x.apk"},
+        ).status_code
+        == 400
+    )
+    assert (
+        manager.post(f"devices/{e.device.pk}/commands", {"kind": "push_policy"}).status_code == 400
+    )  # no policy yet
     assert api(company.sales_a).post(f"devices/{e.device.pk}/commands", {"kind": "wipe"}).status_code == 403
     assert api(company.manager_b).post(f"devices/{e.device.pk}/commands", {"kind": "wipe"}).status_code == 404
     assert api(company.auditor).post(f"devices/{e.device.pk}/commands", {"kind": "ring"}).status_code == 403
@@ -64,7 +84,9 @@ def test_an_unanswered_command_is_retried_then_times_out(company, enrolled, sett
     # A late answer still counts: the phone did lock.
     assert e.phone.ack(lock.pk, ok=True, result="locked late").json()["status"] == "succeeded"
     assert Device.objects.get(pk=e.device.pk).locked_at is not None
-    kinds = list(Entry.objects.filter(kind__startswith="device.command").order_by("seq").values_list("kind", flat=True))
+    kinds = list(
+        Entry.objects.filter(kind__startswith="device.command").order_by("seq").values_list("kind", flat=True)
+    )
     assert kinds == [
         "device.command_queued", "device.command_delivered", "device.command_retried",
         "device.command_delivered", "device.command_timed_out", "device.command_result",

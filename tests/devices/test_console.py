@@ -21,7 +21,9 @@ def test_the_fleet_is_scoped_and_shows_state_and_compliance(company, console, en
     # a salesperson sees their own phone
     assert mine.device.serial in console(company.sales_a).get("/devices/").content.decode()
     csv = console(company.manager_a).get("/devices/?format=csv")
-    assert csv["Content-Type"].startswith("text/csv") and mine.device.serial in csv.content.decode("utf-8-sig")
+    assert csv["Content-Type"].startswith("text/csv") and mine.device.serial in csv.content.decode(
+        "utf-8-sig"
+    )
 
 
 def test_a_manager_queues_a_command_and_sees_its_result(company, console, enrolled):
@@ -57,7 +59,12 @@ def test_policies_page_publishes_versions(company, console, enrolled):
     browser = console(company.manager_a)
     response = browser.post(
         "/devices/policies/",
-        {"unit": company.store_a.pk, "allowed_apps": "com.tencent.wework\ncom.custos.crm", "disabled": ["camera", "bluetooth"], "call_recording": "on"},
+        {
+            "unit": company.store_a.pk,
+            "allowed_apps": "com.tencent.wework\ncom.custos.crm",
+            "disabled": ["camera", "bluetooth"],
+            "call_recording": "on",
+        },
     )
     assert response.status_code == 302
     current = policies.effective(e.device)
@@ -70,17 +77,26 @@ def test_policies_page_publishes_versions(company, console, enrolled):
     # another store's unit is not the store manager's to govern
     browser.post("/devices/policies/", {"unit": company.store_b.pk, "allowed_apps": ""})
     assert policies.Resolver().for_unit(company.store_b) is None
-    assert console(company.auditor).post("/devices/policies/", {"unit": company.store_a.pk}).status_code in (302, 403, 404)
+    assert console(company.auditor).post("/devices/policies/", {"unit": company.store_a.pk}).status_code in (
+        302,
+        403,
+        404,
+    )
     assert policies.effective(e.device).version == 1
 
 
 def test_register_form_and_the_non_compliant_list(company, console, enrolled):
     browser = console(company.manager_a)
-    browser.post("/devices/register/", {"serial": "SN-FORM-1", "employee": company.sales_a_peer.pk, "model": "OPPO Reno"})
+    browser.post(
+        "/devices/register/",
+        {"serial": "SN-FORM-1", "employee": company.sales_a_peer.pk, "model": "OPPO Reno"},
+    )
     device = Device.objects.get(serial="SN-FORM-1")
     assert device.employee_id == company.sales_a_peer.pk and device.unit_id == company.store_a.pk
     e = enrolled()
-    version = policies.publish(actor=company.manager_a, unit=company.store_a, rules={"allowed_apps": ["com.tencent.wework"]})
+    version = policies.publish(
+        actor=company.manager_a, unit=company.store_a, rules={"allowed_apps": ["com.tencent.wework"]}
+    )
     e.phone.call("POST", "policy", {"revision": version.pk})
     e.phone.heartbeat(apps=["com.tencent.wework", "com.tencent.mm"])
     page = browser.get("/devices/?compliance=non_compliant").content.decode()

@@ -24,11 +24,16 @@ def test_freeze_locks_and_wipes_and_the_checklist_waits(company, enrolled, conso
 
     handover.freeze_now(actor=company.manager_a, case=case, reason="带走客户风险")
     queued = Command.objects.filter(device=phone.device).order_by("id")
-    assert [(c.kind, c.case_id, c.created_by_id) for c in queued] == [("lock", case.pk, company.manager_a.pk), ("wipe", case.pk, company.manager_a.pk)]
+    assert [(c.kind, c.case_id, c.created_by_id) for c in queued] == [
+        ("lock", case.pk, company.manager_a.pk),
+        ("wipe", case.pk, company.manager_a.pk),
+    ]
     assert not Command.objects.filter(device=other.device).exists()
     case.refresh_from_db()
     assert case.status == "frozen"
-    departures.on_case_frozen(sender=None, case=case, actor=None)  # sent again (last day, refresh): idempotent
+    departures.on_case_frozen(
+        sender=None, case=case, actor=None
+    )  # sent again (last day, refresh): idempotent
     assert Command.objects.filter(device=phone.device).count() == 2
 
     # The frozen leaver's phone still polls (the token is not revoked) and answers.

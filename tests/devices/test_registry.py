@@ -20,14 +20,25 @@ def _enrol(body):
 
 def test_a_code_enrols_once_and_is_kept_hashed(company, api):
     manager = api(company.manager_a)
-    made = manager.post("devices", {"serial": "SN-A-1", "employee_id": company.sales_a.pk, "model": "小米 14", "phone_number": "13800001111"})
+    made = manager.post(
+        "devices",
+        {
+            "serial": "SN-A-1",
+            "employee_id": company.sales_a.pk,
+            "model": "小米 14",
+            "phone_number": "13800001111",
+        },
+    )
     assert made.status_code == 201, made.content
     device_id = made.json()["id"]
     issued = manager.post(f"devices/{device_id}/enrolment-code", {"hours": 2})
     assert issued.status_code == 201
     code = issued.json()["code"]
     row = EnrolmentCode.objects.get(device_id=device_id)
-    assert code not in row.code_hash and row.code_hash == hashlib.sha256(code.replace("-", "").encode()).hexdigest()
+    assert (
+        code not in row.code_hash
+        and row.code_hash == hashlib.sha256(code.replace("-", "").encode()).hexdigest()
+    )
     assert code not in json.dumps(list(Entry.objects.values_list("payload", flat=True)))
 
     wrong_phone = _enrol({"code": code, "serial": "SN-OTHER"})
@@ -60,7 +71,9 @@ def test_an_expired_or_replaced_code_is_refused(company):
 def test_nobody_enrols_their_own_phone_and_scope_holds(company, api):
     own = api(company.sales_a).post("devices", {"serial": "SN-MINE", "employee_id": company.sales_a.pk})
     assert own.status_code == 403
-    other_store = api(company.manager_a).post("devices", {"serial": "SN-B", "employee_id": company.sales_b.pk})
+    other_store = api(company.manager_a).post(
+        "devices", {"serial": "SN-B", "employee_id": company.sales_b.pk}
+    )
     assert other_store.status_code == 404
     device = services.register(actor=company.manager_b, serial="SN-B-2", employee=company.sales_b)
     assert api(company.manager_a).get(f"devices/{device.pk}").status_code == 404
@@ -83,7 +96,9 @@ def test_the_agent_refuses_unsigned_replayed_and_personal_callers(company, api, 
     assert Client().post(path, b"{}", content_type="application/json", **extra).status_code == 200
     replay = Client().post(path, b"{}", content_type="application/json", **extra)
     assert replay.status_code == 401 and "nonce" in replay.json()["message"]
-    tampered = Client().post(path, b'{"battery": 5}', content_type="application/json", **{**extra, "HTTP_X_CUSTOS_NONCE": "x" * 20})
+    tampered = Client().post(
+        path, b'{"battery": 5}', content_type="application/json", **{**extra, "HTTP_X_CUSTOS_NONCE": "x" * 20}
+    )
     assert tampered.status_code == 401
 
 
@@ -103,7 +118,11 @@ def test_sim_or_number_change_raises_an_alert(company, enrolled):
     assert not Alert.objects.filter(rule="device_sim_changed").exists()
     e.phone.heartbeat(sim_serial="89860000000000009999", phone_number="13800000001")
     alert = Alert.objects.get(rule="device_sim_changed")
-    assert alert.employee_id == company.sales_a.pk and alert.unit_id == company.store_a.pk and alert.category == "device"
+    assert (
+        alert.employee_id == company.sales_a.pk
+        and alert.unit_id == company.store_a.pk
+        and alert.category == "device"
+    )
     assert "9999" in alert.summary and "0001" in alert.summary
     e.phone.heartbeat(sim_serial="89860000000000009999", phone_number="13911112222")
     assert Alert.objects.filter(rule="device_sim_changed").count() == 2
@@ -131,6 +150,8 @@ def test_a_silent_phone_raises_one_alert_until_it_reports(company, enrolled, set
 
 def test_reassigning_revokes_the_credential(company, api, enrolled):
     e = enrolled()
-    moved = api(company.manager_a).post(f"devices/{e.device.pk}/assign", {"employee_id": company.sales_a_peer.pk})
+    moved = api(company.manager_a).post(
+        f"devices/{e.device.pk}/assign", {"employee_id": company.sales_a_peer.pk}
+    )
     assert moved.status_code == 200 and moved.json()["state"] == "registered"
     assert e.phone.heartbeat().status_code == 401

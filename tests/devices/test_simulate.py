@@ -18,7 +18,9 @@ def _codes(company, tmp_path, n=4):
     staff = [company.sales_a, company.sales_a_peer, company.service_a, company.sales_a]
     lines = []
     for i in range(n):
-        device = services.register(actor=company.manager_a, serial=f"SIM-T-{i}", employee=staff[i % len(staff)])
+        device = services.register(
+            actor=company.manager_a, serial=f"SIM-T-{i}", employee=staff[i % len(staff)]
+        )
         _code, clear = services.issue_code(actor=company.manager_a, device=device)
         lines.append(f"{device.serial} {clear}")
     path = tmp_path / "codes.txt"
@@ -28,7 +30,14 @@ def _codes(company, tmp_path, n=4):
 
 def test_a_fleet_plays_against_a_live_server(company, live_server, tmp_path, capsys, settings):
     settings.CUSTOS_DEVICE_OFFLINE_MINUTES = 30
-    policies.publish(actor=company.manager_a, unit=company.store_a, rules={"allowed_apps": ["com.tencent.wework", "com.custos.agent", "com.custos.crm"], "disabled": ["camera"]})
+    policies.publish(
+        actor=company.manager_a,
+        unit=company.store_a,
+        rules={
+            "allowed_apps": ["com.tencent.wework", "com.custos.agent", "com.custos.crm"],
+            "disabled": ["camera"],
+        },
+    )
     codes = _codes(company, tmp_path)
     state = tmp_path / "fleet.json"
     call_command(
@@ -52,9 +61,27 @@ def test_a_fleet_plays_against_a_live_server(company, live_server, tmp_path, cap
     # Commands queued now go out on the next run's polls (credentials from the state file, no codes).
     ring = commands.queue(actor=company.manager_a, device=good, kind="ring")
     app = commands.queue(actor=company.manager_a, device=bad, kind="uninstall_app", package="com.tencent.mm")
-    call_command("device", "simulate", "--url", live_server.url, "--state", str(state), "--rounds", "1", "--interval", "0", "--lost", "1", "--non-compliant", "1")
+    call_command(
+        "device",
+        "simulate",
+        "--url",
+        live_server.url,
+        "--state",
+        str(state),
+        "--rounds",
+        "1",
+        "--interval",
+        "0",
+        "--lost",
+        "1",
+        "--non-compliant",
+        "1",
+    )
     assert "commands done 2" in capsys.readouterr().out
-    assert Command.objects.get(pk=ring.pk).status == "succeeded" and Command.objects.get(pk=app.pk).result == "已卸载 com.tencent.mm"
+    assert (
+        Command.objects.get(pk=ring.pk).status == "succeeded"
+        and Command.objects.get(pk=app.pk).result == "已卸载 com.tencent.mm"
+    )
 
     # The lost phone said nothing since its enrolment: the detector catches it.
     Device.objects.filter(pk=lost.pk).update(last_seen_at=timezone.now() - timedelta(minutes=31))
@@ -72,9 +99,22 @@ def test_bad_input_and_a_server_that_is_down_give_one_line(company, live_server,
         call_command("device", "simulate", "--url", live_server.url, "--codes", str(bad), "--rounds", "1")
     codes = _codes(company, tmp_path, n=1)
     with pytest.raises(CommandError, match="cannot reach"):
-        call_command("device", "simulate", "--url", "http://127.0.0.1:9", "--codes", str(codes), "--rounds", "1")
+        call_command(
+            "device", "simulate", "--url", "http://127.0.0.1:9", "--codes", str(codes), "--rounds", "1"
+        )
     # A used code: the phone is not enrolled, the run goes on with none and says so.
-    call_command("device", "simulate", "--url", live_server.url, "--codes", str(codes), "--rounds", "1", "--interval", "0")
+    call_command(
+        "device",
+        "simulate",
+        "--url",
+        live_server.url,
+        "--codes",
+        str(codes),
+        "--rounds",
+        "1",
+        "--interval",
+        "0",
+    )
     with pytest.raises(CommandError):
         call_command("device", "simulate", "--url", live_server.url, "--codes", str(codes), "--rounds", "1")
 
@@ -98,9 +138,26 @@ def test_the_fleet_plays_a_field_day_through_the_field_agent(company, live_serve
             actor=company.sales_a, name=f"外勤客户{i}", owner=company.sales_a,
             contacts_in=[customer_services.NewContact("phone", f"1390000000{i}")],
         )  # fmt: skip
-        field_services.set_site(actor=company.manager_a, customer_id=c.pk, name=f"门店{i}", lat=23.13 + i * 0.01, lon=113.32 + i * 0.01)
+        field_services.set_site(
+            actor=company.manager_a,
+            customer_id=c.pk,
+            name=f"门店{i}",
+            lat=23.13 + i * 0.01,
+            lon=113.32 + i * 0.01,
+        )
     codes, state, sites = _codes(company, tmp_path, n=1), tmp_path / "state.json", tmp_path / "sites.json"
-    call_command("device", "simulate", "--url", live_server.url, "--codes", str(codes), "--state", str(state), "--rounds", "1")
+    call_command(
+        "device",
+        "simulate",
+        "--url",
+        live_server.url,
+        "--codes",
+        str(codes),
+        "--state",
+        str(state),
+        "--rounds",
+        "1",
+    )
     capsys.readouterr()
     call_command("device", "sites", "--as", company.manager_a.user.username)
     sites.write_text(capsys.readouterr().out)
