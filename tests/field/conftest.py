@@ -1,17 +1,29 @@
 import json
 import types
+from datetime import datetime, time, timedelta
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from custos.access.models import ApiToken
 from custos.archive import credentials, signing
 from custos.customers import services as customer_services
 from custos.field import services
 from custos.org.models import Employee, Role
+from tests.browser.conftest import browser, page  # noqa: F401 - for the phone-sized browser test
 
 # 天河 (Guangzhou): the customers' shops are a few kilometres apart.
 TIANHE = (23.1291, 113.3612)
+
+
+def day_end() -> datetime:
+    """When a test's field day ends: now, unless the day would then start before midnight (a run
+    in the small hours), in which case yesterday at 18:00, so that the whole day is one date."""
+    now = timezone.localtime()
+    if now.hour >= 8:
+        return now
+    return timezone.make_aware(datetime.combine(now.date() - timedelta(days=1), time(18, 0)))
 
 
 class Phone:

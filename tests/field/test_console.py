@@ -7,30 +7,41 @@ import json
 import random
 import re
 
+from django.utils import timezone
 from PIL import Image
 
 from custos.field import agent
 from custos.field.models import Site, Visit
 from custos.ledger.models import Entry
+from tests.field.conftest import day_end
 
 
 def _day(field, phone, fake=False, seed=1):
     return agent.field_day(
-        phone(field.company.sales_a).send, rng=random.Random(seed), sites=field.sites, fake=fake
+        phone(field.company.sales_a).send,
+        rng=random.Random(seed),
+        sites=field.sites,
+        fake=fake,
+        end=day_end(),
     )
 
 
 def test_the_manager_sees_the_days_visits_with_photos_and_alerts(field, phone, console):
     _day(field, phone, fake=True, seed=2)
     client = console(field.company.manager_a)
-    page = client.get("/field/").content.decode()
+    day = day_end().date().isoformat()
+    page = client.get("/field/", {"day": day}).content.decode()
     assert page.count('class="thumb"') == len(field.sites)
     assert "虚假拜访" not in page  # labels are the rules' own
     assert re.search(r"签到位置远离客户地点|签到照片重复使用", page)
     assert "外勤" in page  # the Chinese title
-    flagged = client.get("/field/", {"flagged": "1"}).content.decode()
+    flagged = client.get("/field/", {"flagged": "1", "day": day}).content.decode()
     assert flagged.count('class="thumb"') == 1
-    rows = list(csv.reader(io.StringIO(client.get("/field/", {"format": "csv"}).content.decode("utf-8-sig"))))
+    rows = list(
+        csv.reader(
+            io.StringIO(client.get("/field/", {"format": "csv", "day": day}).content.decode("utf-8-sig"))
+        )
+    )
     assert len(rows) == 1 + len(field.sites) and rows[0][0] == "签到时间"
 
 
@@ -72,7 +83,7 @@ def test_the_visit_page_shows_the_watermark_and_the_alert(field, phone, console)
 def test_the_route_page_draws_the_day_on_a_plain_map(field, phone, console):
     _day(field, phone)
     sales = field.company.sales_a
-    day = Visit.objects.first().checked_in_at.astimezone().date().isoformat()
+    day = timezone.localdate(Visit.objects.first().checked_in_at).isoformat()
     client = console(field.company.manager_a)
     page = client.get(f"/field/route/{sales.pk}/", {"day": day}).content.decode()
     assert "vendor/echarts.min.js" in page and "field/route.js" in page

@@ -127,10 +127,10 @@ def test_impossible_speed_between_track_points(field, phone):
 def test_leaving_the_assigned_area_during_a_shift(field, phone, api):
     sales = field.company.sales_a
     now = timezone.localtime() - timedelta(minutes=30)
-    shift = {"weekday": now.weekday(), "starts": "00:00:00", "ends": "23:59:59"}
+    every_day = [{"weekday": d, "starts": "00:00:00", "ends": "23:59:59"} for d in range(7)]
     response = api(field.company.manager_a).put(
         f"field/employees/{sales.pk}/area",
-        {"name": "天河片区", "lat": TIANHE[0], "lon": TIANHE[1], "radius_m": 3000, "shifts": [shift]},
+        {"name": "天河片区", "lat": TIANHE[0], "lon": TIANHE[1], "radius_m": 3000, "shifts": every_day},
     )
     assert response.status_code == 200, response.content
     p = phone(sales)
