@@ -193,7 +193,8 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 REDIS_URL = os.environ.get("CUSTOS_REDIS_URL")
 HUEY = {
-    "name": "custos",
+    # Two deployments (or a test run) on one Redis keep apart by the queue's name.
+    "name": os.environ.get("CUSTOS_HUEY_NAME", "custos"),
     "immediate": env_bool("CUSTOS_HUEY_IMMEDIATE"),
     # An idle consumer polls the SQLite queue at most every max_delay seconds: alert webhooks go out within it.
     "consumer": {"workers": int(os.environ.get("CUSTOS_WORKERS", "2")), "worker_type": "thread", "max_delay": 2.0},

@@ -1,8 +1,13 @@
-"""A real S3-compatible server for the blob store tests: moto's server mode on a loopback port."""
+"""Outside services for the scale tests, real ones: an S3-compatible server (moto's server mode on a
+loopback port) and the machine's Redis (CUSTOS_TEST_REDIS_URL, redis://127.0.0.1:6379/0 by
+default). Where Redis does not answer its tests are skipped, saying so; under CI=true that is a
+failure."""
 
 import logging
+import os
 import secrets
 import socket
+import time
 import types
 
 import pytest
@@ -58,3 +63,37 @@ def on_s3(s3, monkeypatch):
     """CUSTOS_BLOB_URL set to the bucket, as an operator would."""
     monkeypatch.setenv("CUSTOS_BLOB_URL", s3.url)
     return s3
+
+
+REDIS_URL = os.environ.get("CUSTOS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def redis_unavailable() -> str | None:
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        reason = f"Redis at {REDIS_URL.split('@')[-1]} does not answer ({exc})"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true and {reason}: the jobs-on-Redis tests cannot run", pytrace=False)
+        return reason
+    return None
+
+
+@pytest.fixture
+def needs_redis():
+    reason = redis_unavailable()
+    if reason:
+        pytest.skip(f"{reason}: jobs on Redis not tested (set CUSTOS_TEST_REDIS_URL)")
+    return REDIS_URL
+
+
+def wait_for(check, seconds=30.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"not done within {seconds} s")

@@ -12,11 +12,9 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 from django.db import close_old_connections
-from huey.constants import EmptyData  # noqa: F401 - imported to fail early on a huey without it
 from huey.signals import SIGNAL_COMPLETE, SIGNAL_ERROR
 
 from custos.alerts import services as alert_services
@@ -27,29 +25,7 @@ from custos.ledger.services import append_batch
 from tests.alerts.conftest import message_event
 from tests.alerts.test_webhooks import Receiver
 from tests.customers.test_import_jobs import MAPPING, rows, sheet
-
-REDIS_URL = os.environ.get("CUSTOS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def redis_unavailable() -> str | None:
-    import redis
-
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-    except redis.RedisError as exc:
-        reason = f"Redis at {REDIS_URL.split('@')[-1]} does not answer ({exc})"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true and {reason}: the jobs-on-Redis tests cannot run", pytrace=False)
-        return reason
-    return None
-
-
-@pytest.fixture
-def needs_redis():
-    reason = redis_unavailable()
-    if reason:
-        pytest.skip(f"{reason}: jobs on Redis not tested (set CUSTOS_TEST_REDIS_URL)")
-    return REDIS_URL
+from tests.scale.conftest import wait_for
 
 
 @pytest.fixture
@@ -86,16 +62,6 @@ def consumer(needs_redis, transactional_db):
         HUEY.storage.flush_all()
         HUEY.storage, HUEY._immediate = saved[0], saved[1]
         close_old_connections()
-
-
-def wait_for(check, seconds=30.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"not done within {seconds} s")
 
 
 def test_settings_choose_redis_huey_when_custos_redis_url_is_set(needs_redis, tmp_path):
