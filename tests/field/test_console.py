@@ -120,3 +120,10 @@ def test_sites_are_added_by_managers_not_by_auditors(field, console):
     assert bad.status_code == 302 and Site.objects.count() == before
     page = manager.get("/field/sites/").content.decode()
     assert "仓库" in page and "300" in page
+
+
+def test_the_ledger_names_field_entries_in_chinese(field, phone, console):
+    _day(field, phone)
+    visit = Visit.objects.first()
+    page = console(field.company.auditor).get(f"/ledger/{visit.entry_seq}/").content.decode()
+    assert "在客户处签到" in page and "水印" in page and "超出客户地点（米）" in page

@@ -8,6 +8,7 @@ class FieldConfig(AppConfig):
     verbose_name = _("Field work")
 
     def ready(self):
-        from custos.field import rules
+        from custos.field import labels, rules
 
         rules.register()
+        labels.register()
