@@ -11,7 +11,8 @@ from typing import Literal
 from ninja import Field, Path, Query, Router, Schema, Status
 
 from custos.api.auth import viewer
-from custos.care import key_accounts, selectors, services
+from custos.care import greetings, key_accounts, selectors, services
+from custos.care.models import GreetingTemplate, Holiday
 from custos.customers.api import WRITERS
 from custos.customers.schemas import BIGINT
 
@@ -306,3 +307,77 @@ def record_visit(request, body: VisitIn, plan_id: int = ObjId):
 @router.post("/plans/{plan_id}/end", response=PlanOut, auth=WRITERS, summary="End a key-account plan")
 def end_plan(request, plan_id: int = ObjId):
     return _plan_out(key_accounts.end_plan(actor=viewer(request), plan_id=plan_id))
+
+
+# Small care --------------------------------------------------------------------------------------
+
+
+class OccasionOut(Schema):
+    day: date
+    kind: str
+    customer_id: int | None
+    customer_name: str | None
+    label: str
+    years: int | None
+    text: str
+
+
+class TemplateIn(Schema):
+    occasion: Literal["birthday", "anniversary", "holiday"]
+    title: str = Field(..., min_length=1, max_length=60)
+    text: str = Field(..., min_length=1, max_length=500)
+
+
+class TemplateOut(Schema):
+    id: int
+    occasion: str
+    title: str
+    text: str
+
+
+class HolidayIn(Schema):
+    name: str = Field(..., min_length=1, max_length=40)
+    day: date
+
+
+class HolidayOut(Schema):
+    id: int
+    name: str
+    day: date
+
+
+@router.get(
+    "/greetings", response=list[OccasionOut], summary="Birthdays, anniversaries and holidays coming up"
+)
+def list_greetings(request, days: int = Query(7, ge=1, le=31)):
+    return [
+        {
+            "day": o.day, "kind": o.kind, "customer_id": o.customer.pk if o.customer else None,
+            "customer_name": o.customer.name if o.customer else None, "label": o.label, "years": o.years, "text": o.text,
+        }
+        for o in greetings.upcoming(viewer(request), days=days)
+    ]  # fmt: skip
+
+
+@router.get("/greeting-templates", response=list[TemplateOut])
+def list_templates(request):
+    viewer(request)
+    return list(GreetingTemplate.objects.all()[:200])
+
+
+@router.post(
+    "/greeting-templates", response={201: TemplateOut}, auth=WRITERS, summary="Add a greeting template"
+)
+def add_template(request, body: TemplateIn):
+    return Status(201, greetings.add_template(actor=viewer(request), **body.dict()))
+
+
+@router.get("/holidays", response=list[HolidayOut])
+def list_holidays(request):
+    viewer(request)
+    return list(Holiday.objects.all()[:500])
+
+
+@router.post("/holidays", response={201: HolidayOut}, auth=WRITERS, summary="Add a holiday worth a greeting")
+def add_holiday(request, body: HolidayIn):
+    return Status(201, greetings.add_holiday(actor=viewer(request), **body.dict()))

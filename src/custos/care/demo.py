@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from custos.care import key_accounts, services
+from custos.care import greetings, key_accounts, services
 from custos.care.models import ContactTask, KeyAccountPlan
 from custos.customers.models import Customer
 from custos.org.models import Employee
@@ -96,6 +96,19 @@ def build(seed: int) -> dict:
             KeyAccountPlan.objects.filter(pk=plan.pk).update(next_visit_on=today - timedelta(days=5))
         plans += 1
     key_accounts.send_reminders()
+    templates = (
+        ("birthday", "生日祝福", "{name}您好，今天是您的生日，衣尚全体同事祝您生日快乐，万事顺意！"),
+        (
+            "anniversary",
+            "成为客户周年",
+            "{name}您好，感谢您{years}年来对衣尚的信任与支持，期待继续为您服务。",
+        ),
+        ("holiday", "节日问候", "{holiday}快乐！衣尚祝您和家人节日愉快。"),
+    )
+    for occasion, title, text in templates:
+        greetings.add_template(actor=store1, occasion=occasion, title=title, text=text)
+    for offset, name in ((2, "冬至"), (27, "元旦")):
+        greetings.add_holiday(actor=boss, name=name, day=today + timedelta(days=offset))
     return {
         "lines": 2 * len(key),
         "tasks_done": done,

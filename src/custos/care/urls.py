@@ -9,5 +9,6 @@ urlpatterns = [
     path("tasks/<int:task_id>/", views.task, name="task"),
     path("key-accounts/", views.plans, name="plans"),
     path("key-accounts/<int:plan_id>/visit/", views.plan_visit, name="plan_visit"),
+    path("greetings/", views.greetings_page, name="greetings"),
     path("customers/<int:customer_id>/lines/", views.lines, name="lines"),
 ]

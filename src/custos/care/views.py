@@ -11,8 +11,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from custos.care import greetings as greeting_services
 from custos.care import key_accounts, selectors, services
-from custos.care.models import ContactTask, KeyAccountVisit, Responsibility
+from custos.care.models import ContactTask, GreetingTemplate, KeyAccountVisit, Responsibility
 from custos.care.scope import employees_in_reach
 from custos.console.decorators import console_view
 from custos.core.errors import InvalidInput
@@ -163,3 +164,27 @@ def lines(request, customer_id):
         ],
     }
     return render(request, "care/lines.html", context)
+
+
+@console_view
+def greetings_page(request):
+    me = request.viewer
+    if request.method == "POST":
+        greeting_services.add_template(
+            actor=me,
+            occasion=request.POST.get("occasion", ""),
+            title=request.POST.get("title", ""),
+            text=request.POST.get("text", ""),
+        )
+        messages.success(request, _("Template saved."))
+        return redirect("care:greetings")
+    today = timezone.localdate()
+    week = greeting_services.upcoming(me, today=today, days=7)
+    context = {
+        "today_rows": [o for o in week if o.day == today],
+        "week_rows": [o for o in week if o.day != today],
+        "templates": GreetingTemplate.objects.all()[:100],
+        "occasions": GreetingTemplate.Occasion.choices,
+        "is_manager": me.role in MANAGERS,
+    }
+    return render(request, "care/greetings.html", context)
