@@ -9,7 +9,7 @@ key-account plans, one with a visit five days overdue.
 """
 
 import random
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.utils import timezone
 
@@ -107,8 +107,16 @@ def build(seed: int) -> dict:
     )
     for occasion, title, text in templates:
         greetings.add_template(actor=store1, occasion=occasion, title=title, text=text)
-    for offset, name in ((2, "冬至"), (27, "元旦")):
-        greetings.add_holiday(actor=boss, name=name, day=today + timedelta(days=offset))
+    # Holidays on fixed dates (春节 and 中秋 move with the lunar calendar: the company adds them).
+    for year in (today.year, today.year + 1):
+        for month, day, name in (
+            (1, 1, "元旦"),
+            (3, 8, "妇女节"),
+            (5, 1, "劳动节"),
+            (10, 1, "国庆节"),
+            (12, 25, "圣诞节"),
+        ):
+            greetings.add_holiday(actor=boss, name=name, day=date(year, month, day))
     return {
         "lines": 2 * len(key),
         "tasks_done": done,
