@@ -90,8 +90,8 @@ class ApiClient:
     def put(self, path, body=None):
         return self._call("put", path, body)
 
-    def delete(self, path):
-        return self._call("delete", path)
+    def delete(self, path, body=None):
+        return self._call("delete", path, body)
 
 
 @pytest.fixture

@@ -1,9 +1,19 @@
-"""Locks a frozen or departed employee out on the very next request of any session."""
+"""Locks a frozen or departed employee out on the very next request of any session, and keeps
+an employee who has not acknowledged the current monitoring policy on its page."""
+
+from urllib.parse import urlencode
 
 from django.contrib.auth import logout
 from django.http import JsonResponse
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils.translation import gettext as _
+
+from custos.access import transparency
+
+# What an employee may still open before acknowledging: the policy itself, signing out, the
+# language switch, static files and the API (scripts and phones have no one to read a page).
+OPEN_BEFORE_ACK = ("/policy/", "/logout/", "/login/", "/i18n/", "/static/", "/api/")
 
 
 class RefuseInactiveEmployeeMiddleware:
@@ -22,4 +32,8 @@ class RefuseInactiveEmployeeMiddleware:
                         status=401,
                     )
                 return redirect("console:login")
+            if not request.path.startswith(OPEN_BEFORE_ACK) and transparency.needs_acknowledgement(employee):
+                # A write waits too; it comes back to the page it was on only for a GET.
+                query = urlencode({"next": request.get_full_path()}) if request.method == "GET" else ""
+                return redirect(f"{reverse('access:policy')}{'?' + query if query else ''}")
         return self.get_response(request)

@@ -56,3 +56,34 @@ class LoginThrottle(models.Model):
 
     def __str__(self):
         return f"{self.kind}:{self.key}"
+
+
+class MonitoringPolicy(models.Model):
+    """The company's word to its staff on monitoring (制度透明, PIPL): what is archived, why, who
+    may read it, how long it is kept. Versions are never edited; a new text is a new version,
+    which every employee acknowledges again."""
+
+    version = models.PositiveIntegerField(unique=True)
+    body = models.TextField()
+    published_by = models.ForeignKey(Employee, null=True, on_delete=models.PROTECT, related_name="+")
+    published_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-version"]
+
+    def __str__(self):
+        return f"v{self.version}"
+
+
+class PolicyAcknowledgement(models.Model):
+    policy = models.ForeignKey(MonitoringPolicy, on_delete=models.PROTECT, related_name="acknowledgements")
+    employee = models.ForeignKey(Employee, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["policy", "employee"], name="access_policy_ack_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.employee_id} v{self.policy_id}"

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from custos.access import demo as access_demo
 from custos.alerts import demo as alerts_demo
 from custos.archive import demo as archive_demo
 from custos.care import demo as care_demo
@@ -42,6 +43,7 @@ class Command(BaseCommand):
             devices_demo.build(seed)
             field_demo.build(seed)
             insights_demo.build(seed)
+            access_demo.build(seed)  # last: every employee the demos hired is asked
         self.stdout.write(f"Loaded {Employee.objects.count()} staff.")
         self._print_logins()
 
