@@ -54,7 +54,7 @@ def test_the_phone_applies_and_reports_and_compliance_follows(company, api, enro
     manager = api(company.manager_a)
     listed = manager.get("devices/non-compliant").json()
     assert [d["id"] for d in listed] == [bad.device.pk]
-    assert any("camera" in r for r in listed[0]["compliance_reasons"])
+    assert any("相机" in r for r in listed[0]["compliance_reasons"])
     assert any("com.tencent.mm" in r for r in listed[0]["compliance_reasons"])
     assert manager.get(f"devices/{good.device.pk}").json()["compliance"] == "compliant"
     # A new version: pending within the grace period, non-compliant after it.

@@ -42,7 +42,7 @@ def test_a_code_enrols_once_and_is_kept_hashed(company, api):
     assert code not in json.dumps(list(Entry.objects.values_list("payload", flat=True)))
 
     wrong_phone = _enrol({"code": code, "serial": "SN-OTHER"})
-    assert wrong_phone.status_code == 403 and "serial" in wrong_phone.json()["message"]
+    assert wrong_phone.status_code == 403 and "序列号" in wrong_phone.json()["message"]
     ok = _enrol({"code": code.lower(), "serial": "SN-A-1", "sim_serial": "89860012345678901234"})
     assert ok.status_code == 201, ok.content
     again = _enrol({"code": code, "serial": "SN-A-1"})

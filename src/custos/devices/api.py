@@ -262,9 +262,7 @@ def _device_out(row: selectors.Row) -> dict:
 
 
 def _row(me, device_id: int) -> dict:
-    device = selectors.get_device(me, device_id)
-    [row] = [r for r in selectors.fleet(me) if r.device.pk == device.pk]
-    return _device_out(row)
+    return _device_out(selectors.row(me, device_id))
 
 
 class FleetFilters(Schema):

@@ -76,6 +76,13 @@ def fleet(
     return rows
 
 
+def row(viewer: Employee, device_id: int) -> Row:
+    """One phone with its connection, compliance and open commands (404 outside the scope)."""
+    device = get_device(viewer, device_id)
+    waiting = device.commands.filter(status__in=OPEN).count()
+    return Row(device, connection(device), policies.compliance(device, policies.effective(device)), waiting)
+
+
 def commands_of(viewer: Employee, device_id: int) -> QuerySet[Command]:
     device = get_device(viewer, device_id)
     return device.commands.select_related("created_by").order_by("-created_at", "-id")

@@ -271,7 +271,7 @@ def heartbeat(device: Device, report: dict) -> Device:
         changes.append(("phone_number", known_number, number))
     apps = report.pop("apps", None)
     if apps is not None:
-        device.installed_apps = sorted(set(apps))[:500]
+        device.installed_apps = sorted({str(a)[:150] for a in apps})[:500]
     if device.offline_alerted_at is not None:
         record(
             "device.back_online",

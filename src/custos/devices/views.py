@@ -164,7 +164,7 @@ def register(request):
 
 def _device_page(request, device: Device, **extra):
     me = request.viewer
-    [row] = [r for r in selectors.fleet(me) if r.device.pk == device.pk]
+    row = selectors.row(me, device.pk)
     history = page_of(selectors.commands_of(me, device.pk), 30, request.GET.get("page"))
     try:
         services.require_may_manage_device(me, device)
