@@ -6,13 +6,14 @@ services. Anything outside the caller's reach is a 404.
 """
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Literal
 
 from ninja import Field, Path, Query, Router, Schema, Status
 
 from custos.api.auth import viewer
-from custos.care import greetings, key_accounts, selectors, services
-from custos.care.models import GreetingTemplate, Holiday
+from custos.care import greetings, key_accounts, loyalty, selectors, services
+from custos.care.models import GreetingTemplate, Holiday, LoyaltyLevel, LoyaltyProgram
 from custos.customers.api import WRITERS
 from custos.customers.schemas import BIGINT
 
@@ -381,3 +382,108 @@ def list_holidays(request):
 @router.post("/holidays", response={201: HolidayOut}, auth=WRITERS, summary="Add a holiday worth a greeting")
 def add_holiday(request, body: HolidayIn):
     return Status(201, greetings.add_holiday(actor=viewer(request), **body.dict()))
+
+
+# Loyalty -----------------------------------------------------------------------------------------
+
+
+class LevelIn(Schema):
+    name: str = Field(..., min_length=1, max_length=40)
+    rank: int = Field(..., ge=0, le=100)
+    min_spend: Decimal = Field(Decimal(0), ge=0, le=Decimal("1e11"), max_digits=14, decimal_places=2)
+    min_purchases: int = Field(0, ge=0, le=100000)
+    benefits: str = Field("", max_length=500)
+
+
+class LevelOut(Schema):
+    code: str
+    name: str
+    rank: int
+    min_spend: Decimal
+    min_purchases: int
+    benefits: str
+
+
+class ProgramIn(Schema):
+    points_per_yuan: Decimal = Field(..., ge=0, le=1000, max_digits=8, decimal_places=2)
+    expiry_days: int = Field(..., ge=1, le=3650)
+    window_days: int = Field(..., ge=1, le=3650)
+
+
+class ProgramOut(Schema):
+    points_per_yuan: Decimal
+    expiry_days: int
+    window_days: int
+
+
+class PointsOut(Schema):
+    kind: str
+    points: int
+    reason: str
+    expires_on: date | None
+    created_at: datetime
+
+
+class LoyaltyOut(Schema):
+    level: LevelOut | None
+    balance: int
+    spend: Decimal
+    purchases: int
+    expiring_within_30_days: int
+    history: list[PointsOut]
+
+
+class RedeemIn(Schema):
+    points: int = Field(..., ge=1, le=10_000_000)
+    reward: str = Field(..., min_length=1, max_length=200)
+
+
+@router.get("/loyalty/levels", response=list[LevelOut])
+def list_levels(request):
+    viewer(request)
+    return list(LoyaltyLevel.objects.order_by("rank"))
+
+
+@router.put(
+    "/loyalty/levels/{code}",
+    response=LevelOut,
+    auth=WRITERS,
+    summary="Set a member level's thresholds and benefits",
+)
+def set_level(request, body: LevelIn, code: str = Path(..., min_length=1, max_length=20)):
+    return loyalty.set_level(actor=viewer(request), code=code, **body.dict())
+
+
+@router.get("/loyalty/program", response=ProgramOut)
+def get_program(request):
+    viewer(request)
+    return LoyaltyProgram.get()
+
+
+@router.put(
+    "/loyalty/program",
+    response=ProgramOut,
+    auth=WRITERS,
+    summary="Points per yuan, expiry, the levels' window",
+)
+def set_program(request, body: ProgramIn):
+    return loyalty.set_program(actor=viewer(request), **body.dict())
+
+
+@router.get(
+    "/customers/{customer_id}/loyalty", response=LoyaltyOut, summary="A customer's level, points and history"
+)
+def customer_loyalty(request, customer_id: int = ObjId):
+    customer = selectors.get_customer_in_reach(viewer(request), customer_id)
+    s = loyalty.summary(customer, limit=100)
+    return {**s, "expiring_within_30_days": s["expiring"]}
+
+
+@router.post(
+    "/customers/{customer_id}/points/redeem",
+    response={201: PointsOut},
+    auth=WRITERS,
+    summary="Spend points on a reward",
+)
+def redeem(request, body: RedeemIn, customer_id: int = ObjId):
+    return Status(201, loyalty.redeem(actor=viewer(request), customer_id=customer_id, **body.dict()))

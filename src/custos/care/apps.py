@@ -13,3 +13,8 @@ class CareConfig(AppConfig):
         from custos.handover.signals import plan_committed
 
         plan_committed.connect(services.on_plan_committed, dispatch_uid="care.after_handover")
+        # Level, points and the customer's lines on the customer's page.
+        from custos.care.panels import customer_panel
+        from custos.customers import panels
+
+        panels.register("care", customer_panel)

@@ -217,3 +217,81 @@ class Holiday(models.Model):
 
     def __str__(self):
         return f"{self.name} {self.day}"
+
+
+class LoyaltyProgram(models.Model):
+    """One row: how points are earned and how long they last, how far back a level looks."""
+
+    points_per_yuan = models.DecimalField(max_digits=8, decimal_places=2, default=1)
+    expiry_days = models.PositiveIntegerField(default=365)
+    window_days = models.PositiveIntegerField(default=365)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return "loyalty programme"
+
+    @classmethod
+    def get(cls) -> "LoyaltyProgram":
+        obj, _created = cls.objects.get_or_create(pk=1)
+        return obj
+
+
+class LoyaltyLevel(models.Model):
+    """A member level: reached with this much spend AND this many purchases within the window."""
+
+    code = models.CharField(max_length=20, unique=True)
+    name = models.CharField(max_length=40)
+    rank = models.PositiveSmallIntegerField(unique=True)
+    min_spend = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    min_purchases = models.PositiveIntegerField(default=0)
+    benefits = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["rank"]
+
+    def __str__(self):
+        return self.name
+
+
+class LoyaltyAccount(models.Model):
+    """A customer's level and balance: a projection of their points entries and level changes."""
+
+    customer = models.OneToOneField(Customer, on_delete=models.PROTECT, related_name="loyalty")
+    level = models.ForeignKey(LoyaltyLevel, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    balance = models.IntegerField(default=0)
+    spend = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    purchases = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"{self.customer_id}: {self.balance}"
+
+
+class PointsEntry(models.Model):
+    class Kind(models.TextChoices):
+        EARNED = "earned", _("Earned")
+        SPENT = "spent", _("Spent")
+        EXPIRED = "expired", _("Expired")
+        IMPORTED = "imported", _("Imported")
+        LEVEL = "level", _("Level changed")
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="points")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    points = models.IntegerField(default=0)
+    # Of an earned (or imported) lot, what is not yet spent or expired; spending takes the oldest first.
+    remaining = models.IntegerField(default=0)
+    expires_on = models.DateField(null=True, blank=True)
+    reason = models.CharField(max_length=200, blank=True)
+    key = models.CharField(max_length=80, unique=True)
+    actor = models.ForeignKey(Employee, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["customer", "created_at"]),
+            models.Index(fields=["expires_on", "remaining"]),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} {self.points}"

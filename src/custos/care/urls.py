@@ -11,4 +11,5 @@ urlpatterns = [
     path("key-accounts/<int:plan_id>/visit/", views.plan_visit, name="plan_visit"),
     path("greetings/", views.greetings_page, name="greetings"),
     path("customers/<int:customer_id>/lines/", views.lines, name="lines"),
+    path("customers/<int:customer_id>/redeem/", views.redeem, name="redeem"),
 ]

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from custos.care import greetings as greeting_services
-from custos.care import key_accounts, selectors, services
+from custos.care import key_accounts, loyalty, selectors, services
 from custos.care.models import ContactTask, GreetingTemplate, KeyAccountVisit, Responsibility
 from custos.care.scope import employees_in_reach
 from custos.console.decorators import console_view
@@ -188,3 +188,16 @@ def greetings_page(request):
         "is_manager": me.role in MANAGERS,
     }
     return render(request, "care/greetings.html", context)
+
+
+@console_view
+@require_POST
+def redeem(request, customer_id):
+    loyalty.redeem(
+        actor=request.viewer,
+        customer_id=customer_id,
+        points=whole_or_none(request.POST.get("points")) or 0,
+        reward=request.POST.get("reward", ""),
+    )
+    messages.success(request, _("Points spent."))
+    return redirect("customers:detail", customer_id)
