@@ -237,3 +237,13 @@ def test_a_check_in_sent_twice_is_one_visit_and_check_out_once(field, phone):
     peer = phone(field.company.sales_a_peer)
     assert peer.raw("POST", agent.CHECK_OUT_PATH, {"visit_id": one["id"], "lat": 23.1, "lon": 113.3, "accuracy_m": 5,
                                                   "at": timezone.now().isoformat()}).status_code == 404  # fmt: skip
+
+
+def test_the_phone_reads_the_sites_of_its_employees_customers(field, phone):
+    mine = agent.sites(phone(field.company.sales_a).send)
+    assert sorted(s["customer_id"] for s in mine) == sorted(s["customer_id"] for s in field.sites)
+    assert {"lat", "lon", "radius_m", "address"} <= set(mine[0])
+    assert agent.sites(phone(field.company.sales_a_peer).send) == []
+    # What it reads is what field_day plays.
+    day = agent.field_day(phone(field.company.sales_a).send, rng=random.Random(9), sites=mine[:2])
+    assert len(day["visits"]) == 2 and not Alert.objects.exists()

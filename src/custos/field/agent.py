@@ -10,6 +10,7 @@ as raw bytes when it is bytes, and returns the decoded JSON answer (raising on a
     POST /api/v1/field/agent/check-ins     {customer_id, lat, lon, accuracy_m, photo_sha256, ...}
     POST /api/v1/field/agent/check-outs    {visit_id, lat, lon, accuracy_m, report, ...}
     POST /api/v1/field/agent/track         {points: [{lat, lon, accuracy_m, at, mock_location}]}
+    GET  /api/v1/field/agent/sites         the customers' sites the phone's employee may visit
 
 No database and no Django here: the simulator runs from any machine holding a credential.
 """
@@ -25,6 +26,7 @@ PHOTO_PATH = "/api/v1/ingest/blobs/{sha256}"
 CHECK_IN_PATH = "/api/v1/field/agent/check-ins"
 CHECK_OUT_PATH = "/api/v1/field/agent/check-outs"
 TRACK_PATH = "/api/v1/field/agent/track"
+SITES_PATH = "/api/v1/field/agent/sites"
 TRACK_BATCH = 500  # points a request; the server takes up to 1,000
 
 Send = Callable[[str, str, object], dict]
@@ -101,6 +103,11 @@ def check_out(
             "outcome": outcome,
         },
     )
+
+
+def sites(send: Send, limit: int = 500) -> list[dict]:
+    """The sites of the customers the phone's employee may visit, as field_day takes them."""
+    return list(send("GET", f"{SITES_PATH}?limit={limit}", b"") or [])
 
 
 def track(send: Send, points: list[dict]) -> dict:

@@ -38,7 +38,7 @@ SIGNED = {
 }
 
 
-def _signed(request, schema: type[Schema]) -> tuple[ApiToken, Schema]:
+def _signed(request, schema: type[Schema] | None) -> tuple[ApiToken, Schema | None]:
     """The device token that signed the request (custos.archive.signing's verifier), then the body."""
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -53,6 +53,8 @@ def _signed(request, schema: type[Schema]) -> tuple[ApiToken, Schema]:
         # A person's valid token: a known caller with the wrong credential for a phone's route.
         raise Forbidden(_("Only a work phone's signed device token may report field work."))
     token = signing.authenticate(request, body)
+    if schema is None:
+        return token, None
     try:
         return token, schema.model_validate_json(body or b"{}")
     except ValidationError as exc:
@@ -212,6 +214,31 @@ def agent_track(request):
     token, data = _signed(request, TrackIn)
     accepted, raised = services.track(token, [p.position() for p in data.points])
     return {"accepted": accepted, "alerts": _alerts_out(raised)}
+
+
+class AgentSiteOut(Schema):
+    customer_id: int
+    customer: str
+    name: str
+    address: str
+    lat: float
+    lon: float
+    radius_m: int
+    polygon: list
+
+
+@router.get(
+    "/agent/sites",
+    auth=None,
+    response=list[AgentSiteOut],
+    summary="The sites of the customers this phone's employee may visit (HMAC-signed)",
+    openapi_extra=SIGNED,
+)
+def agent_sites(request, limit: int = Query(500, ge=1, le=2000)):
+    token, _ = _signed(request, None)
+    employee = services.device_employee(token)
+    rows = selectors.sites_visible(employee).order_by("customer_id", "id")[:limit]
+    return [_site_out(s) for s in rows]
 
 
 # --- people -------------------------------------------------------------------------------------
