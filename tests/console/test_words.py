@@ -61,7 +61,7 @@ def test_alert_settings_in_yuan_without_codes(company, console):
         and "（元）" in page
         or "(元)" in page
     )
-    client.post("/alerts/settings/?unit=%d" % company.hq.pk,
+    client.post(f"/alerts/settings/?unit={company.hq.pk}",
                 {"what": "threshold", "unit": company.hq.pk, "key": "money_min_fen", "value": "200.5"})  # fmt: skip
     from custos.alerts import thresholds
 

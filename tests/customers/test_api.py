@@ -139,7 +139,7 @@ def test_contacts_add_list_remove(company, api, created):
     added = client.post(f"customers/{cid}/contacts", {"kind": "address", "value": "广州市天河区天河路385号"})
     assert added.status_code == 201 and added.json()["masked"] == "广州市天河区****"
     assert len(client.get(f"customers/{cid}/contacts").json()) == 3
-    removed = client.delete(f"customers/{cid}/contacts/{added.json()['id']}")
+    removed = client.delete(f"customers/{cid}/contacts/{added.json()['id']}?reason=搬家")
     assert removed.status_code == 200
     assert len(client.get(f"customers/{cid}/contacts").json()) == 2
 
@@ -283,7 +283,7 @@ def test_a_list_row_says_what_the_customer_page_says(company, api, created):
     cid = created["id"]
     first_phone = next(c for c in created["contacts"] if c["kind"] == "phone")
     assert client.post(f"customers/{cid}/contacts", {"kind": "phone", "value": "13800001111"}).status_code == 201
-    assert client.delete(f"customers/{cid}/contacts/{first_phone['id']}").status_code == 200
+    assert client.delete(f"customers/{cid}/contacts/{first_phone['id']}?reason=空号").status_code == 200
     assert client.post(f"customers/{cid}/contacts", {"kind": "phone", "value": "13800002222"}).status_code == 201
     assert client.patch(f"customers/{cid}", {"tags": ["团购", "VIP", "新客"]}).status_code == 200
     pooled = client.post("customers", {"name": "林海", "owner_id": company.sales_a.pk}).json()

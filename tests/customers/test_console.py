@@ -292,7 +292,7 @@ def test_pages_fit_a_phone(company, console, make_customer):
     import custos
 
     css = (Path(custos.__file__).parent / "console/static/console/custos.css").read_text()
-    assert ".customer-grid { grid-template-columns: 1fr; }" in css.split("@media (max-width: 640px)")[-1]
+    assert any(".customer-grid { grid-template-columns: 1fr; }" in block for block in css.split("@media (max-width: 640px)")[1:])
     customer = make_customer(company.sales_a)
     page = console(company.sales_a).get(f"/customers/{customer.pk}/").content.decode()
     assert (

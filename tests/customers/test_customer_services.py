@@ -115,13 +115,13 @@ def test_a_duplicate_wechat_is_refused_even_when_the_holder_is_archived(company,
 def test_a_removed_number_can_be_used_again(company, make_customer):
     customer = make_customer(company.sales_a, phone="13912345678")
     contact = customer.contacts.get()
-    services.remove_contact(actor=company.sales_a, customer=customer, contact=contact, reason="客户换号")
+    services.remove_contact(actor=company.manager_a, customer=customer, contact=contact, reason="客户换号")
     other = make_customer(company.sales_a2, phone="13912345678")
     assert other.contacts.count() == 1
     contact.refresh_from_db()
     assert contact.removed and contact.value_encrypted  # kept, encrypted, for a manager to recover
     [removed] = entries(customer, "customer.contact_removed")
-    assert removed["reason"] == "客户换号" and removed["_actor"] == company.sales_a.pk
+    assert removed["reason"] == "客户换号" and removed["_actor"] == company.manager_a.pk
 
 
 def test_sales_create_only_for_themselves_in_their_own_unit(company, make_customer):

@@ -42,6 +42,21 @@ def contact_names(keys) -> dict[str, str]:
     )
 
 
+def unanswered(viewer: Employee, employee_id: int, since, limit: int = 10) -> list[Conversation]:
+    """The employee's one-to-one chats active since `since` whose last message is the customer's,
+    oldest wait first: what a salesperson still owes an answer (their workbench)."""
+    from django.db.models import OuterRef, Subquery
+
+    last_role = Message.objects.filter(conversation=OuterRef("pk")).order_by("-occurred_at", "-pk").values("sender_role")[:1]
+    return list(
+        conversations_visible(viewer)
+        .filter(employee_id=employee_id, group__isnull=True, last_at__gte=since)
+        .annotate(last_role=Subquery(last_role))
+        .filter(last_role="customer")
+        .order_by("last_at")[:limit]
+    )
+
+
 def conversations_visible(viewer: Employee) -> QuerySet[Conversation]:
     qs = Conversation.objects.select_related("employee", "employee__unit", "contact", "group")
     return scope_of(viewer).filter(qs, owner="employee_id", unit_path="employee__unit__path")

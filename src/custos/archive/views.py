@@ -66,7 +66,7 @@ def conversation_list(request):
     query = request.GET.copy()
     query.pop("page", None)
     page = page_ahead(qs, PAGE_SIZE, request.GET.get("page"))
-    _name_customers(me, page)
+    name_conversations(me, page)
     return render(
         request,
         "archive/list.html",
@@ -74,7 +74,7 @@ def conversation_list(request):
     )
 
 
-def _name_customers(viewer, conversations) -> None:
+def name_conversations(viewer, conversations) -> None:
     """A manager reads names, not numbers: the customers of the page the viewer may see, by name.
 
     A conversation whose contact never reported a name (no contact.added) is titled by the
@@ -120,7 +120,7 @@ def conversation_detail(request, conversation_id: int):
         # A customer now outside the viewer's scope shows as its number alone.
         with contextlib.suppress(NotFound):
             customer_name = get_customer(me, conversation.customer_id).name
-    _name_customers(me, [conversation])
+    name_conversations(me, [conversation])
     return render(
         request,
         "archive/conversation.html",
@@ -249,7 +249,7 @@ def search(request):
     query = params.copy()
     query.pop("page", None)
     items = _decorate(list(page)) if page else []
-    _name_customers(me, list({m.conversation_id: m.conversation for m in items}.values()))
+    name_conversations(me, list({m.conversation_id: m.conversation for m in items}.values()))
     return render(
         request,
         "archive/search.html",

@@ -163,22 +163,40 @@ def duplicate_conflict(kind: str, unit_name: str) -> Conflict:
     )
 
 
-def _holder_conflict(kind: str, blind: str) -> Conflict | None:
-    unit_name = holder_units(kind, [blind]).get(blind)
-    return None if unit_name is None else duplicate_conflict(kind, unit_name)
+def _holder_conflict(kind: str, blind: str, actor: Employee | None = None) -> Conflict | None:
+    """The Conflict for a contact in use. A holder the actor may see is named, so they can open
+    that record (merge it, or ask its owner); any other is only said to be a unit's."""
+    holder = (
+        CustomerContact.objects.filter(kind=kind, blind_index=blind, removed_at__isnull=True)
+        .select_related("customer", "customer__unit")
+        .first()
+    )
+    if holder is None:
+        return None
+    customer = holder.customer
+    if actor is not None and rules.in_scope(actor, customer):
+        label = CustomerContact.Kind(kind).label
+        conflict = Conflict(
+            _("This %(kind)s already belongs to your customer %(name)s (%(unit)s).")
+            % {"kind": label, "name": customer.name, "unit": customer.unit.name},
+            code="duplicate_contact",
+        )
+        conflict.customer_id = customer.pk
+        return conflict
+    return duplicate_conflict(kind, customer.unit.name)
 
 
-def check_contact_free(kind: str, value: str) -> str:
+def check_contact_free(kind: str, value: str, actor: Employee | None = None) -> str:
     """Normalise `value` and make sure no customer uses it; returns the normalised value."""
     normalised = contacts.normalise(kind, value)
     blind = contacts.index(kind, normalised)
-    if blind and (conflict := _holder_conflict(kind, blind)):
+    if blind and (conflict := _holder_conflict(kind, blind, actor)):
         raise conflict
     return normalised
 
 
 def _insert_contact(actor: Employee | None, customer: Customer, new: NewContact) -> CustomerContact:
-    normalised = check_contact_free(new.kind, new.value)
+    normalised = check_contact_free(new.kind, new.value, actor)
     label = " ".join((new.label or "").split())
     if len(label) > 40 or "\x00" in label:
         raise InvalidInput(_("A contact label is at most 40 characters."))
@@ -198,7 +216,7 @@ def _insert_contact(actor: Employee | None, customer: Customer, new: NewContact)
             )
     except IntegrityError as exc:
         # Someone added the same number a moment ago: the unique index caught it.
-        raise _holder_conflict(new.kind, sealed.blind_index) or Conflict(
+        raise _holder_conflict(new.kind, sealed.blind_index, actor) or Conflict(
             _("This contact is already in use.")
         ) from exc
 
@@ -235,11 +253,19 @@ def remove_contact(
     ledger_source: str = SOURCE,
 ) -> CustomerContact:
     """Take a contact out of use. The encrypted value stays: a number wiped by someone about to
-    leave can still be recovered by a manager."""
+    leave can still be recovered by a manager.
+
+    Always with a reason; a phone number only by a manager, since a salesperson removing the
+    numbers of their customers is how a departure empties the files (issue 23)."""
     rules.require_editor(actor, customer)
     require_live(customer)
     if contact.customer_id != customer.pk:
         raise InvalidInput(_("This contact belongs to another customer."))
+    if contact.kind == CustomerContact.Kind.PHONE and not rules.may_manage(actor):
+        raise Forbidden(_("Only a manager may remove a phone number."))
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise InvalidInput(_("Say why this contact is removed."))
     if contact.removed:
         raise Conflict(_("This contact was already removed."))
     contact.removed_at, contact.removed_by = timezone.now(), actor
@@ -249,7 +275,7 @@ def remove_contact(
         "customer.contact_removed",
         actor,
         customer,
-        {**_contact_payload(contact), "reason": (reason or "")[:200]},
+        {**_contact_payload(contact), "reason": reason[:200]},
         ledger_source,
     )
     return contact

@@ -156,6 +156,9 @@ def customer_detail(request, customer_id: int):
         {
             "customer": customer,
             "contacts": customer.contacts_in_use,
+            # The number people call, at the top of the page where a phone's first screen shows it.
+            "phone": next((k for k in customer.contacts_in_use if k.kind == "phone"), None),
+            "today": timezone.localdate(),
             "timeline": timeline(me, customer.pk, limit=50),
             "can_edit": can_edit and customer.status != Customer.Status.ARCHIVED,
             "can_manage": can_manage,
