@@ -9,11 +9,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
-from ninja import Field, Path, Query, Router, Schema, Status
+from ninja import Field, File, Path, Query, Router, Schema, Status, UploadedFile
 
 from custos.api.auth import viewer
-from custos.care import greetings, key_accounts, loyalty, selectors, services
+from custos.care import greetings, key_accounts, loyalty, points_import, selectors, services
 from custos.care.models import GreetingTemplate, Holiday, LoyaltyLevel, LoyaltyProgram
+from custos.customers import importer
 from custos.customers.api import WRITERS
 from custos.customers.schemas import BIGINT
 
@@ -487,3 +488,30 @@ def customer_loyalty(request, customer_id: int = ObjId):
 )
 def redeem(request, body: RedeemIn, customer_id: int = ObjId):
     return Status(201, loyalty.redeem(actor=viewer(request), customer_id=customer_id, **body.dict()))
+
+
+class ImportRowError(Schema):
+    row: int
+    message: str
+
+
+class ImportOut(Schema):
+    dry_run: bool
+    would_import: int
+    imported: int
+    unchanged: int
+    errors: list[ImportRowError]
+
+
+@router.post(
+    "/loyalty/import",
+    response=ImportOut,
+    auth=WRITERS,
+    summary="Points and levels from a POS export (.csv or .xlsx); dry_run=true changes nothing",
+)
+def import_points(request, file: File[UploadedFile], dry_run: bool = Query(False)):
+    me = viewer(request)
+    points_import.require(me)
+    importer.check_upload(file.name, file.size)  # before reading it: the size limit holds
+    report = points_import.run_bytes(me, file.read(), file.name, dry_run=dry_run)
+    return {"dry_run": dry_run, **report.summary()}
