@@ -39,6 +39,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    # The API docs page then loads Swagger UI from Custos's own static files, not from a CDN:
+    # it works on a network with no way out (issue 23).
+    "ninja",
     "huey.contrib.djhuey",
     "custos.core",
     "custos.org",

@@ -1,5 +1,6 @@
 """Running a management command as `custos NAME`: one line for every error, never a traceback."""
 
+import argparse
 import sys
 from contextlib import contextmanager
 
@@ -25,10 +26,25 @@ def _one_line_errors():
         CommandParser.error = original
 
 
+# Django's own options, for a Django project's developer: they still work (custos migrate -v0)
+# but an operator's --help lists only what the command is about.
+DJANGO_OPTIONS = {
+    "--version", "--verbosity", "--settings", "--pythonpath", "--traceback", "--no-color",
+    "--force-color", "--skip-checks",
+}  # fmt: skip
+
+
+def _hide_django_options(parser: argparse.ArgumentParser) -> None:
+    for action in parser._actions:
+        if DJANGO_OPTIONS.intersection(action.option_strings):
+            action.help = argparse.SUPPRESS
+
+
 def run_command(name: str, args: list[str]) -> int:
     command = load_command_class(get_commands()[name], name)
     with _one_line_errors():
         parser = command.create_parser("custos", name)
+        _hide_django_options(parser)
         options = vars(parser.parse_args(args))
     positional = options.pop("args", ())
     try:
