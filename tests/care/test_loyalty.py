@@ -108,3 +108,18 @@ def test_the_customer_page_shows_level_points_and_lines(company, make_customer, 
     assert "银卡" in panel and "1600" in panel and company.sales_a.name in panel
     console(company.sales_a).post(f"/care/customers/{c.pk}/redeem/", {"points": "100", "reward": "围巾"})
     assert LoyaltyAccount.objects.get(customer=c).balance == 1500
+
+
+def test_the_levels_page_and_an_upload_with_a_dry_run(company, make_customer, console):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    _levels(company)
+    c = make_customer(company.sales_a, name="导入会员")
+    manager = console(company.manager_a)
+    sheet = f"客户编号,积分,会员等级\n{c.pk},777,银卡\n".encode()
+    page = manager.post("/care/loyalty/", {"file": SimpleUploadedFile("pos.csv", sheet), "dry_run": "on"})
+    assert page.status_code == 200 and not LoyaltyAccount.objects.exists()
+    manager.post("/care/loyalty/", {"file": SimpleUploadedFile("pos.csv", sheet)})
+    html = manager.get("/care/loyalty/").content.decode()
+    assert "导入会员" in html.split('id="members"')[1] and "777" in html
+    assert 'id="import"' not in console(company.sales_a).get("/care/loyalty/").content.decode()

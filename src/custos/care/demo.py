@@ -13,7 +13,7 @@ from datetime import date, timedelta
 
 from django.utils import timezone
 
-from custos.care import greetings, key_accounts, services
+from custos.care import greetings, key_accounts, loyalty, services
 from custos.care.models import ContactTask, KeyAccountPlan
 from custos.customers.models import Customer
 from custos.org.models import Employee
@@ -117,7 +117,30 @@ def build(seed: int) -> dict:
             (12, 25, "圣诞节"),
         ):
             greetings.add_holiday(actor=boss, name=name, day=date(year, month, day))
+    # Loyalty: three levels by spend and frequency over a year; points for every demo purchase.
+    loyalty.set_program(actor=boss, points_per_yuan=1, expiry_days=365, window_days=365)
+    for rank, (code, name, spend, n, benefits) in enumerate(
+        (
+            ("silver", "银卡会员", 2000, 2, "95折；生日当月双倍积分"),
+            ("gold", "金卡会员", 8000, 4, "9折；免费改衣；新品优先试穿"),
+            ("diamond", "钻石会员", 20000, 8, "85折；专属搭配师；年度答谢会邀请"),
+        ),
+        start=1,
+    ):
+        loyalty.set_level(
+            actor=boss, code=code, name=name, rank=rank, min_spend=spend, min_purchases=n, benefits=benefits
+        )
+    earned = loyalty.earn_for_purchases()
+    member = (
+        Customer.objects.filter(unit=store1.unit, loyalty__balance__gte=500, owner__isnull=False)
+        .select_related("owner")
+        .order_by("pk")
+        .first()
+    )
+    if member is not None:
+        loyalty.redeem(actor=member.owner, customer_id=member.pk, points=300, reward="羊绒围巾一条")
     return {
+        "points_earned": earned,
         "lines": 2 * len(key),
         "tasks_done": done,
         "tasks_made_today": sum(made.values()),

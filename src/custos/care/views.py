@@ -12,12 +12,21 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from custos.care import greetings as greeting_services
-from custos.care import key_accounts, loyalty, selectors, services
-from custos.care.models import ContactTask, GreetingTemplate, KeyAccountVisit, Responsibility
+from custos.care import key_accounts, loyalty, points_import, scope, selectors, services
+from custos.care.models import (
+    ContactTask,
+    GreetingTemplate,
+    KeyAccountVisit,
+    LoyaltyAccount,
+    LoyaltyLevel,
+    LoyaltyProgram,
+    Responsibility,
+)
 from custos.care.scope import employees_in_reach
 from custos.console.decorators import console_view
 from custos.core.errors import InvalidInput
 from custos.core.query import whole_or_none
+from custos.customers import importer
 from custos.org.models import Role
 
 MANAGERS = (Role.MANAGER, Role.EXECUTIVE, Role.ADMIN)
@@ -201,3 +210,35 @@ def redeem(request, customer_id):
     )
     messages.success(request, _("Points spent."))
     return redirect("customers:detail", customer_id)
+
+
+@console_view
+def loyalty_page(request):
+    me = request.viewer
+    report = None
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise InvalidInput(_("Choose a file."))
+        points_import.require(me)
+        importer.check_upload(upload.name, upload.size)
+        dry_run = request.POST.get("dry_run") == "on"
+        report = points_import.run_bytes(me, upload.read(), upload.name, dry_run=dry_run)
+        report.dry_run = dry_run
+        if not dry_run and not report.errors:
+            messages.success(request, _("Imported: %(n)s members.") % {"n": report.imported})
+    members = (
+        LoyaltyAccount.objects.filter(
+            customer__in=scope.customers_in_reach(me).values("pk"), level__isnull=False
+        )
+        .select_related("customer", "level")
+        .order_by("-level__rank", "-balance")[:100]
+    )
+    context = {
+        "levels": LoyaltyLevel.objects.order_by("rank"),
+        "program": LoyaltyProgram.get(),
+        "members": members,
+        "report": report,
+        "may_import": me.role in points_import.IMPORTERS,
+    }
+    return render(request, "care/loyalty.html", context)
