@@ -155,3 +155,19 @@ def test_reassigning_revokes_the_credential(company, api, enrolled):
     )
     assert moved.status_code == 200 and moved.json()["state"] == "registered"
     assert e.phone.heartbeat().status_code == 401
+
+
+def test_the_periodic_tasks_and_the_fleet_list(company, api, enrolled, settings):
+    from custos.devices import tasks
+
+    settings.CUSTOS_DEVICE_OFFLINE_MINUTES = 10
+    e, other = enrolled(), enrolled(employee=company.sales_a_peer)
+    Device.objects.filter(pk=e.device.pk).update(last_seen_at=timezone.now() - timedelta(minutes=11))
+    assert tasks.alert_silent_phones.call_local() == {"alerted": 1}
+    assert tasks.sweep_commands.call_local() == {"retried": 0, "timed_out": 0}
+    listed = api(company.manager_a).get("devices", connection="silent").json()
+    assert listed["count"] == 1 and listed["items"][0]["id"] == e.device.pk
+    everyone = api(company.region_manager).get("devices").json()
+    assert {d["id"] for d in everyone["items"]} == {e.device.pk, other.device.pk}
+    assert api(company.manager_b).get("devices").json()["count"] == 0
+    assert api(company.sales_a_peer).get("devices").json()["items"][0]["id"] == other.device.pk

@@ -76,7 +76,9 @@ def queue(
     """A manager (or administrator) sends a command to a phone."""
     if kind not in K.values:
         raise InvalidInput(_("Commands: %(kinds)s.") % {"kinds": ", ".join(K.values)})
-    device = Device.objects.select_for_update().select_related("employee", "unit").get(pk=device.pk)
+    device = (
+        Device.objects.select_for_update(of=("self",)).select_related("employee", "unit").get(pk=device.pk)
+    )
     require_may_manage_device(actor, device)
     if device.state != Device.State.ENROLLED:
         raise Conflict(_("This phone is not enrolled: it cannot receive commands."))
@@ -110,7 +112,7 @@ def sweep(now: datetime | None = None, device: Device | None = None) -> dict:
     """Delivered commands unanswered past the timeout: queued again, or timed out for good."""
     now = now or timezone.now()
     overdue = (
-        Command.objects.select_for_update()
+        Command.objects.select_for_update(of=("self",))
         .select_related("device")
         .filter(
             status=S.DELIVERED, delivered_at__lt=now - timedelta(seconds=config.command_timeout_seconds())
@@ -137,7 +139,7 @@ def poll(device: Device) -> list[Command]:
     sweep(device=device)
     now = timezone.now()
     waiting = list(
-        Command.objects.select_for_update()
+        Command.objects.select_for_update(of=("self",))
         .select_related("device")
         .filter(device=device, status=S.QUEUED)
         .order_by("created_at", "id")
@@ -153,7 +155,7 @@ def poll(device: Device) -> list[Command]:
 def acknowledge(device: Device, command_id: int, ok: bool, result: str = "") -> Command:
     """The phone's answer to one command. Answering twice changes nothing."""
     command = (
-        Command.objects.select_for_update()
+        Command.objects.select_for_update(of=("self",))
         .select_related("device")
         .filter(pk=command_id, device=device)
         .first()

@@ -66,7 +66,7 @@ def publish(
     access.require_staff_manager(actor)
     access.require_unit_in_scope(actor, unit or device.unit)
     rules = clean_rules(rules)
-    pol, _created = Policy.objects.select_for_update().get_or_create(unit=unit, device=device)
+    pol, _created = Policy.objects.select_for_update(of=("self",)).get_or_create(unit=unit, device=device)
     last = pol.versions.aggregate(n=Max("version"))["n"] or 0
     version = PolicyVersion.objects.create(policy=pol, version=last + 1, rules=rules, created_by=actor)
     payload = {"policy": pol.pk, "revision": version.pk, "version": version.version, "rules": rules}
@@ -190,7 +190,7 @@ def applied(device: Device, revision: int, failures: list[str]) -> Device:
     if not allowed:
         raise InvalidInput(_("No policy revision %(rev)s applies to this phone.") % {"rev": revision})
     failures = [str(f)[:60] for f in failures or []][:20]
-    device = Device.objects.select_for_update().get(pk=device.pk)
+    device = Device.objects.select_for_update(of=("self",)).get(pk=device.pk)
     device.policy_applied, device.policy_applied_at, device.policy_failures = (
         version,
         timezone.now(),

@@ -131,7 +131,9 @@ def issue_code(*, actor: Employee, device: Device, hours: int | None = None) -> 
     hours = hours or config.enrolment_hours()
     if not 1 <= hours <= 24 * 14:
         raise InvalidInput(_("An enrolment code lives between 1 hour and 14 days."))
-    device = Device.objects.select_for_update().select_related("employee", "unit").get(pk=device.pk)
+    device = (
+        Device.objects.select_for_update(of=("self",)).select_related("employee", "unit").get(pk=device.pk)
+    )
     if device.state == Device.State.RETIRED:
         raise Conflict(_("This phone is retired."))
     if device.employee is None:
@@ -173,7 +175,7 @@ def enrol(
     """The phone trades its one-time code for its device credential (token and signing secret,
     both shown once). Returns (device, clear token, clear secret)."""
     row = (
-        EnrolmentCode.objects.select_for_update()
+        EnrolmentCode.objects.select_for_update(of=("self",))
         .select_related("device", "device__employee", "created_by")
         .filter(code_hash=_code_hash(code))
         .first()
@@ -182,7 +184,7 @@ def enrol(
         raise Unauthenticated(
             _("The enrolment code is unknown, used or expired: ask your manager for a new one.")
         )
-    device = Device.objects.select_for_update().select_related("employee").get(pk=row.device_id)
+    device = Device.objects.select_for_update(of=("self",)).select_related("employee").get(pk=row.device_id)
     serial = _clean(serial, SERIAL, _("The serial number"))
     if serial != device.serial:
         raise Forbidden(_("This enrolment code is for another phone (the serial number differs)."))
@@ -259,7 +261,7 @@ def heartbeat(device: Device, report: dict) -> Device:
     """A phone reports in: last seen, its state, its SIM. A SIM serial or number different from
     the last one reported is a `device.sim_changed` entry and an alert (a company SIM swapped
     for a private one, or the company number moved to another phone)."""
-    device = Device.objects.select_for_update().select_related("employee").get(pk=device.pk)
+    device = Device.objects.select_for_update(of=("self",)).select_related("employee").get(pk=device.pk)
     now = timezone.now()
     changes = []
     sim = _clean(report.pop("sim_serial", ""), ICCID, "ICCID")
@@ -322,7 +324,7 @@ def alert_silent(now: datetime | None = None) -> int:
     count = 0
     for pk in silent(now).values_list("pk", flat=True):
         with transaction.atomic():
-            device = Device.objects.select_for_update().select_related("employee").get(pk=pk)
+            device = Device.objects.select_for_update(of=("self",)).select_related("employee").get(pk=pk)
             if device.offline_alerted_at is not None or device.state != Device.State.ENROLLED:
                 continue
             hours = (now - device.last_seen_at).total_seconds() / 3600
@@ -365,7 +367,9 @@ def alert_silent(now: datetime | None = None) -> int:
 def assign(*, actor: Employee, device: Device, employee: Employee | None, unit: Unit | None = None) -> Device:
     """Give the phone to someone else (or back to a unit's shelf): its credential was the former
     holder's, so it is revoked and the phone must be enrolled again."""
-    device = Device.objects.select_for_update().select_related("employee", "unit").get(pk=device.pk)
+    device = (
+        Device.objects.select_for_update(of=("self",)).select_related("employee", "unit").get(pk=device.pk)
+    )
     require_may_manage_device(actor, device)
     if employee is not None:
         policy.require_may_issue_device(actor, employee)
