@@ -126,16 +126,31 @@ def build(seed: int = 2026) -> dict[str, int]:
     events.append(d.message(first, c1[0], None, 20, msgtype="redpacket", amount=8800))
     events.append(d.event("group.created", first, {"group": "wrdemo_g1", "name": "VIP老客户福利群", "has_company_observer": False,
                           "members": [{"employee": first.pk}, *({"contact": f"wm_demo_{c.pk}"} for c in c1[:3])]}, 18))  # fmt: skip
+    for n, (text, role, who) in enumerate((
+        ("各位老客户好，新款大衣到店了", "staff", None),
+        ("周六有会员活动，欢迎来店里看看", "staff", None),
+        ("好的，周六见", "customer", c1[1]),
+    )):  # fmt: skip
+        payload = {"msgtype": "text", "conversation": "wrdemo_g1", "contact": f"wm_demo_{who.pk}" if who else None,
+                   "group": "wrdemo_g1", "text": text, "attachment": None, "amount": None, "sender_role": role, "raw": {}}  # fmt: skip
+        events.append(d.event("message.sent" if role == "staff" else "message.received", first, payload, 17.9 - n * 0.1))
+    # The wiped chat is one the archive holds, so the alert can show what was said before it.
+    c2 = _customers_of(second, 3)
+    wiped = c2[-1]
+    events.append(d.message(second, wiped, "王姐，新款到了，您这周方便来试吗？", 17.5))
+    events.append(d.message(second, wiped, "好的，我周六过去，还按上次的折扣吧", 17.2, role="customer"))
+    events.append(d.message(second, wiped, "没问题，您直接转我微信就行，我给您留着", 17))
+    contact = f"wm_demo_{wiped.pk}"
     events.append(
         d.event(
             "chat.deleted_on_device",
             second,
-            {"conversation": "single:x", "contact": "wm_demo_x", "group": None},
+            {"conversation": f"single:{second.pk}:{contact}", "contact": contact, "group": None},
             16,
+            wiped,
         )
     )
     # A hit recalled a minute later.
-    c2 = _customers_of(second, 3)
     hit = d.message(second, c2[0], "这单别走公司，私下交易给你便宜五百", 12)
     events.append(hit)
     events.append(

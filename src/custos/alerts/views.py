@@ -6,6 +6,7 @@ from decimal import Decimal, InvalidOperation
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -90,6 +91,7 @@ def detail(request, alert_id: int):
         for hit in item.hits:
             hit.category_label = CATEGORIES.get(hit.category, hit.category)
     can_handle = may_manage_staff(me) and alert.employee_id != me.pk and not scope_of(me).read_only
+    _conversations(me, items)
     names = words.Names(me, [{"contact": alert.contact}] if alert.contact else [], customer_ids={alert.customer_id})
     return render(
         request,
@@ -104,6 +106,35 @@ def detail(request, alert_id: int):
             "can_handle": can_handle and alert.is_open,
         },
     )
+
+
+# Evidence that speaks of a whole chat: the page links to it and shows the messages around it.
+CHAT_KINDS = ("chat.deleted_on_device", "group.created", "group.member_removed", "message.recalled")
+
+
+def _conversations(me: Employee, items) -> None:
+    from custos.archive import selectors as archive
+    from custos.ledger.services import append
+
+    for item in items:
+        item.conversation, item.around = None, []
+        if item.kind not in CHAT_KINDS:
+            continue
+        conversation = archive.conversation_of_entry(me, item.actor_id, item.payload or {})
+        if conversation is None:
+            continue
+        item.conversation = conversation
+        item.around = archive.messages_around(me, conversation.pk, item.occurred_at)
+        # Reading the messages here is reading the chat: recorded as the archive page records it.
+        append(
+            "access.conversation_viewed",
+            {"conversation": conversation.pk, "employee": conversation.employee_id, "key": conversation.key},
+            actor_id=me.pk,
+            unit_id=me.unit_id,
+            customer_id=conversation.customer_id,
+            source="console",
+            source_id=f"conversation:{me.pk}:{conversation.pk}:{timezone.localdate().isoformat()}",
+        )
 
 
 @require_POST

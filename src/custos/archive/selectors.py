@@ -57,6 +57,27 @@ def unanswered(viewer: Employee, employee_id: int, since, limit: int = 10) -> li
     )
 
 
+def conversation_of_entry(viewer: Employee, employee_id: int | None, payload: dict) -> Conversation | None:
+    """The archived conversation a deleted-chat or group entry speaks of, if the viewer may read it:
+    the employee's chat of that key, or the chat of that group."""
+    if employee_id is None or not isinstance(payload, dict):
+        return None
+    qs = conversations_visible(viewer).filter(employee_id=employee_id)
+    group = payload.get("group")
+    if isinstance(group, str) and group:
+        return conversations_visible(viewer).filter(group__group_key=group).order_by("pk").first()
+    keys = [k for k in (payload.get("conversation"), payload.get("contact")) if isinstance(k, str) and k]
+    return qs.filter(key__in=keys).order_by("pk").first() if keys else None
+
+
+def messages_around(viewer: Employee, conversation_id: int, at, before: int = 8, after: int = 4) -> list[Message]:
+    """The messages of a conversation just before and after a moment, oldest first."""
+    qs = messages_of(viewer, conversation_id)
+    earlier = list(qs.filter(occurred_at__lte=at).order_by("-occurred_at", "-entry_seq")[:before])
+    later = list(qs.filter(occurred_at__gt=at).order_by("occurred_at", "entry_seq")[:after])
+    return [*reversed(earlier), *later]
+
+
 def conversations_visible(viewer: Employee) -> QuerySet[Conversation]:
     qs = Conversation.objects.select_related("employee", "employee__unit", "contact", "group")
     return scope_of(viewer).filter(qs, owner="employee_id", unit_path="employee__unit__path")
