@@ -8,7 +8,8 @@ class ArchiveConfig(AppConfig):
     verbose_name = _("Conversation archive")
 
     def ready(self):
-        from custos.archive import blobs, projection, signing, uploads
+        from custos.archive import blobs, panels, projection, signing, uploads
+        from custos.customers import panels as customer_panels
         from custos.ledger import projections
         from custos.ledger import verify as ledger_verify
 
@@ -20,3 +21,4 @@ class ArchiveConfig(AppConfig):
         blobs.register_encrypted()
         uploads.register_encrypted()
         signing.register_encrypted()
+        customer_panels.register("archive.consent", panels.consent_panel)

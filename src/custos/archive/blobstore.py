@@ -30,6 +30,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from django.core.checks import Error, Tags, register
+from django.core.exceptions import ImproperlyConfigured
+
 from custos.core.datadir import data_dir
 from custos.core.errors import InvalidInput
 
@@ -327,5 +330,24 @@ def _cached(url: str) -> Store:
 
 
 def current() -> Store:
-    """The store CUSTOS_BLOB_URL names (read at each call, the client kept per URL)."""
-    return _cached(os.environ.get("CUSTOS_BLOB_URL", "").strip())
+    """The store CUSTOS_BLOB_URL names (read at each call, the client kept per URL).
+
+    A URL naming no store is the operator's mistake, not the client's: ImproperlyConfigured (a
+    500, and `custos check` says it before the service starts), never a 400 to a phone."""
+    try:
+        return _cached(os.environ.get("CUSTOS_BLOB_URL", "").strip())
+    except InvalidInput as exc:
+        raise ImproperlyConfigured(f"CUSTOS_BLOB_URL: {exc.message}") from None
+
+
+@register(Tags.compatibility, deploy=False)
+def check_blob_url(app_configs=None, **kwargs) -> list[Error]:
+    try:
+        current()
+    except ImproperlyConfigured as exc:
+        return [
+            Error(
+                str(exc), hint="s3://bucket/prefix?endpoint=...&region=... or file:///dir", id="custos.E021"
+            )
+        ]
+    return []

@@ -81,6 +81,10 @@ class ExternalContact(models.Model):
     phone_masked = models.CharField(max_length=40, blank=True)
     phone_index = models.CharField(max_length=64, blank=True, db_index=True)
     first_seen_at = models.DateTimeField(null=True)
+    # The customer's word on archiving, where the source reports one (WeCom's agree / disagree
+    # messages): "" unknown, "agreed", "refused"; the latest by time wins (custos.archive.consent).
+    consent = models.CharField(max_length=10, blank=True)
+    consent_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self):
         return self.name or self.external_id

@@ -9,6 +9,7 @@ import json
 
 from django.db import connection
 
+from custos.archive import consent
 from custos.archive.models import Conversation, ExternalContact, Group, Message
 
 NAME = "archive"
@@ -210,7 +211,10 @@ def _message(batch: _Batch, entry, p: dict) -> None:
     attachment = p.get("attachment") or {}
     conversation = batch.conversation(entry, p["conversation"], p.get("contact"), p.get("group"))
     if p.get("contact"):
-        batch.contact(p["contact"], entry)
+        contact = batch.contact(p["contact"], entry)
+        word = {consent.AGREE: consent.AGREED, consent.DISAGREE: consent.REFUSED}.get(p.get("msgtype"))
+        if word and consent.record(contact, word, entry.occurred_at):
+            ExternalContact.objects.filter(pk=contact.pk).update(consent=word, consent_at=entry.occurred_at)
     known = {"msgtype", "conversation", "contact", "group", "text", "attachment", "amount", "sender_role"}
     batch.add(
         entry,

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from custos.access import policy
 from custos.access.models import ApiToken
-from custos.archive import matching
+from custos.archive import consent, matching
 from custos.archive.models import ExternalContact
 from custos.archive.schemas import MAX_BATCH, MONEY_TYPES, PAYLOADS, EventIn
 from custos.core.errors import Forbidden, InvalidInput, NotFound
@@ -177,6 +177,7 @@ def ingest(token: ApiToken, events: list) -> list[Result]:
             valid.append((i, event))
     if valid:
         matching.match_customers([e for _i, e in valid])
+        consent.withhold([e for _i, e in valid])
         appended = append_batch([e for _i, e in valid])
         for (i, event), done in zip(valid, appended, strict=True):
             results[i] = Result(i, "duplicate" if done.duplicate else "accepted", event.source_id, seq=done.seq)

@@ -41,7 +41,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from custos.archive import matching
+from custos.archive import consent, matching
 from custos.core.errors import Conflict
 from custos.ledger.services import Event, append_batch
 from custos.wecom import archive_keys, archive_sealed, finance_crypto
@@ -232,6 +232,7 @@ def decrypt_threads() -> int:
 
 def _append(events: list[Event]):
     # One seam for the whole batch (the tests interrupt a page here to see it come back whole).
+    consent.withhold(events)  # a customer who refused archiving: who and when only
     return append_batch(events)
 
 
