@@ -244,3 +244,32 @@ def forget_stale_uploads(hours: int = 24) -> int:
             error=_("Not imported within a day; the file was discarded. Upload it again."),
         )
     )
+
+
+PREVIEW_ROWS = 5
+
+
+def preview(job: ImportJob, n: int = PREVIEW_ROWS) -> list[list[str]]:
+    """The sheet's first rows as the header orders them, to check the columns before a dry run."""
+    try:
+        header, rows = _read(job)
+    except InvalidInput:
+        return []
+    out = []
+    for row in rows:
+        out.append([row.values.get(h, "") for h in header])
+        if len(out) >= n:
+            break
+    return out
+
+
+def failed_rows(job: ImportJob) -> tuple[list[str], list[list[str]]]:
+    """The rows the dry run refused or skipped, each with its row number and why, to fix and upload again."""
+    header, rows = _read(job)
+    rows = list(rows)
+    # Planned again rather than read from the report, which keeps only the first few of each.
+    report = importer.plan(job.created_by, header, rows, job.mapping or None)
+    why = dict(report.errors)
+    why.update({n: m for n, m in report.duplicates if n not in why})
+    out = [[str(r.number), why[r.number], *(r.values.get(h, "") for h in header)] for r in rows if r.number in why]
+    return header, out

@@ -378,11 +378,42 @@ def import_start(request):
 
 
 def _job_context(job):
+    editable = job.status in ("uploaded", "checked")
     return {
         "job": job,
+        "preview": imports.preview(job) if editable else [],
         "fields": [(f, FIELD_LABELS[f], job.mapping.get(f, "")) for f in importer.FIELDS],
         "editable": job.status in ("uploaded", "checked"),
     }
+
+
+def _csv(name: str, header: list[str], rows: list[list[str]]) -> HttpResponse:
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    # A cell starting with = + - @ would be a formula in Excel: kept as text.
+    writer.writerows([[("'" + c) if c[:1] in "=+-@" else c for c in row] for row in rows])
+    response = HttpResponse("\ufeff" + buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{name}"
+    return response
+
+
+@customer_view
+def import_template(request):
+    """An empty sheet with the columns the importer recognises, in the words people use."""
+    header = [importer.HEADERS[f][0] for f in importer.FIELDS if f in importer.HEADERS]
+    example = {"姓名": "王丽华", "类型": "个人", "等级": "B", "手机": "13800001234", "来源": "门店"}
+    return _csv("customers-template.csv", header, [[example.get(h, "") for h in header]])
+
+
+@customer_view
+def import_failed(request, job_id: int):
+    job = imports.get_job(request.viewer, job_id)
+    header, rows = imports.failed_rows(job)
+    return _csv(f"import-{job.pk}-failed.csv", [_("Row"), _("Why"), *header], rows)
 
 
 @customer_view

@@ -220,6 +220,16 @@ def waive(*, actor: Employee, item: ChecklistItem, reason: str) -> ChecklistItem
 
 
 @transaction.atomic
+def waive_many(*, actor: Employee, items: list[ChecklistItem], reason: str) -> list[ChecklistItem]:
+    """Waive several items with one reason, all or none: each is checked and recorded as `waive`
+    does, so the ledger keeps one entry per item."""
+    reason = _reason(reason, required=True)
+    if not items:
+        raise InvalidInput(_("Tick the items to waive."))
+    return [waive(actor=actor, item=item, reason=reason) for item in items]
+
+
+@transaction.atomic
 def close_case(*, actor: Employee, case: DepartureCase) -> DepartureCase:
     case = DepartureCase.objects.select_for_update().select_related("employee").get(pk=case.pk)
     policy.require_may_manage(actor, case.employee)

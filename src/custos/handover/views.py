@@ -21,12 +21,12 @@ from custos.org.models import Employee, Role
 from custos.org.selectors import employees_visible, get_employee, units_visible
 
 STRATEGIES = [
-    (allocation.LEAST_LOADED, gettext_lazy("Least loaded first")),
-    (allocation.ROUND_ROBIN, gettext_lazy("In turn (round robin)")),
-    (allocation.WEIGHTED, gettext_lazy("Weighted random")),
-    (allocation.QUOTA, gettext_lazy("A fixed number each")),
-    (allocation.BY_RULE, gettext_lazy("By rule: grade A to senior staff")),
-    (allocation.MANUAL, gettext_lazy("I choose for each customer")),
+    (allocation.LEAST_LOADED, gettext_lazy("To whoever has the fewest customers")),
+    (allocation.ROUND_ROBIN, gettext_lazy("Take turns: one each in order")),
+    (allocation.WEIGHTED, gettext_lazy("By weight: a higher weight gets more, drawn at random")),
+    (allocation.QUOTA, gettext_lazy("The same fixed number for each person")),
+    (allocation.BY_RULE, gettext_lazy("Grade A customers to senior staff, the rest to whoever has fewest")),
+    (allocation.MANUAL, gettext_lazy("I pick the receiver for each customer")),
 ]
 SKIPPED = {
     allocation.NO_RECEIVER: gettext_lazy("nobody could receive it"),
@@ -98,11 +98,14 @@ def _plan_args(request) -> dict:
 @console_view
 def index(request):
     me = request.viewer
-    if not policy.may_manage_staff(me):
+    # An auditor reads the departures (read-only); a salesperson's handover is their task list.
+    reader = me.role == Role.AUDITOR
+    if not policy.may_manage_staff(me) and not reader:
         return redirect("handover:tasks")
-    # Someone marked resigning on the staff page a minute ago gets their case now, not at the
-    # next periodic round.
-    services.open_missing_cases()
+    if not reader:
+        # Someone marked resigning on the staff page a minute ago gets their case now, not at the
+        # next periodic round.
+        services.open_missing_cases()
     status = request.GET.get("status") if request.GET.get("status") in DepartureCase.Status.values else None
     candidates = employees_visible(me).filter(status__in=[Employee.Status.ACTIVE, Employee.Status.RESIGNING], frozen_at__isnull=True).exclude(pk=me.pk)
     return render(
@@ -112,7 +115,8 @@ def index(request):
             "cases": selectors.list_cases(me, status=status),
             "status": status,
             "statuses": DepartureCase.Status.choices,
-            "candidates": [e for e in candidates if policy.may_manage(me, e)],
+            "candidates": [] if reader else [e for e in candidates if policy.may_manage(me, e)],
+            "can_open": not reader,
             "today": timezone.localdate(),
         },
     )
@@ -166,6 +170,11 @@ def case_action(request, case_id: int, action: str):
         item = selectors.get_item(me, case_id, _int(request.POST.get("item")) or 0)
         services.waive(actor=me, item=item, reason=request.POST.get("reason", ""))
         messages.success(request, _("Item waived."))
+    elif action == "waive-many":
+        ids = [_int(v) for v in request.POST.getlist("items")[:1000]]
+        items = [selectors.get_item(me, case_id, i) for i in ids if i]
+        done = services.waive_many(actor=me, items=items, reason=request.POST.get("reason", ""))
+        messages.success(request, _("%(n)d items waived.") % {"n": len(done)})
     elif action == "close":
         services.close_case(actor=me, case=case)
         messages.success(request, _("Case closed."))

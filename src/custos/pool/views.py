@@ -19,11 +19,11 @@ from custos.pool.models import Pool, RecycleRule
 
 PAGE = 100
 STRATEGIES = [
-    (alloc.ROUND_ROBIN, gettext_lazy("In turn (round robin)")),
-    (alloc.WEIGHTED, gettext_lazy("Weighted random")),
-    (alloc.QUOTA, gettext_lazy("A fixed number each")),
-    (alloc.LEAST_LOADED, gettext_lazy("Least loaded first")),
-    (alloc.BY_RULE, gettext_lazy("By rule: grade A to senior staff")),
+    (alloc.ROUND_ROBIN, gettext_lazy("Take turns: one each in order")),
+    (alloc.WEIGHTED, gettext_lazy("By weight: a higher weight gets more, drawn at random")),
+    (alloc.QUOTA, gettext_lazy("The same fixed number for each person")),
+    (alloc.LEAST_LOADED, gettext_lazy("To whoever has the fewest customers")),
+    (alloc.BY_RULE, gettext_lazy("Grade A customers to senior staff, the rest to whoever has fewest")),
 ]
 WHY_NOT = {
     alloc.NO_RECEIVER: gettext_lazy("nobody could receive it"),
