@@ -75,6 +75,24 @@ def build(seed: int) -> dict:
             )
         done += 1
     made = services.generate_due_tasks()
+    # Whatever the cadence's spread gives today, the desk's day also holds calls customers asked
+    # for (today) and two left from the day before yesterday (overdue), on store1's key customers.
+    asked = ("客户要求今天回电，想了解会员积分", "约好今天确认改衣是否满意", "客户问新款到货时间")
+    for c, note in zip(key[3:6], asked, strict=False):
+        services.add_task(actor=desk, customer_id=c.pk, due_on=today, note=note)
+    services._make_tasks(  # the demo's past: a regular add_task refuses a day gone by
+        [
+            {
+                "customer": c,
+                "kind": ContactTask.Kind.RETURN_VISIT,
+                "due_on": today - timedelta(days=2),
+                "key": f"demo:{c.pk}",
+                "note": "上周未接通",
+            }
+            for c in key[6:8]
+        ],
+        actor=desk,
+    )
 
     plans = 0
     for i, c in enumerate(key[:3]):
