@@ -127,3 +127,11 @@ def test_the_ledger_names_field_entries_in_chinese(field, phone, console):
     visit = Visit.objects.first()
     page = console(field.company.auditor).get(f"/ledger/{visit.entry_seq}/").content.decode()
     assert "在客户处签到" in page and "水印" in page and "超出客户地点（米）" in page
+
+
+def test_a_day_out_of_range_is_a_message_not_an_error(field, console, api):
+    client = console(field.company.manager_a)
+    assert client.get("/field/", {"day": "9999-12-31"}).status_code == 302
+    assert client.get(f"/field/route/{field.company.sales_a.pk}/", {"day": "0001-01-01"}).status_code == 302
+    answer = api(field.company.manager_a).get("field/visits", day="9999-12-31")
+    assert answer.status_code == 400 and answer.json()["message"] == "日期 9999-12-31 超出范围。"

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from custos.access.scope import scope_of
 from custos.alerts.models import Alert
-from custos.core.errors import NotFound
+from custos.core.errors import InvalidInput, NotFound
 from custos.customers import selectors as customer_selectors
 from custos.field.models import KIND_LABELS, Area, Site, TrackPoint, Visit
 from custos.org import selectors as org_selectors
@@ -34,6 +34,8 @@ class VisitFilters:
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
+    if not 1970 <= day.year <= 9000:
+        raise InvalidInput(_("The day %(day)s is out of range.") % {"day": day.isoformat()})
     start = timezone.make_aware(datetime.combine(day, time.min))
     return start, start + timedelta(days=1)
 
