@@ -14,6 +14,7 @@ urlpatterns = [
     re_path(r"^api/(?P<rest>.*)$", api_not_found),
     path("i18n/", include("django.conf.urls.i18n")),
     path("policy/", include("custos.access.urls")),
+    path("customers/chain/", include("custos.customers.chain_urls")),
     path("customers/", include("custos.customers.urls")),
     path("ledger/", include("custos.ledger.urls")),
     path("evidence/", include("custos.evidence.urls")),

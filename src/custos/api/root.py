@@ -71,6 +71,7 @@ def _mount():
     from custos.archive.api import router as archive_router
     from custos.care.api import router as care_router
     from custos.customers.api import router as customers_router
+    from custos.customers.chain_api import router as chain_router
     from custos.devices.api import router as devices_router
     from custos.evidence.api import router as evidence_router
     from custos.field.api import router as field_router
@@ -85,6 +86,7 @@ def _mount():
     api.add_router("/", org_router)
     api.add_router("/ledger", ledger_router)
     api.add_router("/", customers_router)
+    api.add_router("/", chain_router)
     api.add_router("/evidence", evidence_router)
     api.add_router("/", handover_router)
     api.add_router("/", pool_router)

@@ -473,6 +473,11 @@ def build(seed: int = 2026, total: int = 2000) -> dict:
     events.sort(key=lambda e: e.occurred_at)
     for i in range(0, len(events), LEDGER_BATCH):
         append_batch(events[i : i + LEDGER_BATCH])
+    # Member cards (会员卡) for the A and B customers: what they show in another store of the chain.
+    members = list(Customer.objects.filter(grade__in=["A", "B"]).order_by("pk"))
+    for n, customer in enumerate(members, start=1):
+        customer.member_no = f"YS{100000 + n}"
+    Customer.objects.bulk_update(members, ["member_no"], batch_size=500)
     return {
         "customers": len(plans),
         "contacts": len(rows),

@@ -53,6 +53,8 @@ class Customer(models.Model):
     unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="customers")
     # A letter today (A-D, settings.CUSTOS_CUSTOMER_GRADES); a plain string so grades can be configured.
     grade = models.CharField(max_length=8, default="C", db_index=True)
+    # The chain's member card (会员卡号): what a customer shows in any store (custos.customers.chain).
+    member_no = models.CharField(max_length=40, null=True, blank=True, unique=True)
     source = models.CharField(max_length=50, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     tags = models.ManyToManyField(Tag, blank=True, related_name="customers")
