@@ -93,3 +93,20 @@ def test_import_template_preview_and_failed_rows(company, console):
     )
     assert [row[0] for row in failed[1:]] == ["3", "4"] and failed[1][1] and failed[2][1]
     assert failed[2][2:] == ["坏号码", "123"]
+
+
+def test_one_customers_chats_with_one_employee_are_one_conversation(company, console):
+    from custos.archive.models import Conversation
+    from custos.ledger.services import append_batch
+    from tests.alerts.conftest import message_event
+
+    from_archive = message_event(company.sales_a, "您好，新款到了", contact="wm_one")  # single:<id>:wm_one
+    from_phone = message_event(
+        company.sales_a, "好的我看看", role="customer", contact="wm_one", source="device"
+    )
+    from_phone.payload["conversation"] = "wm_one"  # the work phone names the chat by the contact
+    group = message_event(company.sales_a, "群里说一句", contact="wm_one")
+    group.payload.update({"conversation": "wr_grp", "group": "wr_grp"})
+    append_batch([from_archive, from_phone, group])
+    chats = Conversation.objects.filter(employee=company.sales_a)
+    assert sorted(c.messages for c in chats) == [1, 2] and chats.filter(key="wm_one", messages=2).exists()

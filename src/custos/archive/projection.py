@@ -50,7 +50,7 @@ class _Batch:
         for entry, p in parsed:
             kind = entry.kind
             if kind in MESSAGE_KINDS:
-                spec = (p.get("contact"), p.get("group"), p["conversation"], p["conversation"])
+                spec = (p.get("contact"), p.get("group"), conversation_key(p), conversation_key(p))
             elif kind == "call.logged":
                 key = _call_key(p)
                 spec = (p.get("contact"), None, key, p.get("number_masked") or key)
@@ -207,9 +207,19 @@ def _insert_messages(rows: list[dict]) -> None:
         cursor.executemany(f"INSERT INTO archive_message ({columns}) VALUES ({marks})", values)  # noqa: S608
 
 
+def conversation_key(p: dict) -> str:
+    """One customer's one-to-one chats with one employee are one conversation, whichever source
+    reported them: the work phone names it by the contact, WeCom's archive as single:USER:CONTACT.
+    So a chat with a contact and no group is keyed by the contact; a group chat by its own key."""
+    contact = p.get("contact")
+    if contact and not p.get("group"):
+        return contact
+    return p["conversation"]
+
+
 def _message(batch: _Batch, entry, p: dict) -> None:
     attachment = p.get("attachment") or {}
-    conversation = batch.conversation(entry, p["conversation"], p.get("contact"), p.get("group"))
+    conversation = batch.conversation(entry, conversation_key(p), p.get("contact"), p.get("group"))
     if p.get("contact"):
         contact = batch.contact(p["contact"], entry)
         word = {consent.AGREE: consent.AGREED, consent.DISAGREE: consent.REFUSED}.get(p.get("msgtype"))
@@ -280,11 +290,12 @@ def _recalled(entry, p: dict) -> None:
 
 
 def _deleted(batch: _Batch, entry, p: dict) -> None:
-    conversation = Conversation.objects.filter(employee_id=entry.actor_id, key=p["conversation"]).first()
+    key = conversation_key(p)
+    conversation = Conversation.objects.filter(employee_id=entry.actor_id, key=key).first()
     if conversation is None:
         return
     Conversation.objects.filter(pk=conversation.pk).update(deleted_on_device_at=entry.occurred_at)
-    cached = batch.conversations.get((entry.actor_id, p["conversation"]))
+    cached = batch.conversations.get((entry.actor_id, key))
     if cached is not None:
         cached.deleted_on_device_at = entry.occurred_at
     conversation.items.filter(occurred_at__lte=entry.occurred_at).update(deleted_on_device=True)

@@ -85,6 +85,8 @@ def name_conversations(viewer, conversations) -> None:
     for c in conversations:
         c.customer_name = names.get(c.customer_id, "")
         raw = {c.key, c.contact.external_id if c.contact_id else None}
+        if c.title.startswith("single:"):  # a WeCom archive key kept as the title before issue 23
+            raw.add(c.title)
         if not c.group_id and (not c.title or c.title in raw):
             contact_name = c.contact.name if c.contact_id else ""
             # Never the source's key (single:10:wm...): the customer, the contact's name, or words.
