@@ -91,7 +91,7 @@ def load(n: int, m: int) -> dict:
                 cur.execute(definition)
         cur.execute(f"""
             INSERT INTO customers_purchase (customer_id, product, amount, purchased_on, note, created_at)
-            SELECT 1 + (g * 7919) % {n}, '大衣', 100 + (g % 3000), current_date - (g % 180), '', now()
+            SELECT 1 + (g::bigint * 7919) % {n}, '大衣', 100 + (g % 3000), current_date - (g % 180), '', now()
             FROM generate_series(1, {n // 2}) g""")  # fmt: skip
         cur.execute("""
             UPDATE archive_conversation c SET messages = s.n, last_at = s.last
