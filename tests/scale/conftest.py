@@ -89,7 +89,7 @@ def needs_redis():
     return REDIS_URL
 
 
-def wait_for(check, seconds=30.0):
+def wait_for(check, seconds=90.0):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         value = check()

@@ -215,3 +215,13 @@ def test_key_rotation_reseals_objects_in_the_bucket(own_keys, company, on_s3):
     assert version == 2 and after != before and blobs.read_bytes(sha) == data
     assert Blob.objects.get(pk=sha).key_version == 2
     assert json.loads(json.dumps(blobs.by_key_version())) == {"2": 1}
+
+
+def test_a_blob_url_naming_no_store_is_the_operators_error_said_by_custos_check(db, monkeypatch):
+    monkeypatch.setenv("CUSTOS_BLOB_URL", "ftp://files.example/blobs")
+    errors = blobstore.check_blob_url()
+    assert [e.id for e in errors] == ["custos.E021"] and "ftp" in errors[0].msg
+    with pytest.raises(CommandError, match="CUSTOS_BLOB_URL: blob URL scheme 'ftp'"):
+        call_command("check")
+    monkeypatch.setenv("CUSTOS_BLOB_URL", "file:///srv/custos/blobs")
+    assert blobstore.check_blob_url() == []
