@@ -70,3 +70,10 @@ def test_lines_page(company, make_customer, console):
     html = manager.get(f"/care/customers/{c.pk}/lines/").content.decode()
     assert company.service_a.name in html and company.sales_a.name in html
     assert console(company.manager_b).get(f"/care/customers/{c.pk}/lines/").status_code == 404
+
+
+def test_the_customer_timeline_reads_care_in_words(company, make_customer, console):
+    task, _late = _tasks(company, make_customer)
+    services.record_outcome(actor=company.service_a, task_id=task.pk, reached=True, satisfaction=5)
+    html = console(company.manager_a).get(f"/customers/{task.customer_id}/").content.decode()
+    assert "客服记录回访结果" in html and "care.task_done" not in html

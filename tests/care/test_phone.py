@@ -18,7 +18,9 @@ WIDTH = "() => [document.scrollingElement.scrollWidth, document.scrollingElement
 
 @pytest.fixture
 def phone(browser, live_server):  # noqa: F811
-    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN", is_mobile=True, has_touch=True)
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, locale="zh-CN", is_mobile=True, has_touch=True
+    )
     page = context.new_page()
     page.set_default_timeout(15_000)
     page.base = live_server.url
@@ -43,17 +45,39 @@ def test_care_pages_fit_a_phone(company, make_customer, phone):
     )  # fmt: skip
     services.generate_due_tasks(today=today - timedelta(days=2))
     task = ContactTask.objects.get(customer=c)
-    services.record_outcome(actor=company.service_a, task_id=task.pk, reached=True, complaint="送货晚了三天，销售不回消息" * 5)
+    services.record_outcome(
+        actor=company.service_a, task_id=task.pk, reached=True, complaint="送货晚了三天，销售不回消息" * 5
+    )
     key_accounts.create_plan(
         actor=company.manager_a, customer_id=c.pk, visitor_id=company.manager_a.pk, every_days=30,
         gifts="中秋礼盒、年度答谢会邀请函、定制台历", events="新品品鉴会",
     )  # fmt: skip
-    greetings.add_template(actor=company.manager_a, occasion="birthday", title="生日", text="{name}您好，今天是您的生日，衣尚全体同事祝您生日快乐，万事顺意！")
-    loyalty.set_level(actor=company.executive, code="silver", name="银卡会员", rank=1, min_spend=100, min_purchases=1, benefits="95折；生日当月双倍积分；免费改衣")
+    greetings.add_template(
+        actor=company.manager_a,
+        occasion="birthday",
+        title="生日",
+        text="{name}您好，今天是您的生日，衣尚全体同事祝您生日快乐，万事顺意！",
+    )
+    loyalty.set_level(
+        actor=company.executive,
+        code="silver",
+        name="银卡会员",
+        rank=1,
+        min_spend=100,
+        min_purchases=1,
+        benefits="95折；生日当月双倍积分；免费改衣",
+    )
     Purchase.objects.create(customer=c, product="羊毛大衣", amount=Decimal(1299), purchased_on=today)
     loyalty.earn_for_purchases()
     pages = {
-        "manager_a": ["/care/", "/care/key-accounts/", "/care/greetings/", "/care/loyalty/", f"/care/customers/{c.pk}/lines/", f"/customers/{c.pk}/"],
+        "manager_a": [
+            "/care/",
+            "/care/key-accounts/",
+            "/care/greetings/",
+            "/care/loyalty/",
+            f"/care/customers/{c.pk}/lines/",
+            f"/customers/{c.pk}/",
+        ],
         "service_a": ["/care/", f"/care/tasks/{ContactTask.objects.filter(queue='desk').first().pk}/"],
         "sales_a": ["/care/greetings/", f"/customers/{c.pk}/"],
     }

@@ -18,3 +18,6 @@ class CareConfig(AppConfig):
         from custos.customers import panels
 
         panels.register("care", customer_panel)
+        from custos.care import words
+
+        words.register()
