@@ -48,9 +48,20 @@ def _world(company):
         contacts_in=[NewContact("phone", "13912345678"), NewContact("address", "广东省佛山市禅城区季华五路一百二十八号宏达大厦二十三层")],
     )  # fmt: skip
     activity.add_follow_up(
-        actor=company.sales_a, customer=customer, kind="call", content="电话回访，客户说下周来店里看新款大衣" * 3
+        actor=company.sales_a,
+        customer=customer,
+        kind="call",
+        content="电话回访，客户说下周来店里看新款大衣" * 3,
     )
-    append_batch([message_event(company.sales_a, "这单咱们私下交易吧，加我私人微信 wxid_abcdefghijklmnop", customer_id=customer.pk)])
+    append_batch(
+        [
+            message_event(
+                company.sales_a,
+                "这单咱们私下交易吧，加我私人微信 wxid_abcdefghijklmnop",
+                customer_id=customer.pk,
+            )
+        ]
+    )
     alert = Alert.objects.order_by("pk").first()
     case = handover_services.open_case(
         actor=company.manager_a, employee=company.sales_a_peer, last_day=timezone.localdate() + timedelta(days=7),

@@ -236,9 +236,18 @@ VALUES = {
         "allocate": pgettext_lazy("ledger field", "Allocated from the pool"),
         "after_handover": pgettext_lazy("ledger field", "After a handover"),
     },
-    "sender_role": {"staff": pgettext_lazy("ledger field", "Employee"), "customer": pgettext_lazy("ledger field", "Customer")},
-    "direction": {"in": pgettext_lazy("ledger field", "Incoming"), "out": pgettext_lazy("ledger field", "Outgoing")},
-    "by": {"phone": pgettext_lazy("ledger field", "Full number"), "tail": pgettext_lazy("ledger field", "Last four digits")},
+    "sender_role": {
+        "staff": pgettext_lazy("ledger field", "Employee"),
+        "customer": pgettext_lazy("ledger field", "Customer"),
+    },
+    "direction": {
+        "in": pgettext_lazy("ledger field", "Incoming"),
+        "out": pgettext_lazy("ledger field", "Outgoing"),
+    },
+    "by": {
+        "phone": pgettext_lazy("ledger field", "Full number"),
+        "tail": pgettext_lazy("ledger field", "Last four digits"),
+    },
     "msgtype": {
         "text": pgettext_lazy("ledger field", "Text"),
         "image": pgettext_lazy("ledger field", "Picture"),
@@ -251,6 +260,7 @@ VALUES = {
         "location": pgettext_lazy("ledger field", "Location"),
         "emotion": pgettext_lazy("ledger field", "Sticker"),
         "card": pgettext_lazy("ledger field", "Contact card"),
+        "system": pgettext_lazy("ledger field", "System message"),
     },
 }
 
@@ -348,9 +358,9 @@ class Names:
         # A WeCom or phone contact's key (wm..., tel_...) is shown as the person's name.
         self.externals = {
             key: (name, customer_id)
-            for key, name, customer_id in ExternalContact.objects.filter(external_id__in=externals).values_list(
-                "external_id", "name", "customer_id"
-            )
+            for key, name, customer_id in ExternalContact.objects.filter(
+                external_id__in=externals
+            ).values_list("external_id", "name", "customer_id")
         }
         customers |= {c for _n, c in self.externals.values() if c}
         customers.discard(None)
@@ -364,7 +374,11 @@ class Names:
         if pk is None:
             return None
         name = self.customers.get(pk)
-        return _link(name, "customers:detail", pk) if name else {"text": _("Customer %(n)s") % {"n": pk}, "url": ""}
+        return (
+            _link(name, "customers:detail", pk)
+            if name
+            else {"text": _("Customer %(n)s") % {"n": pk}, "url": ""}
+        )
 
     def external(self, key: str) -> dict:
         name, customer_id = self.externals.get(key, ("", None))

@@ -67,7 +67,9 @@ def salesperson(viewer: Employee) -> dict:
         "birthdays": birthdays[:SHOWN],
         "quiet": list(quiet[:SHOWN]),
         "quiet_days": QUIET_DAYS,
-        "unanswered": _named(viewer, archive.unanswered(viewer, viewer.pk, now - timedelta(days=UNANSWERED_DAYS), SHOWN)),
+        "unanswered": _named(
+            viewer, archive.unanswered(viewer, viewer.pk, now - timedelta(days=UNANSWERED_DAYS), SHOWN)
+        ),
         "pool": list(pool.prefetch_related(None).order_by("-updated_at", "-pk")[:SHOWN]),
         "today": today,
     }
