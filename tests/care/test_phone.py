@@ -9,7 +9,6 @@ from django.utils import timezone
 from custos.care import greetings, key_accounts, loyalty, services
 from custos.care.models import ContactTask
 from custos.customers.models import Purchase
-from tests.browser.conftest import browser  # noqa: F401 - the session's Chromium
 from tests.conftest import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -11,7 +11,6 @@ from custos.archive import credentials, signing
 from custos.customers import services as customer_services
 from custos.field import services
 from custos.org.models import Employee, Role
-from tests.browser.conftest import browser, page  # noqa: F401 - for the phone-sized browser test
 
 # 天河 (Guangzhou): the customers' shops are a few kilometres apart.
 TIANHE = (23.1291, 113.3612)
