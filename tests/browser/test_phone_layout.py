@@ -1,9 +1,11 @@
-"""Issue 23, item 4: every console page fits a 390 px phone, for every role.
+"""Issue 23: every console page fits the screen, a 390 px phone and a 1280 px desktop, for every role.
 
-Each role signs in at 390 x 844, opens every page its navigation offers, a customer, an alert
-and a departure case, and fails on any page that scrolls sideways
-(document.scrollingElement.scrollWidth > clientWidth). The roles are the demo's (administrator,
-executive, region manager, store manager, salesperson, auditor), in the test company's places.
+Each role signs in at 390 x 844 and again at 1280 x 900, opens every page its navigation offers,
+a customer, an alert and a departure case, and fails on any page that scrolls sideways
+(document.scrollingElement.scrollWidth > clientWidth). On the phone the menu is folded behind its
+button; on the desktop the navigation is shown whole and there is no menu button. The roles are
+the demo's (administrator, executive, region manager, store manager, salesperson, service desk,
+auditor), in the test company's places.
 """
 
 from datetime import timedelta
@@ -23,6 +25,8 @@ from tests.conftest import PASSWORD
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+ROLES = ("admin", "boss", "region_south", "manager_a", "sales_a", "service_a", "auditor")
 WIDTH = "() => [document.scrollingElement.scrollWidth, document.scrollingElement.clientWidth]"
 # Who is wider than the screen, to say which element broke the page.
 CULPRIT = """() => { const w = document.documentElement.clientWidth; const out = [];
@@ -32,9 +36,27 @@ CULPRIT = """() => { const w = document.documentElement.clientWidth; const out =
   return out.slice(0, 5); }"""
 
 
+def _context(browser, screen):
+    if screen == "phone":
+        return browser.new_context(viewport=PHONE, locale="zh-CN", is_mobile=True, has_touch=True)
+    return browser.new_context(viewport=DESKTOP, locale="zh-CN")
+
+
+@pytest.fixture(params=["phone", "desktop"])
+def screen(request, browser, live_server):
+    """A page at the size of a phone or of a desktop (a context of the session's one Chromium)."""
+    context = _context(browser, request.param)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.base = live_server.url
+    page.screen = request.param
+    yield page
+    context.close()
+
+
 @pytest.fixture
 def phone(browser, live_server):
-    context = browser.new_context(viewport=PHONE, locale="zh-CN", is_mobile=True, has_touch=True)
+    context = _context(browser, "phone")
     page = context.new_page()
     page.set_default_timeout(15_000)
     page.base = live_server.url
@@ -80,34 +102,48 @@ def _sign_in(page, username):
 
 
 def _too_wide(page, url):
-    page.goto(url)
+    """Of the page just opened: whether it scrolls sideways, and which elements are wider."""
     page.wait_for_load_state("networkidle")
     scroll, client = page.evaluate(WIDTH)
     return None if scroll <= client else f"{url}: {scroll} > {client} {page.evaluate(CULPRIT)}"
 
 
-def test_every_page_fits_a_phone_for_every_role(phone, company):
+def _open_menu(page, username):
+    """The navigation as each screen shows it: folded behind its button on a phone, whole on a desktop."""
+    nav, toggle = page.locator("nav.main"), page.locator(".menu-toggle")
+    if page.screen == "phone":
+        assert not nav.is_visible(), username
+        assert toggle.is_visible(), username
+        toggle.click()
+        assert nav.is_visible(), username
+    else:
+        assert nav.is_visible(), username
+        assert not toggle.is_visible(), f"{username}: a menu button on the desktop"
+        box = nav.bounding_box()
+        assert box is not None and box["y"] < 120, f"{username}: the navigation is not in the header"
+    return nav
+
+
+def test_every_page_fits_the_screen_for_every_role(screen, company):
     customer, alert, case = _world(company)
     assert alert is not None
     extra = [f"/customers/{customer.pk}/", f"/alerts/{alert.pk}/", f"/handover/cases/{case.pk}/"]
     failures, walked = [], 0
-    for username in ("admin", "boss", "region_south", "manager_a", "sales_a", "auditor"):
-        _sign_in(phone, username)
-        # The menu is folded behind its button, and opens.
-        nav = phone.locator("nav.main")
-        assert not nav.is_visible(), username
-        phone.click(".menu-toggle")
-        assert nav.is_visible(), username
+    for username in ROLES:
+        _sign_in(screen, username)
+        nav = _open_menu(screen, username)
         links = nav.locator("a").evaluate_all("as => as.map(a => a.getAttribute('href'))")
         for href in [*dict.fromkeys(links), *extra]:
-            url = phone.base + href
-            response = phone.request.get(url)
-            if response.status != 200:  # outside the role's scope (404) or right (403): nothing to lay out
+            url = screen.base + href
+            response = screen.goto(url)
+            if response is None or response.status != 200:  # outside the role's scope (404) or right (403)
                 continue
             walked += 1
-            if problem := _too_wide(phone, url):
-                failures.append(f"{username} {problem}")
-    assert walked > 40
+            if problem := _too_wide(screen, url):
+                failures.append(f"{screen.screen} {username} {problem}")
+            elif screen.screen == "desktop" and not screen.locator("nav.main").is_visible():
+                failures.append(f"desktop {username} {url}: the navigation is hidden")
+    assert walked > 45
     assert not failures, "\n".join(failures)
 
 
