@@ -9,10 +9,16 @@ fails the import stops there, the batches before it stay, and importing the same
 skips them as duplicates.
 
 A job is its uploader's: anyone else asking for it gets a 404.
+
+The same jobs carry other sheets than customers (care's points from a POS export): each kind of
+sheet registers a Sheet saying how its rows are planned, summed up and written; the upload, the
+kept sheet, the worker's dry run and import, and their progress are this module's for all of them.
 """
 
 import base64
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import transaction
@@ -32,9 +38,56 @@ AAD = b"customers.import"
 SHOWN = 200  # duplicates and errors kept per list: enough to fix a sheet, small enough to show
 
 
+@dataclass(frozen=True)
+class Sheet:
+    """What one kind of import does with the rows of its sheet."""
+
+    # (actor, header, mapping or None) -> the mapping the dry run will use; InvalidInput if wrong
+    columns: Callable
+    # (actor, header, rows, mapping or None, progress(n)) -> a report with .columns and .errors
+    plan: Callable
+    # report -> the job's report: would_create, duplicate_count, error_count, duplicates, errors
+    summary: Callable
+    # (job, report, after_batch(rows)) -> None, a batch per transaction
+    run: Callable
+    # report -> how many rows the import writes
+    size: Callable
+    # the fields a column may be mapped to; empty: the columns are found by their names
+    fields: tuple = ()
+
+
+def _customer_columns(_actor, header, mapping):
+    unknown = [k for k in (mapping or {}) if k not in importer.FIELDS]
+    if unknown:
+        raise InvalidInput(_("Unknown field %(field)s.") % {"field": unknown[0]})
+    return importer.resolve_columns(header, mapping or None)
+
+
+CUSTOMERS = "customers"
+KINDS: dict[str, Sheet] = {
+    CUSTOMERS: Sheet(
+        columns=_customer_columns,
+        plan=lambda actor, header, rows, mapping, progress=None: importer.plan(
+            actor, header, rows, mapping, progress=progress
+        ),
+        summary=lambda report: _summary(report),
+        run=lambda job, report, after_batch: importer.run(job.created_by, report, after_batch=after_batch),
+        size=lambda report: len(report.create),
+        fields=tuple(importer.FIELDS),
+    )
+}
+
+
+def register_sheet(kind: str, sheet: Sheet) -> None:
+    """Another app's kind of sheet (called from its AppConfig.ready)."""
+    KINDS[kind] = sheet
+
+
 def register_encrypted() -> None:
     # A kept sheet is a whole file (up to the upload limit): a few per transaction.
-    keyring.register("customers.import", "customers.ImportJob", "sheet_encrypted", aad=lambda _job: AAD, batch=4)
+    keyring.register(
+        "customers.import", "customers.ImportJob", "sheet_encrypted", aad=lambda _job: AAD, batch=4
+    )
     keyring.register(
         "customers.import_details",
         "customers.ImportJob",
@@ -55,25 +108,31 @@ def _open(job: ImportJob) -> bytes:
     return base64.b85decode(crypto.decrypt(job.sheet_encrypted, aad=AAD))
 
 
+def sheet_bytes(job: ImportJob) -> bytes:
+    """The kept sheet as uploaded (a registered kind may key its writes by the file's digest)."""
+    return _open(job)
+
+
 def _read(job: ImportJob):
     return importer.read_bytes(_open(job), job.filename)
 
 
-def get_job(viewer: Employee, job_id: int) -> ImportJob:
-    job = ImportJob.objects.filter(pk=job_id, created_by=viewer).first()
+def get_job(viewer: Employee, job_id: int, kind: str = CUSTOMERS) -> ImportJob:
+    job = ImportJob.objects.filter(pk=job_id, created_by=viewer, kind=kind).first()
     if job is None:
         raise NotFound(_("Import not found."))
     return job
 
 
-def recent_jobs(viewer: Employee, limit: int = 10):
-    return ImportJob.objects.filter(created_by=viewer)[:limit]
+def recent_jobs(viewer: Employee, limit: int = 10, kind: str = CUSTOMERS):
+    return ImportJob.objects.filter(created_by=viewer, kind=kind)[:limit]
 
 
 @transaction.atomic
-def upload(actor: Employee, filename: str, data: bytes) -> ImportJob:
+def upload(actor: Employee, filename: str, data: bytes, kind: str = CUSTOMERS) -> ImportJob:
     """Keep an uploaded sheet for mapping and checking; refuses what the importer cannot read."""
     policy.require_writer(actor)
+    sheet = KINDS[kind]
     filename = (filename or "").replace("\x00", "").strip()[-200:]
     importer.check_upload(filename, len(data))
     header, _rows = importer.read_bytes(data, filename)
@@ -83,11 +142,16 @@ def upload(actor: Employee, filename: str, data: bytes) -> ImportJob:
     if any("\x00" in h for h in header):
         raise InvalidInput(_("The first row holds a NUL character (\\0): is the file really a CSV sheet?"))
     try:
-        suggested = importer.resolve_columns(header, None)
+        suggested = sheet.columns(actor, header, None)
     except InvalidInput:
         suggested = {}
     return ImportJob.objects.create(
-        created_by=actor, filename=filename, sheet_encrypted=_seal(data), header=header, mapping=suggested
+        created_by=actor,
+        kind=kind,
+        filename=filename,
+        sheet_encrypted=_seal(data),
+        header=header,
+        mapping=suggested,
     )
 
 
@@ -101,23 +165,20 @@ def _summary(report: importer.Report) -> dict:
     }
 
 
-def check(actor: Employee, job_id: int, mapping: dict[str, str]) -> ImportJob:
+def check(actor: Employee, job_id: int, mapping: dict[str, str], kind: str = CUSTOMERS) -> ImportJob:
     """Start the dry run with this column mapping; the worker reads every row (tasks.check_import).
 
     Returns the job: still "checking" while a worker is at it, "checked" with its report once done.
     """
     policy.require_writer(actor)
     mapping = {k: v for k, v in (mapping or {}).items() if v}
-    unknown = [k for k in mapping if k not in importer.FIELDS]
-    if unknown:
-        raise InvalidInput(_("Unknown field %(field)s.") % {"field": unknown[0]})
     with transaction.atomic():
-        job = ImportJob.objects.select_for_update().filter(pk=job_id, created_by=actor).first()
+        job = ImportJob.objects.select_for_update().filter(pk=job_id, created_by=actor, kind=kind).first()
         if job is None:
             raise NotFound(_("Import not found."))
         if job.status not in (ImportJob.Status.UPLOADED, ImportJob.Status.CHECKED):
             raise InvalidInput(_("This import has already started."))
-        importer.resolve_columns(job.header, mapping or None)  # a wrong mapping is said now, not later
+        KINDS[kind].columns(actor, job.header, mapping or None)  # a wrong mapping is said now, not later
         job.mapping = mapping
         job.status = ImportJob.Status.CHECKING
         job.report, job.error, job.done, job.total = {}, "", 0, 0
@@ -151,9 +212,10 @@ def execute_check(job_id: int) -> None:
             if seen[0] % PROGRESS_EVERY == 0:
                 ImportJob.objects.filter(pk=job_id).update(done=seen[0])
 
-        report = importer.plan(job.created_by, header, rows, job.mapping or None, progress=progress)
+        sheet = KINDS[job.kind]
+        report = sheet.plan(job.created_by, header, rows, job.mapping or None, progress)
         job.mapping = report.columns
-        job.report = _summary(report)
+        job.report = sheet.summary(report)
         job.done = job.total
         job.status = ImportJob.Status.CHECKED
     except DomainError as exc:
@@ -165,17 +227,19 @@ def execute_check(job_id: int) -> None:
     job.save(update_fields=["mapping", "details_encrypted", "done", "total", "status", "error", "updated_at"])
 
 
-def queue(actor: Employee, job_id: int) -> ImportJob:
+def queue(actor: Employee, job_id: int, kind: str = CUSTOMERS) -> ImportJob:
     """Hand a checked, error-free job to the worker; returns it as queued."""
     policy.require_writer(actor)
     with transaction.atomic():
-        job = ImportJob.objects.select_for_update().filter(pk=job_id, created_by=actor).first()
+        job = ImportJob.objects.select_for_update().filter(pk=job_id, created_by=actor, kind=kind).first()
         if job is None:
             raise NotFound(_("Import not found."))
         if job.status != ImportJob.Status.CHECKED:
             raise InvalidInput(_("Check the sheet (the dry run) before importing it."))
         if job.report.get("error_count"):
-            raise InvalidInput(_("Correct the rows with errors first; nothing is imported while any is wrong."))
+            raise InvalidInput(
+                _("Correct the rows with errors first; nothing is imported while any is wrong.")
+            )
         if not job.report.get("would_create"):
             raise InvalidInput(_("There is nothing new to import."))
         job.status = ImportJob.Status.QUEUED
@@ -199,22 +263,23 @@ def execute(job_id: int) -> None:
         return  # already taken by another worker, or no longer queued
     job = ImportJob.objects.select_related("created_by__unit", "created_by__user").get(pk=job_id)
     actor = job.created_by
+    sheet = KINDS[job.kind]
     try:
         header, rows = _read(job)
-        report = importer.plan(actor, header, rows, job.mapping or None)
-        if not report.ok:
-            job.report = _summary(report)
+        report = sheet.plan(actor, header, rows, job.mapping or None, None)
+        if report.errors:
+            job.report = sheet.summary(report)
             raise InvalidInput(
                 _("The sheet has %(n)d wrong rows now; nothing was imported.") % {"n": len(report.errors)}
             )
-        job.total = len(report.create)
+        job.total = sheet.size(report)
         job.save(update_fields=["total", "updated_at"])
 
         def count(rows: int) -> None:  # inside the batch's transaction: the count commits with the rows
             job.done += rows
             job.save(update_fields=["done", "updated_at"])
 
-        importer.run(actor, report, after_batch=count)
+        sheet.run(job, report, count)
         job.status = ImportJob.Status.DONE
     except DomainError as exc:
         job.status = ImportJob.Status.FAILED
@@ -268,8 +333,12 @@ def failed_rows(job: ImportJob) -> tuple[list[str], list[list[str]]]:
     header, rows = _read(job)
     rows = list(rows)
     # Planned again rather than read from the report, which keeps only the first few of each.
-    report = importer.plan(job.created_by, header, rows, job.mapping or None)
+    report = KINDS[job.kind].plan(job.created_by, header, rows, job.mapping or None, None)
     why = dict(report.errors)
-    why.update({n: m for n, m in report.duplicates if n not in why})
-    out = [[str(r.number), why[r.number], *(r.values.get(h, "") for h in header)] for r in rows if r.number in why]
+    why.update({n: m for n, m in getattr(report, "duplicates", []) if n not in why})
+    out = [
+        [str(r.number), why[r.number], *(r.values.get(h, "") for h in header)]
+        for r in rows
+        if r.number in why
+    ]
     return header, out

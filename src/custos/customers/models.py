@@ -258,6 +258,8 @@ class ImportJob(models.Model):
         FAILED = "failed", _("Failed")
 
     created_by = models.ForeignKey(Employee, on_delete=models.PROTECT, related_name="+")
+    # Which sheet: customers, or another app's registered through imports.register_sheet.
+    kind = models.CharField(max_length=16, default="customers")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     filename = models.CharField(max_length=200)
