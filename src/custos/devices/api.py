@@ -9,7 +9,7 @@ The agent protocol, for the phone (agent.py: signed like /api/v1/ingest):
     POST /devices/agent/commands/{id}/ack        the result of one command
 
 For people (personal token or console session), scoped like everything else:
-    GET/POST /devices, GET /devices/{id}, POST /devices/{id}/assign, /enrolment-code, /commands
+    GET/POST /devices, GET /devices/{id}, POST /devices/{id}/assign, /enrolment-code, /commands, /retire
     GET /devices/non-compliant, GET /devices/policies, POST /devices/units/{unit_id}/policy,
     POST /devices/{id}/policy
 """
@@ -224,13 +224,15 @@ class DeviceOut(Schema):
     last_seen_at: datetime | None
     enrolled_at: datetime | None
     battery: int | None
-    compliance: str = Field(..., description="compliant | pending | non_compliant | no_policy")
+    compliance: str = Field(..., description="compliant | pending | non_compliant | no_policy | retired")
     compliance_reasons: list[str]
     policy_revision: int | None
     policy_version_applied: int | None
     open_commands: int
     locked_at: datetime | None
     wiped_at: datetime | None
+    retired_at: datetime | None
+    retired_reason: str
 
 
 def _device_out(row: selectors.Row) -> dict:
@@ -258,6 +260,8 @@ def _device_out(row: selectors.Row) -> dict:
         "open_commands": row.open_commands,
         "locked_at": d.locked_at,
         "wiped_at": d.wiped_at,
+        "retired_at": d.retired_at,
+        "retired_reason": d.retired_reason,
     }
 
 
@@ -267,7 +271,11 @@ def _row(me, device_id: int) -> dict:
 
 class FleetFilters(Schema):
     unit_id: int | None = Field(None, ge=1, le=BIGINT)
-    connection: str = Field("", max_length=20, description="online | silent | never | retired")
+    connection: str = Field(
+        "",
+        max_length=20,
+        description="online | silent | never | retired | all (retired phones are left out otherwise)",
+    )
     compliance: str = Field("", max_length=20, description="compliant | pending | non_compliant | no_policy")
 
 
@@ -335,6 +343,22 @@ def assign(request, body: AssignIn, device_id: int = ObjId):
     employee = get_employee(me, body.employee_id) if body.employee_id else None
     unit = get_unit(me, body.unit_id) if body.unit_id and employee is None else None
     services.assign(actor=me, device=device, employee=employee, unit=unit)
+    return _row(me, device_id)
+
+
+class RetireIn(Schema):
+    reason: str = Field(..., min_length=1, max_length=200)
+
+
+@router.post(
+    "/{device_id}/retire",
+    response=DeviceOut,
+    auth=WRITERS,
+    summary="Take the phone out of service: credential revoked, waiting commands cancelled, history kept",
+)
+def retire(request, body: RetireIn, device_id: int = ObjId):
+    me = viewer(request)
+    services.retire(actor=me, device=selectors.get_device(me, device_id), reason=body.reason)
     return _row(me, device_id)
 
 

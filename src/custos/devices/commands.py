@@ -172,7 +172,7 @@ def acknowledge(device: Device, command_id: int, ok: bool, result: str = "") -> 
         field = "locked_at" if command.kind == K.LOCK else "wiped_at"
         Device.objects.filter(pk=device.pk).update(**{field: now})
     if ok and command.kind == K.LOCK and device.token_id:
-        _settle_handover_lock(device)
+        settle_handover_lock(device)
     append_batch(
         _events(
             "device.command_result", [command], lambda c: {"ok": ok, "result": c.result, "case": c.case_id}
@@ -181,7 +181,7 @@ def acknowledge(device: Device, command_id: int, ok: bool, result: str = "") -> 
     return command
 
 
-def _settle_handover_lock(device: Device) -> None:
+def settle_handover_lock(device: Device) -> None:
     """custos.handover queues its own bare lock for every device token of a leaver (for phones
     that poll /api/v1/devices/poll without this agent); an enrolled phone answers ours, so the
     lock it carried out is acknowledged there too rather than left waiting for ever."""

@@ -35,6 +35,11 @@ def on_case_frozen(sender, case, actor=None, **kwargs) -> None:
                 commands.enqueue(
                     device, kind, {"reason": "departure", "case": case.pk}, actor, case_id=case.pk
                 )
+        # The case frozen again (the last-day task, a refresh): handover has just queued another
+        # bare lock for the token, but this phone already carried out the case's lock, and ours is
+        # not queued twice, so nothing would ever answer it.
+        if device.token_id and _states(device, case)[Command.Kind.LOCK] == Command.Status.SUCCEEDED:
+            commands.settle_handover_lock(device)
 
 
 def _case_commands(device: Device, case):
@@ -55,9 +60,18 @@ def _states(device: Device, case) -> dict[str, str]:
     return states
 
 
+def _watched(case) -> list[Device]:
+    """The leaver's enrolled phones, and those retired with this case's lock or wipe unanswered:
+    retiring a phone cancels its commands but does not tick the item (a manager waives it)."""
+    retired = Device.objects.filter(
+        employee_id=case.employee_id, state=Device.State.RETIRED, commands__case_id=case.pk
+    ).distinct()
+    return sorted({*_devices(case.employee_id), *retired}, key=lambda d: d.pk)
+
+
 def pending(case) -> dict:
     out = {}
-    for device in _devices(case.employee_id):
+    for device in _watched(case):
         states = _states(device, case)
         if all(states[k] == Command.Status.SUCCEEDED for k in STEPS):
             continue

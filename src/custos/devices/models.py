@@ -51,6 +51,10 @@ class Device(models.Model):
     policy_failures = models.JSONField(default=list, blank=True)
     locked_at = models.DateTimeField(null=True, blank=True)
     wiped_at = models.DateTimeField(null=True, blank=True)
+    # Taken out of service (broken, lost for good, returned): its credential is revoked, its
+    # history stays, it is no longer watched for silence or compliance.
+    retired_at = models.DateTimeField(null=True, blank=True)
+    retired_reason = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["unit__path", "serial"]
@@ -132,6 +136,7 @@ class Command(models.Model):
         SUCCEEDED = "succeeded", _("Succeeded")
         FAILED = "failed", _("Failed")
         TIMED_OUT = "timed_out", _("Timed out")
+        CANCELLED = "cancelled", _("Cancelled (phone retired)")
 
     device = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="commands")
     kind = models.CharField(max_length=16, choices=Kind.choices)

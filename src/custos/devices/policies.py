@@ -136,12 +136,14 @@ def effective(device: Device) -> PolicyVersion | None:
 
 @dataclass
 class Compliance:
-    state: str  # compliant | pending | non_compliant | no_policy
+    state: str  # compliant | pending | non_compliant | no_policy | retired
     reasons: list[str] = field(default_factory=list)
     revision: PolicyVersion | None = None
 
 
 def compliance(device: Device, current: PolicyVersion | None, now: datetime | None = None) -> Compliance:
+    if device.state == Device.State.RETIRED:
+        return Compliance("retired")  # out of service: nothing to enforce any more
     if current is None:
         return Compliance("no_policy")
     if device.state != Device.State.ENROLLED:

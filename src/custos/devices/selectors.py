@@ -56,19 +56,24 @@ class Row:
 def fleet(
     viewer: Employee, *, unit_id: int | None = None, state: str = "", compliance: str = ""
 ) -> list[Row]:
-    """The viewer's phones with their connection, compliance and open commands."""
+    """The viewer's phones with their connection, compliance and open commands. Retired phones
+    are left out unless asked for (state="retired"): they are history, not the fleet."""
     qs = devices_visible(viewer).annotate(
         open_commands=Count("commands", filter=Q(commands__status__in=OPEN))
     )
     if unit_id:
         unit = get_unit(viewer, unit_id)
         qs = qs.filter(unit__path__startswith=unit.path)
+    if state == "retired":
+        qs = qs.filter(state=Device.State.RETIRED)
+    elif state != "all":
+        qs = qs.exclude(state=Device.State.RETIRED)
     resolver = policies.Resolver()
     now = timezone.now()
     rows = []
     for d in qs:
         row = Row(d, connection(d, now), policies.compliance(d, resolver.effective(d), now), d.open_commands)
-        if state and row.connection != state:
+        if state not in ("", "all") and row.connection != state:
             continue
         if compliance and row.compliance.state != compliance:
             continue

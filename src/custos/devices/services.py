@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from custos.access import policy, tokens
+from custos.access.models import ApiToken
 from custos.access.scope import scope_of
 from custos.alerts import services as alert_services
 from custos.alerts.rules import Signal
@@ -22,7 +23,7 @@ from custos.archive import credentials
 from custos.archive.signing import Unauthenticated
 from custos.core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from custos.devices import config
-from custos.devices.models import Device, EnrolmentCode
+from custos.devices.models import Command, Device, EnrolmentCode
 from custos.ledger.services import Event, append, append_batch
 from custos.org.models import Employee, Unit
 
@@ -371,6 +372,8 @@ def assign(*, actor: Employee, device: Device, employee: Employee | None, unit: 
         Device.objects.select_for_update(of=("self",)).select_related("employee", "unit").get(pk=device.pk)
     )
     require_may_manage_device(actor, device)
+    if device.state == Device.State.RETIRED:
+        raise Conflict(_("This phone is retired."))
     if employee is not None:
         policy.require_may_issue_device(actor, employee)
         unit = employee.unit
@@ -389,6 +392,55 @@ def assign(*, actor: Employee, device: Device, employee: Employee | None, unit: 
         "device.assigned",
         device,
         {"from": before, "to": employee.pk if employee else None, "unit": unit.pk},
+        actor,
+    )
+    return device
+
+
+@transaction.atomic
+def retire(*, actor: Employee, device: Device, reason: str) -> Device:
+    """Take a phone out of service (broken, lost for good, handed back): its credential is revoked
+    so it signs nothing more, its waiting commands are cancelled, and it is no longer watched for
+    silence or compliance. The phone and its history stay; a departure still waiting for its lock
+    and wipe keeps its checklist item open until a manager waives it (custos.devices.departures)."""
+    reason = " ".join((reason or "").split())[:200]
+    if not reason:
+        raise InvalidInput(_("Say why the phone is retired (broken, lost, returned...)."))
+    device = (
+        Device.objects.select_for_update(of=("self",)).select_related("employee", "unit").get(pk=device.pk)
+    )
+    require_may_manage_device(actor, device)
+    if device.state == Device.State.RETIRED:
+        raise Conflict(_("This phone is retired."))
+    now = timezone.now()
+    if device.token_id:
+        # Revoked here rather than through tokens.revoke: whoever may manage the phone may end its
+        # credential, also when its holder has left and is no longer in anyone's staff list.
+        revoked = ApiToken.objects.filter(pk=device.token_id, revoked_at__isnull=True).update(revoked_at=now)
+        if revoked:
+            append("auth.token_revoked", {"token": device.token_id, "device": device.pk}, actor_id=actor.pk,
+                   unit_id=device.unit_id, source="console")  # fmt: skip
+    device.codes.filter(used_at__isnull=True, expires_at__gt=now).update(expires_at=now)
+    cancelled = list(
+        device.commands.filter(status__in=(Command.Status.QUEUED, Command.Status.DELIVERED)).values_list(
+            "pk", flat=True
+        )
+    )
+    device.commands.filter(pk__in=cancelled).update(status=Command.Status.CANCELLED)
+    before = device.state
+    device.state, device.retired_at, device.retired_reason = Device.State.RETIRED, now, reason
+    device.offline_alerted_at = None
+    device.save(update_fields=["state", "retired_at", "retired_reason", "offline_alerted_at"])
+    record(
+        "device.retired",
+        device,
+        {
+            "reason": reason,
+            "was": before,
+            "employee": device.employee_id,
+            "token": device.token_id,
+            "cancelled_commands": cancelled,
+        },
         actor,
     )
     return device

@@ -11,4 +11,5 @@ urlpatterns = [
     path("<int:device_id>/", views.device, name="device"),
     path("<int:device_id>/enrolment-code/", views.enrolment_code, name="enrolment_code"),
     path("<int:device_id>/commands/", views.queue_command, name="queue_command"),
+    path("<int:device_id>/retire/", views.retire, name="retire"),
 ]

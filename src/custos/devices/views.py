@@ -77,6 +77,7 @@ def index(request):
         "silent": sum(1 for r in everything if r.connection == "silent"),
         "non_compliant": sum(1 for r in everything if r.compliance.state == "non_compliant"),
         "open_commands": sum(r.open_commands for r in everything),
+        "retired": selectors.devices_visible(me).filter(state=Device.State.RETIRED).count(),
     }
     page = page_of(rows, PAGE_SIZE, request.GET.get("page"))
     may_manage = _may_manage(me)
@@ -216,6 +217,19 @@ def queue_command(request, device_id: int):
         request,
         _("%(command)s queued: the phone gets it on its next poll.")
         % {"command": command.get_kind_display()},
+    )
+    return redirect("devices:device", device_id=device_id)
+
+
+@console_view
+@require_POST
+def retire(request, device_id: int):
+    me = request.viewer
+    device = services.retire(
+        actor=me, device=selectors.get_device(me, device_id), reason=request.POST.get("reason", "")
+    )
+    messages.success(
+        request, _("Phone %(serial)s retired: its credential is revoked.") % {"serial": device.serial}
     )
     return redirect("devices:device", device_id=device_id)
 

@@ -87,6 +87,13 @@ class Visit(models.Model):
     distance_m = models.FloatField(null=True)
     photo_sha256 = models.CharField(max_length=64, db_index=True)
     photo_phash = models.CharField(max_length=16, db_index=True)
+    # The 64-bit pHash cut into four 16-bit bands, each indexed: two hashes within d bits agree to
+    # within d // 4 bits on at least one band, so near-identical photos are found by index look-ups
+    # (custos.field.photos.band_neighbours) and only those few are compared bit by bit.
+    photo_band0 = models.PositiveIntegerField(null=True, db_index=True)
+    photo_band1 = models.PositiveIntegerField(null=True, db_index=True)
+    photo_band2 = models.PositiveIntegerField(null=True, db_index=True)
+    photo_band3 = models.PositiveIntegerField(null=True, db_index=True)
     # What the watermark camera printed on the photo: time, position, address, employee.
     watermark = models.JSONField(default=dict)
     checked_out_at = models.DateTimeField(null=True, blank=True)

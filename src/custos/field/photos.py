@@ -5,6 +5,8 @@ same picture re-encoded, resized or slightly cropped, which is how a photo is pa
 """
 
 import io
+from functools import cache
+from itertools import combinations
 
 import imagehash
 from django.utils.translation import gettext as _
@@ -43,3 +45,35 @@ def stored_phash(sha256: str) -> str:
 def distance(a: str, b: str) -> int:
     """Bits that differ between two perceptual hashes."""
     return (int(a, 16) ^ int(b, 16)).bit_count()
+
+
+BANDS = 4
+BAND_BITS = 16
+# Beyond this many differing bits per band the neighbourhoods grow past a few thousand values and
+# the look-up would match most rows anyway; callers then compare every hash (field_photo_bits > 19).
+MAX_BAND_RADIUS = 4
+
+
+def bands(phash: str) -> list[int]:
+    """The four 16-bit bands of a 64-bit perceptual hash, most significant first."""
+    value = int(phash, 16)
+    return [(value >> (BAND_BITS * (BANDS - 1 - i))) & 0xFFFF for i in range(BANDS)]
+
+
+@cache
+def _flips(radius: int) -> tuple[int, ...]:
+    """Every 16-bit mask with at most `radius` bits set."""
+    return tuple(
+        sum(1 << b for b in bits) for r in range(radius + 1) for bits in combinations(range(BAND_BITS), r)
+    )
+
+
+def band_neighbours(phash: str, bits: int) -> list[list[int]] | None:
+    """For each band, the band values a hash within `bits` of this one may have on it, such that
+    at least one band of any such hash is in its list (pigeonhole: d <= bits spread over four
+    bands leaves one band with at most bits // 4). None when the radius is too wide to look up."""
+    radius = bits // BANDS
+    if radius > MAX_BAND_RADIUS:
+        return None
+    masks = _flips(radius)
+    return [sorted({band ^ m for m in masks}) for band in bands(phash)]

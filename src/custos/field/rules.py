@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from custos.alerts import rules as alert_rules
 from custos.alerts import thresholds
 from custos.alerts.rules import Signal
-from custos.field import geo
+from custos.field import geo, photos
 from custos.field.models import KIND_LABELS, Area, TrackPoint, Visit
 from custos.org.models import Employee
 
@@ -112,22 +112,36 @@ def check_in_signals(visit: Visit, employee: Employee) -> list[Signal]:
 def reused_photo(visit: Visit, bits: int) -> tuple[Visit, int] | None:
     """An earlier visit (anyone's, within a year) whose photo is the same picture, and how many
     bits their hashes differ by; the closest one."""
-    since = visit.checked_in_at - PHOTO_LOOKBACK
-    best = None
     mine = int(visit.photo_phash, 16)
-    rows = (
-        Visit.objects.filter(checked_in_at__gte=since)
-        .exclude(pk=visit.pk)
-        .values_list("pk", "photo_phash", "photo_sha256")
-        .iterator(chunk_size=5000)
-    )
-    for pk, phash, sha in rows:
+    best = None
+    for pk, (phash, sha) in photo_candidates(visit, bits).items():
         d = 0 if sha == visit.photo_sha256 else (mine ^ int(phash, 16)).bit_count()
-        if d <= bits and (best is None or d < best[1]):
+        if d <= bits and (best is None or (d, pk) < (best[1], best[0])):
             best = (pk, d)
     if best is None:
         return None
     return Visit.objects.get(pk=best[0]), best[1]
+
+
+def photo_candidates(visit: Visit, bits: int) -> dict[int, tuple[str, str]]:
+    """{visit id: (pHash, SHA-256)} of the earlier visits that may hold the same picture, found by
+    index look-ups rather than a scan: the same file by its SHA-256, and the hashes sharing a band
+    within bits // 4 of this one's (custos.field.photos.band_neighbours). Every visit within
+    `bits` is among them; the few others are ruled out bit by bit by the caller."""
+    since = visit.checked_in_at - PHOTO_LOOKBACK
+    earlier = Visit.objects.filter(checked_in_at__gte=since).exclude(pk=visit.pk)
+    neighbours = photos.band_neighbours(visit.photo_phash, bits)
+    if neighbours is None:  # a threshold too wide for the bands: compare every hash of the year
+        lookups = [earlier]
+    else:
+        lookups = [earlier.filter(photo_sha256=visit.photo_sha256)] + [
+            earlier.filter(**{f"photo_band{i}__in": values}) for i, values in enumerate(neighbours)
+        ]
+    rows = {}
+    for qs in lookups:
+        for pk, phash, sha in qs.values_list("pk", "photo_phash", "photo_sha256").iterator(chunk_size=5000):
+            rows[pk] = (phash, sha)
+    return rows
 
 
 def track_signals(employee: Employee, fresh: list[TrackPoint], seq: int | None) -> list[Signal]:

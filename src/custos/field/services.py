@@ -135,6 +135,7 @@ def check_in(
         distance_m=None if distance is None else round(distance, 1),
         photo_sha256=sha256,
         photo_phash=phash,
+        **{f"photo_band{i}": band for i, band in enumerate(photos.bands(phash))},
         watermark=watermark,
     )
     entry = append(

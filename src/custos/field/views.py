@@ -6,12 +6,15 @@ ledger entry), never from a public URL.
 """
 
 import csv
+import json
+from datetime import time
 
 from django.contrib import messages
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from custos.access.scope import scope_of
@@ -20,10 +23,10 @@ from custos.console.decorators import console_view
 from custos.core.errors import InvalidInput
 from custos.core.query import date_or_none, id_or_none
 from custos.field import selectors, services
-from custos.field.models import KIND_LABELS
+from custos.field.models import KIND_LABELS, Area
 from custos.ledger.services import append
 from custos.org.models import Role
-from custos.org.selectors import employees_visible
+from custos.org.selectors import employees_visible, get_employee
 
 FIELD_ROLES = (Role.SALES, Role.SERVICE, Role.MANAGER)
 LIST_LIMIT = 300
@@ -203,7 +206,7 @@ def photo(request, visit_id: int):
 def sites(request):
     me = request.viewer
     rows = list(selectors.sites_visible(me).order_by("customer__name", "id")[:LIST_LIMIT])
-    may_edit = me.role in (Role.MANAGER, Role.EXECUTIVE, Role.ADMIN)
+    may_edit = _may_edit(me)
     return render(request, "field/sites.html", {"sites": rows, "may_edit": may_edit})
 
 
@@ -214,6 +217,151 @@ def _number(value, label):
         raise InvalidInput(_("%(field)s is not a number.") % {"field": label}) from None
 
 
+def _may_edit(me) -> bool:
+    return me.role in (Role.MANAGER, Role.EXECUTIVE, Role.ADMIN)
+
+
+def polygon_of(text: str) -> list | None:
+    """A polygon typed into a form: one "lon, lat" point a line (commas or spaces), or the JSON
+    [[lon, lat], ...] the API takes; None when empty. Checked by custos.field.geo."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        if text.startswith("["):
+            return json.loads(text)
+        points = []
+        for line in text.replace("，", ",").splitlines():
+            parts = line.replace(",", " ").split()
+            if parts:
+                points.append([float(p) for p in parts])
+        return points
+    except (ValueError, TypeError):
+        raise InvalidInput(_("Write the polygon one point a line: longitude, latitude.")) from None
+
+
+WEEKDAYS = (
+    (0, gettext_lazy("Monday")),
+    (1, gettext_lazy("Tuesday")),
+    (2, gettext_lazy("Wednesday")),
+    (3, gettext_lazy("Thursday")),
+    (4, gettext_lazy("Friday")),
+    (5, gettext_lazy("Saturday")),
+    (6, gettext_lazy("Sunday")),
+)
+
+
+def _time(value: str, label: str) -> time:
+    try:
+        return time.fromisoformat((value or "").strip())
+    except ValueError:
+        raise InvalidInput(_("%(field)s is not a time (HH:MM).") % {"field": label}) from None
+
+
+@console_view
+def areas(request):
+    """The field staff in scope with the area and shifts each must keep to."""
+    me = request.viewer
+    staff = _staff(me)
+    current = {
+        a.employee_id: a
+        for a in Area.objects.filter(employee__in=staff, removed_at__isnull=True).prefetch_related("shifts")
+    }
+    days = dict(WEEKDAYS)
+    rows = []
+    for e in staff:
+        area = current.get(e.pk)
+        shifts = (
+            [f"{days[s.weekday]} {s.starts:%H:%M}–{s.ends:%H:%M}" for s in area.shifts.all()] if area else []
+        )
+        rows.append({"employee": e, "area": area, "shifts": shifts})
+    return render(
+        request,
+        "field/areas.html",
+        {"rows": rows, "may_edit": _may_edit(me), "day": timezone.localdate(), "me": me},
+    )
+
+
+@console_view
+def area(request, employee_id: int):
+    """One salesperson's assigned area (a circle, or a polygon drawn point by point) and shifts."""
+    me = request.viewer
+    employee = get_employee(me, employee_id)
+    if request.method == "POST":
+        post = request.POST
+        polygon = polygon_of(post.get("polygon", ""))
+        shifts = []
+        for weekday, label in WEEKDAYS:
+            if post.get(f"day{weekday}") == "on":
+                shifts.append(
+                    (
+                        weekday,
+                        _time(post.get(f"starts{weekday}", ""), str(label)),
+                        _time(post.get(f"ends{weekday}", ""), str(label)),
+                    )
+                )
+        lat, lon = post.get("lat", "").strip(), post.get("lon", "").strip()
+        services.set_area(
+            actor=me,
+            employee_id=employee.pk,
+            name=post.get("name", ""),
+            lat=_number(lat, _("Latitude")) if lat else None,
+            lon=_number(lon, _("Longitude")) if lon else None,
+            radius_m=None if polygon else int(_number(post.get("radius_m") or 0, _("Radius (m)"))),
+            polygon=polygon,
+            shifts=shifts,
+        )
+        messages.success(
+            request,
+            _("%(name)s's area is saved: their track is checked against it during their shifts.")
+            % {"name": employee.name},
+        )
+        return redirect("field:area", employee_id=employee.pk)
+    current = selectors.area_of(me, employee.pk)
+    by_day = {s.weekday: s for s in current.shifts.all()} if current else {}
+    week = [
+        {
+            "weekday": w,
+            "label": label,
+            "on": w in by_day if current else w < 5,
+            "starts": f"{by_day[w].starts:%H:%M}" if w in by_day else "09:00",
+            "ends": f"{by_day[w].ends:%H:%M}" if w in by_day else "18:00",
+        }
+        for w, label in WEEKDAYS
+    ]
+    sites = list(selectors.sites_visible(me).filter(customer__owner_id=employee.pk)[:LIST_LIMIT])
+    chart = {
+        "fit_area": True,
+        "sites": [
+            {"name": f"{x.customer.name} · {x.name}", "lon": x.lon, "lat": x.lat, "radius_m": x.radius_m,
+             "polygon": x.polygon}
+            for x in sites
+        ],
+        "track": [],
+        "visits": [],
+        "area": {"lat": current.lat, "lon": current.lon, "radius_m": current.radius_m, "polygon": current.polygon}
+        if current else None,
+        "labels": {"sites": _("Customer sites"), "track": _("Track"), "visits": _("Check-ins"),
+                   "flagged": _("Check-ins with an alert"), "area": _("Assigned area")},
+    }  # fmt: skip
+    polygon_text = (
+        "\n".join(f"{lon}, {lat}" for lon, lat in current.polygon) if current and current.polygon else ""
+    )
+    return render(
+        request,
+        "field/area.html",
+        {
+            "employee": employee,
+            "area": current,
+            "week": week,
+            "polygon_text": polygon_text,
+            "chart": chart,
+            "may_edit": _may_edit(me) and employee.pk != me.pk,
+            "day": timezone.localdate(),
+        },
+    )
+
+
 @console_view
 @require_POST
 def add_site(request):
@@ -222,14 +370,16 @@ def add_site(request):
     customer_id = id_or_none(post.get("customer"))
     if customer_id is None:
         raise InvalidInput(_("Give the customer's number."))
+    polygon = polygon_of(post.get("polygon", ""))
     services.set_site(
         actor=me,
         customer_id=customer_id,
         name=post.get("name", ""),
         address=post.get("address", ""),
-        lat=_number(post.get("lat"), _("Latitude")),
-        lon=_number(post.get("lon"), _("Longitude")),
+        lat=_number(post.get("lat"), _("Latitude")) if post.get("lat", "").strip() or not polygon else None,
+        lon=_number(post.get("lon"), _("Longitude")) if post.get("lon", "").strip() or not polygon else None,
         radius_m=int(_number(post.get("radius_m") or 200, _("Radius (m)"))),
+        polygon=polygon,
     )
     messages.success(request, _("The site is saved; check-ins are now measured against it."))
     return redirect("field:sites")

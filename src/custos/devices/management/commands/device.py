@@ -3,6 +3,7 @@
 custos device register --as USER --serial S (--employee E | --unit ID) [--model M] [--imei N] [--number N]
 custos device codes --as USER [--unit ID] [--register N] [--hours H]   one "SERIAL CODE" line per phone to enrol
 custos device list --as USER [--json]                                   the fleet with state and compliance
+custos device retire --as USER --serial S --reason R                     take a phone out of service
 custos device sweep                                                     the silence alerts and command timeouts, once
 custos device simulate --url URL (--codes FILE | --state FILE) [--rounds N | --duration S] ...
 
@@ -58,6 +59,12 @@ class Command(BaseCommand):
         ls = actions.add_parser("list", help="the fleet in USER's scope")
         ls.add_argument("--as", dest="actor", required=True, metavar="USER")
         ls.add_argument("--json", dest="as_json", action="store_true")
+        ret = actions.add_parser(
+            "retire", help="take a phone out of service (credential revoked, history kept)"
+        )
+        ret.add_argument("--as", dest="actor", required=True, metavar="USER")
+        ret.add_argument("--serial", required=True)
+        ret.add_argument("--reason", required=True, help="why: broken, lost for good, returned...")
         actions.add_parser("sweep", help="raise the silence alerts and time out commands now")
         si = actions.add_parser(
             "sites", help="JSON for simulate --sites: each enrolled phone's customer sites"
@@ -211,6 +218,14 @@ class Command(BaseCommand):
                 for s in sites.order_by("pk")[:20]
             ]
         self.stdout.write(json.dumps(out, ensure_ascii=False))
+
+    def _retire(self, *, actor, serial, reason, **_):
+        me = _employee(actor)
+        found = selectors.devices_visible(me).filter(serial=serial.strip()).first()
+        if found is None:
+            raise CommandError(f"no phone {serial!r} in {actor}'s scope")
+        device = services.retire(actor=me, device=found, reason=reason)
+        self.stdout.write(f"retired {device.serial} (id {device.pk})")
 
     def _sweep(self, **_):
         alerted = services.alert_silent()

@@ -21,6 +21,12 @@
     d.sites.forEach(function (s) { all.push([s.lon, s.lat]); });
     d.track.forEach(function (p) { all.push([p[0], p[1]]); });
     d.visits.forEach(function (v) { all.push([v.lon, v.lat]); });
+    var areaLine = null;
+    if (d.area) {
+      areaLine = d.area.polygon && d.area.polygon.length ? d.area.polygon.concat([d.area.polygon[0]]) : circle(d.area.lat, d.area.lon, d.area.radius_m);
+      // The area page frames the whole area; the route page frames the day (the area edge shows where it is left).
+      if (d.fit_area) areaLine.forEach(function (p) { all.push(p); });
+    }
     if (!all.length) { el.textContent = ""; return; }
     var xs = all.map(function (p) { return p[0]; }), ys = all.map(function (p) { return p[1]; });
     var minX = Math.min.apply(null, xs), maxX = Math.max.apply(null, xs);
@@ -30,9 +36,8 @@
     fences.forEach(function (f) {
       series.push({ type: "line", data: f, showSymbol: false, silent: true, lineStyle: { width: 1, color: "#7aa6d8", type: "dashed" }, areaStyle: null, tooltip: { show: false } });
     });
-    if (d.area) {
-      var a = d.area.polygon && d.area.polygon.length ? d.area.polygon.concat([d.area.polygon[0]]) : circle(d.area.lat, d.area.lon, d.area.radius_m);
-      series.push({ name: L.area, type: "line", data: a, showSymbol: false, silent: true, lineStyle: { width: 1.5, color: "#999", type: "dotted" } });
+    if (areaLine) {
+      series.push({ name: L.area, type: "line", data: areaLine, showSymbol: false, silent: true, lineStyle: { width: 1.5, color: "#999", type: "dotted" } });
     }
     series.push({ name: L.track, type: "line", data: d.track, showSymbol: false, lineStyle: { width: 2, color: "#3a7bd5" },
       tooltip: { formatter: function (p) { return p.data[2]; } } });
@@ -50,7 +55,7 @@
     chart.setOption({
       animation: false,
       tooltip: { trigger: "item", formatter: function (p) { return p.name || (p.data && p.data[2]) || ""; } },
-      legend: { type: "scroll", top: 0, data: [L.sites, L.track, L.visits, L.flagged] },
+      legend: { type: "scroll", top: 0, data: d.fit_area ? [L.sites, L.area] : [L.sites, L.track, L.visits, L.flagged] },
       grid: { left: 8, right: 16, bottom: 8, top: 36, containLabel: true },
       xAxis: { type: "value", min: minX - pad, max: maxX + pad, axisLabel: { formatter: function (v) { return v.toFixed(3); }, hideOverlap: true }, splitLine: { lineStyle: { color: "#eee" } } },
       yAxis: { type: "value", min: minY - pad, max: maxY + pad, axisLabel: { formatter: function (v) { return v.toFixed(3); } }, splitLine: { lineStyle: { color: "#eee" } } },
