@@ -60,7 +60,15 @@ def test_the_single_message_decision_is_the_batchs():
 
 def test_a_lone_cue_is_not_looked_at_and_with_a_partner_it_is():
     # 离职 and 现金 open proximity rules; without a partner (找我, 给我) they make no hit
-    lone = ["他上个月离职了，手续都办完了", "现金流很紧张", "离离职的事还早"]
+    lone = [
+        "他上个月离职了，手续都办完了",
+        "现金流很紧张",
+        "离离职的事还早",
+        # with repeats collapsed, 扣 reads as the doubled cue 扣扣 (QQ); a contact cue only that
+        # text holds is never read, so these are lone too
+        "他离职以后扣款的事好好说",
+        "现金扣款的事谢谢谢谢",
+    ]
     paired = ["我离职以后你来找我", "现金直接给我", "离职了，以后找我就行"]
     texts = lone + paired
     looked = _looked(texts)

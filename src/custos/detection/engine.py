@@ -425,22 +425,23 @@ class Engine:
     def _lone_of(self, canons: dict[int, str]) -> set[int]:
         """Of these messages (index → canonical text, no mobile number in it), those `_evaluate` finds
         no hit in before it reads a unit: their matches in the full automaton, and in the collapsed one
-        over the text with repeats collapsed, add up to no term, no pair of a proximity rule and no
-        cue before a contact id (`_worth_a_look` says no to both passes)."""
+        over the text with repeats collapsed, add up to no term and no pair of a proximity rule, and
+        the full automaton finds no cue before a contact id. (A contact cue that only the collapsed
+        text holds is never read: `_evaluate` reads ids after the cues of the full pass alone.)"""
         indexes = list(canons)
-        full = self._patterns.full
-        masks = _masks(full, list(canons.values()))
-        repeating = [k for k, canon in enumerate(canons.values()) if REPEAT.search(canon)]
+        texts = list(canons.values())
+        masks = _masks(self._patterns.full, texts)
+        either = list(masks)
+        repeating = [k for k, canon in enumerate(texts) if REPEAT.search(canon)]
         if repeating:
-            collapsed = self._patterns.collapsed
-            texts = list(canons.values())
-            for k, mask in zip(
-                repeating, _masks(collapsed, [collapse(texts[k]) for k in repeating]), strict=True
-            ):
-                masks[k] |= mask
+            collapsed = _masks(self._patterns.collapsed, [collapse(texts[k]) for k in repeating])
+            for k, mask in zip(repeating, collapsed, strict=True):
+                either[k] |= mask
         id_mask = self._id_mask
         return {
-            i for i, mask in zip(indexes, masks, strict=True) if not (self._completes(mask) or mask & id_mask)
+            i
+            for i, mask, any_mask in zip(indexes, masks, either, strict=True)
+            if not (self._completes(any_mask) or mask & id_mask)
         }
 
     def _lone(self, canons: list[str]) -> bool:
@@ -453,19 +454,9 @@ class Engine:
         so. Only a window round each double is read, as long as the longest pattern either side."""
         patterns = self._patterns
         units = batch.units
-        # each unit's index in the text with repeats collapsed
-        new = numpy.ones(len(units), dtype=bool)
-        new[1:] = (units[1:] != units[:-1]) | (units[1:] == 0)
-        collapsed_at = numpy.cumsum(new) - 1
-        at = collapsed_at[doubles]
-        reach = patterns.collapsed_longest
-        lo = numpy.searchsorted(collapsed_at, at - reach + 1, side="left")
-        hi = numpy.searchsorted(collapsed_at, at + reach, side="left")
-        bounds = numpy.flatnonzero(units == 0)
-        firsts = numpy.concatenate(([0], bounds + 1))
-        lasts = numpy.concatenate((bounds, [len(units)]))
-        lo = numpy.maximum(lo, firsts[messages])
-        hi = numpy.minimum(hi, lasts[messages])
+        lo, hi = _windows(
+            units, doubles, patterns.collapsed_longest, batch.firsts[messages], batch.lasts[messages]
+        )
         # the windows one after the other, each followed by a BOUNDARY
         sizes = hi - lo + 1
         offsets = numpy.cumsum(sizes) - sizes
@@ -484,7 +475,10 @@ class Engine:
         window = numpy.searchsorted(_boundaries(canon), found[:, 1], side="right")
         by_sound = patterns.collapsed_by_sound[found[:, 0]]
         out = set(messages[window[by_sound]].tolist())
-        short = numpy.unique(window[~by_sound])
+        # the windows with a short match, in order: a mask, not a sort of every match
+        seen = numpy.zeros(len(sizes), dtype=bool)
+        seen[window[~by_sound]] = True
+        short = numpy.flatnonzero(seen)
         short = short[~numpy.isin(messages[short], list(out))]
         if short.size and patterns.written is not None:
             folds = self._norm.tables.fold_array.take(batch.origins.take(index))
@@ -498,9 +492,7 @@ class Engine:
     def _folded(self, batch, indexes: list[int]) -> str:
         """The folded characters (Normaliser.folded) of these messages of a batch, none of them with
         a word read as pinyin, joined with BOUNDARY."""
-        bounds = numpy.flatnonzero(batch.units == 0)
-        firsts = numpy.concatenate(([0], bounds + 1))
-        lasts = numpy.concatenate((bounds, [len(batch.units)]))
+        firsts, lasts = batch.firsts, batch.lasts
         codes = [batch.origins[firsts[i] : lasts[i] + 1] for i in indexes]
         if indexes[-1] == len(firsts) - 1:
             # the last message has no boundary of its own after it
@@ -530,7 +522,7 @@ class Engine:
         at = at[near]
         if not at.size:
             return set(), none, none
-        where = numpy.searchsorted(numpy.flatnonzero(units == 0), at, side="right")
+        where = numpy.searchsorted(batch.bounds, at, side="right")
         folds = self._norm.tables.fold_array
         read = {i for i in set(where.tolist()) & spelled if self._norm.folds_repeat(texts[i])}
         keep = folds.take(batch.origins[at]) == folds.take(batch.origins[at + 1])
@@ -837,6 +829,46 @@ def _collapsed(codes: numpy.ndarray) -> numpy.ndarray:
     keep = numpy.ones(len(codes), dtype=bool)
     keep[1:] = (codes[1:] != codes[:-1]) | (codes[1:] == 0)
     return codes[keep]
+
+
+def _windows(
+    units: numpy.ndarray, doubles: numpy.ndarray, reach: int, firsts: numpy.ndarray, lasts: numpy.ndarray
+) -> tuple[numpy.ndarray, numpy.ndarray]:
+    """For each doubled unit, the units [lo, hi) that hold, with repeats collapsed, reach - 1 units
+    either side of it, within its message [firsts, lasts).
+
+    Read from a stretch round each double rather than from the collapsed index of every unit of the
+    batch: a batch has a few dozen such doubles in hundreds of thousands of units. A stretch that
+    repeats so much that it holds too few units is read again twice as wide."""
+    n = len(units)
+    lo = numpy.empty(len(doubles), dtype=numpy.intp)
+    hi = numpy.empty(len(doubles), dtype=numpy.intp)
+    todo = numpy.arange(len(doubles))
+    width = reach + 8
+    while todo.size:
+        at = doubles[todo]
+        index = at[:, None] + numpy.arange(-width, width + 1)
+        codes = units.take(numpy.clip(index, 0, n - 1))
+        new = numpy.ones(codes.shape, dtype=bool)
+        new[:, 1:] = (codes[:, 1:] != codes[:, :-1]) | (codes[:, 1:] == 0)
+        # collapsed units from the stretch's start; only differences from the double's are read
+        counted = numpy.cumsum(new, axis=1)
+        middle = counted[:, width : width + 1]
+        left = numpy.argmax(counted >= middle - reach + 1, axis=1)
+        right_found = counted >= middle + reach
+        right = numpy.where(right_found.any(axis=1), numpy.argmax(right_found, axis=1), 2 * width + 1)
+        rows = numpy.arange(len(todo))
+        first, last = firsts[todo], lasts[todo]
+        start = index[:, 0]
+        # the stretch's first column may stand inside the window (then it reaches further left,
+        # unless the message starts there), and the window may end past the stretch
+        short = ((left == 0) & (start > first)) | ((right == 2 * width + 1) & (start + 2 * width + 1 < last))
+        done = ~short
+        lo[todo[done]] = numpy.maximum(index[rows[done], left[done]], first[done])
+        hi[todo[done]] = numpy.minimum(start[done] + right[done], last[done])
+        todo = todo[short]
+        width *= 2
+    return lo, hi
 
 
 def _masks(automaton, texts: list[str]) -> list[int]:

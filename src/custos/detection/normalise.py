@@ -138,7 +138,7 @@ class Normaliser:
             joined = LATIN_WORD.sub(spell, joined)
         units, origins = charmap.translate_kept(joined, self.tables)
         encoded = units.tobytes().decode("utf-32-le", "surrogatepass").encode("utf-8", "surrogatepass")
-        return Batch(encoded, _starts(encoded), units, origins, spelled)
+        return Batch(encoded, _starts(encoded), units, origins, spelled, numpy.flatnonzero(units == 0))
 
     def units(self, text: str) -> Units:
         tables = self.tables
@@ -243,6 +243,18 @@ class Batch:
     origins: numpy.ndarray
     # offsets in the joined text of the Latin words read as pinyin: their messages read by sound
     spelled: list
+    # where each BOUNDARY stands in `units`: message i's units are [bounds[i-1] + 1, bounds[i])
+    bounds: numpy.ndarray
+
+    @property
+    def firsts(self) -> numpy.ndarray:
+        """Each message's first unit."""
+        return numpy.concatenate(([0], self.bounds + 1))
+
+    @property
+    def lasts(self) -> numpy.ndarray:
+        """One past each message's last unit (its BOUNDARY, or the end of the batch)."""
+        return numpy.concatenate((self.bounds, [len(self.units)]))
 
 
 def _starts(encoded: bytes) -> numpy.ndarray:
