@@ -8,6 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from custos.access.scope import scope_of
 from custos.alerts.models import Alert
 from custos.archive.models import Message
 from custos.care.selectors import people_by_customer
@@ -15,7 +16,7 @@ from custos.customers.models import Customer, Feedback, Purchase
 from custos.insights import rollup, scoring, selectors
 from custos.insights.models import CustomerScore, Figure
 from custos.ledger.models import Entry
-from custos.org.models import Employee
+from custos.org.models import Employee, Unit
 
 pytestmark = pytest.mark.django_db
 
@@ -189,6 +190,37 @@ def test_alerts_per_week_and_gained(shop):
     t = selectors.trends(shop.executive, built.day)
     assert sum(t["gained"]) == Customer.objects.count()
     assert t["weeks"][-1] == rollup.monday(built.day).isoformat()
+
+
+@pytest.mark.parametrize("who", ["executive", "region_manager", "manager_a", "manager_b", "sales_a"])
+@pytest.mark.parametrize("solo", [False, True])
+def test_ranked_lists_read_by_unit_match_brute_force(shop, who, solo):
+    """A region manager's lists merge the top rows of each store: the same as ranking every
+    score of the subtree (by path, as the scope says) at once, for short and long lists."""
+    rollup.build()
+    viewer = getattr(shop, who)
+    scope = scope_of(viewer)
+    paths = dict(Unit.objects.values_list("pk", "path"))
+    mine = [
+        s for s in CustomerScore.objects.all()
+        if scope.kind == "all"
+        or (scope.kind == "subtree" and paths[s.unit_id].startswith(scope.unit_path))
+        or (scope.kind == "own" and s.owner_id == viewer.pk)
+    ]  # fmt: skip
+    if solo:
+        expected = sorted(
+            (s for s in mine if s.solo), key=lambda s: (-s.revenue_90d, -s.score, s.customer_id)
+        )
+    else:
+        expected = sorted(
+            (s for s in mine if s.score > 0), key=lambda s: (-s.score, -s.revenue_90d, s.customer_id)
+        )
+    assert expected
+    for limit in (1, 3, 500):
+        got = [r["customer_id"] for r in selectors.risk_list(viewer, limit=limit, solo=solo)]
+        assert got == [s.customer_id for s in expected[:limit]]
+    if who == "region_manager":
+        assert len({s.unit_id for s in expected}) == 2  # two stores merged
 
 
 def test_bus_factor():

@@ -39,7 +39,7 @@ class Figure(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["day", "metric", "unit_path"], name="insights_fig_unit"),
+            models.Index(fields=["day", "metric", "unit_id"], name="insights_fig_unit_id"),
             models.Index(fields=["day", "employee_id", "metric"], name="insights_fig_emp"),
         ]
 
@@ -62,11 +62,19 @@ class CustomerScore(models.Model):
     revenue_90d = models.BigIntegerField(default=0)  # fen
 
     class Meta:
+        # Each list's order (selectors.BY_SCORE, BY_REVENUE) is an index per way of scoping it
+        # (whole company, a unit, an owner), so its top rows are read in order and never sorted;
+        # the one-person lists are partial indexes over those customers only.
         indexes = [
-            models.Index(fields=["day", "unit_path", "-score"], name="insights_score_unit"),
-            models.Index(fields=["day", "owner_id", "-score"], name="insights_score_owner"),
+            models.Index(fields=["day", "-score", "-revenue_90d", "customer_id"], name="insights_score_rank"),
+            models.Index(fields=["day", "unit_id", "-score", "-revenue_90d", "customer_id"], name="insights_score_unit_rank"),
+            models.Index(fields=["day", "owner_id", "-score", "-revenue_90d", "customer_id"], name="insights_score_owner_rank"),
+            models.Index(fields=["day", "-revenue_90d", "-score", "customer_id"], condition=models.Q(solo=True),
+                         name="insights_score_solo"),
+            models.Index(fields=["day", "unit_id", "-revenue_90d", "-score", "customer_id"], condition=models.Q(solo=True),
+                         name="insights_score_unit_solo"),
             models.Index(fields=["day", "customer_id"], name="insights_score_customer"),
-        ]
+        ]  # fmt: skip
 
     def __str__(self):
         return f"{self.customer_id}: {self.score}"
