@@ -117,9 +117,11 @@ def test_the_levels_page_and_an_upload_with_a_dry_run(company, make_customer, co
     c = make_customer(company.sales_a, name="导入会员")
     manager = console(company.manager_a)
     sheet = f"客户编号,积分,会员等级\n{c.pk},777,银卡\n".encode()
-    page = manager.post("/care/loyalty/", {"file": SimpleUploadedFile("pos.csv", sheet), "dry_run": "on"})
+    # The upload is the dry run (the worker checks every row); importing is the job page's button.
+    page = manager.post("/care/loyalty/", {"file": SimpleUploadedFile("pos.csv", sheet)}, follow=True)
     assert page.status_code == 200 and not LoyaltyAccount.objects.exists()
-    manager.post("/care/loyalty/", {"file": SimpleUploadedFile("pos.csv", sheet)})
+    assert 'data-count="would_create">1<' in page.content.decode()
+    manager.post(page.redirect_chain[-1][0])
     html = manager.get("/care/loyalty/").content.decode()
     assert "导入会员" in html.split('id="members"')[1] and "777" in html
     assert 'id="import"' not in console(company.sales_a).get("/care/loyalty/").content.decode()

@@ -8,7 +8,7 @@ from openpyxl import Workbook
 from custos.care import loyalty
 from custos.care.models import LoyaltyAccount, PointsEntry
 from custos.customers import contacts
-from custos.customers.models import CustomerContact
+from custos.customers.models import CustomerContact, ImportJob
 from custos.ledger.models import Entry
 
 
@@ -93,3 +93,81 @@ def test_xlsx_through_the_api(company, members, api):
     assert (lot.points, lot.remaining, lot.expires_on.isoformat()) == (800, 800, "2030-01-31")
     bad = client.post("/api/v1/care/loyalty/import", {"file": SimpleUploadedFile("pos.pdf", b"%PDF")})
     assert bad.status_code == 400 and bad.json()["error"] == "invalid"
+
+
+def _sheet(text: str, name: str = "pos.csv") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, text.encode("utf-8-sig"))
+
+
+def test_console_checks_then_imports_through_the_worker_with_progress(company, members, console):
+    a, b, _far = members
+    client = console(company.manager_a)
+    sheet = f"客户编号,积分,会员等级\n{a.pk},1500,金卡\n{b.pk},20,\n"
+    response = client.post("/care/loyalty/", {"file": _sheet(sheet)})
+    assert response.status_code == 302
+    job = ImportJob.objects.get(kind="points")
+    assert response["Location"] == f"/care/loyalty/import/{job.pk}/"
+    # The worker's dry run (immediate in the tests) counted every row and changed nothing.
+    assert (job.status, job.total, job.done) == ("checked", 2, 2)
+    assert job.report["would_create"] == 2 and job.report["error_count"] == 0
+    assert not PointsEntry.objects.exists()
+    page = client.get(f"/care/loyalty/import/{job.pk}/").content.decode()
+    assert 'data-count="would_create">2<' in page and 'id="import-run"' in page
+    assert client.post(f"/care/loyalty/import/{job.pk}/").status_code == 302
+    job.refresh_from_db()
+    assert (job.status, job.done, job.total, job.percent) == ("done", 2, 2, 100)
+    assert job.sheet_encrypted == ""  # the sheet is not kept once imported
+    acc = LoyaltyAccount.objects.get(customer=a)
+    assert (acc.balance, acc.level.code) == (1500, "gold")
+    progress = client.get(f"/care/loyalty/import/{job.pk}/progress/").content.decode()
+    assert 'data-status="done"' in progress and 'data-count="done">2<' in progress
+    assert "hx-get" not in progress  # nothing left to poll
+    # The same file again: same digest, same keys, nothing changes.
+    client.post("/care/loyalty/", {"file": _sheet(sheet)})
+    again = ImportJob.objects.filter(kind="points").order_by("-pk").first()
+    client.post(f"/care/loyalty/import/{again.pk}/")
+    assert LoyaltyAccount.objects.get(customer=a).balance == 1500
+    assert Entry.objects.filter(kind="loyalty.points_imported").count() == 2
+    # The job is its uploader's, and it is not a customers' import.
+    assert console(company.manager_b).get(f"/care/loyalty/import/{job.pk}/").status_code == 404
+    assert client.get(f"/customers/import/{job.pk}/").status_code == 404
+    assert f"/care/loyalty/import/{job.pk}/" not in client.get("/customers/import/").content.decode()
+
+
+def test_console_wrong_rows_offer_no_import_and_download_the_reasons(company, members, console):
+    a, _b, far = members
+    client = console(company.manager_a)
+    client.post("/care/loyalty/", {"file": _sheet(f"客户编号,积分\n{a.pk},100\n{far.pk},=1+1\n")})
+    job = ImportJob.objects.get(kind="points")
+    assert job.report["error_count"] == 1
+    page = client.get(f"/care/loyalty/import/{job.pk}/").content.decode()
+    assert 'id="import-run"' not in page and 'data-row="3"' in page
+    assert client.post(f"/care/loyalty/import/{job.pk}/").status_code in (302, 400)
+    job.refresh_from_db()
+    assert job.status == "checked" and not PointsEntry.objects.exists()
+    failed = client.get(f"/care/loyalty/import/{job.pk}/failed.csv").content.decode("utf-8-sig")
+    assert failed.splitlines()[1].startswith("3,") and "'=1+1" in failed
+    console(company.sales_a).post("/care/loyalty/", {"file": _sheet("客户编号,积分\n")})
+    assert ImportJob.objects.filter(kind="points").count() == 1  # a salesperson imports nothing
+
+
+def test_api_jobs_and_the_small_sheet_limit(company, members, api):
+    a, b, _far = members
+    client = api(company.manager_a).client
+    made = client.post(
+        "/api/v1/care/loyalty/imports", {"file": _sheet(f"customer_id,points\n{a.pk},70\n{b.pk},30\n")}
+    )
+    assert made.status_code == 201, made.content
+    job = made.json()
+    assert (job["status"], job["report"]["would_create"], job["total"]) == ("checked", 2, 2)
+    ran = client.post(f"/api/v1/care/loyalty/imports/{job['id']}/run")
+    assert ran.status_code == 202 and ran.json()["status"] == "done" and ran.json()["percent"] == 100
+    assert client.get(f"/api/v1/care/loyalty/imports/{job['id']}").json()["done"] == 2
+    assert LoyaltyAccount.objects.get(customer=b).balance == 30
+    other = api(company.manager_b).client.get(f"/api/v1/care/loyalty/imports/{job['id']}")
+    assert other.status_code == 404
+    again = client.post(f"/api/v1/care/loyalty/imports/{job['id']}/run")
+    assert again.status_code == 400
+    big = "customer_id,points\n" + "".join(f"{a.pk},{n}\n" for n in range(2001))
+    refused = client.post("/api/v1/care/loyalty/import?dry_run=true", {"file": _sheet(big)})
+    assert refused.status_code == 400 and "/api/v1/care/loyalty/imports" in refused.json()["message"]

@@ -9,14 +9,16 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
+from django.utils.translation import gettext as _
 from ninja import Field, File, Path, Query, Router, Schema, Status, UploadedFile
 
 from custos.api.auth import viewer
 from custos.care import greetings, key_accounts, loyalty, points_import, selectors, services
 from custos.care.models import GreetingTemplate, Holiday, LoyaltyLevel, LoyaltyProgram
-from custos.customers import importer
+from custos.core.errors import InvalidInput
+from custos.customers import importer, imports
 from custos.customers.api import WRITERS
-from custos.customers.schemas import BIGINT
+from custos.customers.schemas import BIGINT, ImportJobOut
 
 router = Router(tags=["care"])
 ObjId = Path(..., ge=1, le=BIGINT)
@@ -503,15 +505,61 @@ class ImportOut(Schema):
     errors: list[ImportRowError]
 
 
+SYNC_ROWS = 2000  # a larger sheet goes through an import job, checked and imported by the worker
+
+
 @router.post(
     "/loyalty/import",
     response=ImportOut,
     auth=WRITERS,
-    summary="Points and levels from a POS export (.csv or .xlsx); dry_run=true changes nothing",
+    summary="Points and levels from a small POS export (up to 2,000 rows) at once; dry_run=true changes nothing",
 )
 def import_points(request, file: File[UploadedFile], dry_run: bool = Query(False)):
     me = viewer(request)
     points_import.require(me)
     importer.check_upload(file.name, file.size)  # before reading it: the size limit holds
-    report = points_import.run_bytes(me, file.read(), file.name, dry_run=dry_run)
+    data = file.read()
+    header, rows = importer.read_bytes(data, file.name)
+    rows = list(rows)
+    if len(rows) > SYNC_ROWS:
+        raise InvalidInput(
+            _("A sheet of more than %(n)s rows goes through POST /api/v1/care/loyalty/imports.")
+            % {"n": SYNC_ROWS}
+        )
+    report = points_import.run(me, header, rows, digest=points_import.digest_of(data), dry_run=dry_run)
     return {"dry_run": dry_run, **report.summary()}
+
+
+@router.post(
+    "/loyalty/imports",
+    response={201: ImportJobOut},
+    auth=WRITERS,
+    summary="Upload a POS export of any size: the worker checks every row (the dry run); poll the job",
+)
+def points_job_upload(request, file: File[UploadedFile]):
+    me = viewer(request)
+    points_import.require(me)
+    importer.check_upload(file.name, file.size)
+    job = imports.upload(me, file.name, file.read(), kind=points_import.KIND)
+    return Status(201, imports.check(me, job.pk, {}, kind=points_import.KIND))
+
+
+@router.get(
+    "/loyalty/imports/{job_id}",
+    response=ImportJobOut,
+    summary="A points import of yours: the dry run's report, then the import's progress",
+)
+def points_job(request, job_id: int = ObjId):
+    return imports.get_job(viewer(request), job_id, kind=points_import.KIND)
+
+
+@router.post(
+    "/loyalty/imports/{job_id}/run",
+    response={202: ImportJobOut},
+    auth=WRITERS,
+    summary="Import a checked, error-free points sheet in the background; poll the job for progress",
+)
+def points_job_run(request, job_id: int = ObjId):
+    me = viewer(request)
+    points_import.require(me)
+    return Status(202, imports.queue(me, job_id, kind=points_import.KIND))

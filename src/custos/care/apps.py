@@ -21,3 +21,7 @@ class CareConfig(AppConfig):
         from custos.care import words
 
         words.register()
+        # POS points sheets go through the customers' import jobs (dry run and progress in the worker).
+        from custos.care import points_import
+
+        points_import.register_sheet()

@@ -7,6 +7,10 @@ or mobile number (会员手机, found through the contacts' blind index, never d
 says, by row, what would change and what is wrong; a sheet with a wrong row imports nothing.
 Each row brings the balance to the sheet's figure with one entry for the difference, under a key
 made of the file's digest and the row, so importing the same file again changes nothing.
+
+From the console and the API a sheet goes through the customers' import jobs (customers.imports,
+kind "points", registered in CareConfig.ready): kept encrypted, checked and imported by the worker,
+the page polling its progress. The CLI reads and imports the file itself, with a progress bar.
 """
 
 import hashlib
@@ -49,6 +53,7 @@ class Planned:
 
 @dataclass
 class Report:
+    columns: dict[str, str] = field(default_factory=dict)
     rows: list[Planned] = field(default_factory=list)
     errors: list[tuple[int, str]] = field(default_factory=list)
     imported: int = 0
@@ -61,6 +66,20 @@ class Report:
             "unchanged": self.unchanged,
             "errors": [{"row": n, "message": m} for n, m in self.errors],
         }
+
+
+def job_summary(report: Report) -> dict:
+    """The report as an import job keeps it (customers.imports): rows to write, errors by row."""
+    return {
+        "would_create": len(report.rows),
+        "duplicate_count": 0,
+        "error_count": len(report.errors),
+        "duplicates": [],
+        "errors": [{"row": n, "message": m} for n, m in report.errors[:SHOWN]],
+    }
+
+
+SHOWN = 200
 
 
 def _columns(header: list[str]) -> dict[str, str]:
@@ -86,19 +105,25 @@ def require(actor: Employee) -> None:
         raise Forbidden(_("Only managers and executives import points."))
 
 
+def columns(actor: Employee, header: list[str], _mapping=None) -> dict[str, str]:
+    require(actor)
+    return _columns(header)
+
+
 def plan(
-    actor: Employee, header: list[str], rows, *, progress: Callable[[int], None] | None = None
+    actor: Employee, header: list[str], rows, _mapping=None, progress: Callable[[int], None] | None = None
 ) -> Report:
+    """What the sheet would change, row by row, changing nothing; `progress(1)` after each row."""
     require(actor)
     columns = _columns(header)
     levels = {lv.code.lower(): lv.code for lv in LoyaltyLevel.objects.all()}
     levels.update({lv.name.lower(): lv.code for lv in LoyaltyLevel.objects.all()})
     reach = scope.customers_in_reach(actor)
-    report = Report()
+    report = Report(columns=columns)
     seen: dict[int, int] = {}
-    for i, row in enumerate(rows, start=1):
-        if progress and i % 500 == 0:
-            progress(i)
+    for row in rows:
+        if progress:
+            progress(1)
         v = {k: row.values.get(col, "").strip() for k, col in columns.items()}
         try:
             customer_id = _customer(v, reach)
@@ -172,6 +197,19 @@ def run(
     report = plan(actor, header, rows)
     if dry_run or report.errors:
         return report
+    return apply(actor, report, digest=digest, progress=progress)
+
+
+def apply(
+    actor: Employee,
+    report: Report,
+    *,
+    digest: str,
+    progress: Callable[[int, int], None] | None = None,
+    after_batch: Callable[[int], None] | None = None,
+) -> Report:
+    """Write a planned sheet, BATCH rows per transaction; `after_batch(rows)` inside each one
+    (an import job counts its progress there), `progress(done, total)` after its commit."""
     customers = {
         c.pk: c for c in scope.customers_in_reach(actor).filter(pk__in=[p.customer_id for p in report.rows])
     }
@@ -191,6 +229,8 @@ def run(
                     report.imported += 1
                 else:
                     report.unchanged += 1
+            if after_batch:
+                after_batch(len(report.rows[start : start + BATCH]))
         if progress:
             progress(min(start + BATCH, total), total)
     return report
@@ -204,6 +244,27 @@ def run_bytes(actor: Employee, data: bytes, filename: str, *, dry_run: bool, pro
     importer.check_upload(filename, len(data))
     header, rows = importer.read_bytes(data, filename)
     return run(actor, header, rows, digest=digest_of(data), dry_run=dry_run, progress=progress)
+
+
+def run_job(job, report: Report, after_batch: Callable[[int], None]) -> None:
+    """The worker's import of a checked job: the keys are the file's digest and rows, as from the CLI."""
+    from custos.customers import imports
+
+    apply(job.created_by, report, digest=digest_of(imports.sheet_bytes(job)), after_batch=after_batch)
+
+
+def register_sheet() -> None:
+    from custos.customers import imports
+
+    imports.register_sheet(
+        KIND,
+        imports.Sheet(
+            columns=columns, plan=plan, summary=job_summary, run=run_job, size=lambda report: len(report.rows)
+        ),
+    )
+
+
+KIND = "points"
 
 
 def run_file(actor: Employee, path: str, *, dry_run: bool, progress=None) -> Report:

@@ -7,8 +7,10 @@ from datetime import date
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from custos.care import greetings as greeting_services
@@ -26,7 +28,7 @@ from custos.care.scope import employees_in_reach
 from custos.console.decorators import console_view
 from custos.core.errors import InvalidInput
 from custos.core.query import whole_or_none
-from custos.customers import importer
+from custos.customers import importer, imports
 from custos.org.models import Role
 
 MANAGERS = (Role.MANAGER, Role.EXECUTIVE, Role.ADMIN)
@@ -214,19 +216,18 @@ def redeem(request, customer_id):
 
 @console_view
 def loyalty_page(request):
+    """Levels and members; a POS sheet uploaded here is checked and imported by the worker as an
+    import job of the customers' kind (customers.imports), its page showing the progress."""
     me = request.viewer
-    report = None
     if request.method == "POST":
         upload = request.FILES.get("file")
         if upload is None:
             raise InvalidInput(_("Choose a file."))
         points_import.require(me)
-        importer.check_upload(upload.name, upload.size)
-        dry_run = request.POST.get("dry_run") == "on"
-        report = points_import.run_bytes(me, upload.read(), upload.name, dry_run=dry_run)
-        report.dry_run = dry_run
-        if not dry_run and not report.errors:
-            messages.success(request, _("Imported: %(n)s members.") % {"n": report.imported})
+        importer.check_upload(upload.name, upload.size)  # before reading: the size limit holds
+        job = imports.upload(me, upload.name, upload.read(), kind=points_import.KIND)
+        imports.check(me, job.pk, {}, kind=points_import.KIND)
+        return redirect("care:points_job", job_id=job.pk)
     members = (
         LoyaltyAccount.objects.filter(
             customer__in=scope.customers_in_reach(me).values("pk"), level__isnull=False
@@ -234,11 +235,57 @@ def loyalty_page(request):
         .select_related("customer", "level")
         .order_by("-level__rank", "-balance")[:100]
     )
+    may_import = me.role in points_import.IMPORTERS
     context = {
         "levels": LoyaltyLevel.objects.order_by("rank"),
         "program": LoyaltyProgram.get(),
         "members": members,
-        "report": report,
-        "may_import": me.role in points_import.IMPORTERS,
+        "may_import": may_import,
+        "jobs": imports.recent_jobs(me, 5, kind=points_import.KIND) if may_import else [],
     }
     return render(request, "care/loyalty.html", context)
+
+
+def _points_job_context(job):
+    return {
+        "job": job,
+        "progress_url": reverse("care:points_progress", args=[job.pk]),
+        "done_url": reverse("care:loyalty"),
+    }
+
+
+@console_view
+def points_job(request, job_id: int):
+    """A POS sheet's dry run (errors by row), the button to import it, then its progress."""
+    me = request.viewer
+    job = imports.get_job(me, job_id, kind=points_import.KIND)
+    if request.method == "POST":
+        imports.queue(me, job.pk, kind=points_import.KIND)
+        return redirect("care:points_job", job_id=job.pk)
+    return render(request, "care/points_job.html", _points_job_context(job))
+
+
+@console_view
+def points_failed(request, job_id: int):
+    """The rows the dry run refused, each with its number and why, to fix and upload again."""
+    job = imports.get_job(request.viewer, job_id, kind=points_import.KIND)
+    header, rows = imports.failed_rows(job)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="points-{job.pk}-failed.csv"'
+    response.write("\ufeff")
+    out = csv.writer(response)
+    out.writerow([_("Row"), _("Why"), *header])
+    # A cell starting with = + - @ would be a formula in Excel: kept as text.
+    out.writerows([[("'" + c) if c[:1] in "=+-@" else c for c in row] for row in rows])
+    return response
+
+
+@never_cache
+@console_view
+def points_progress(request, job_id: int):
+    """What the job page polls (htmx) while the worker checks or imports."""
+    job = imports.get_job(request.viewer, job_id, kind=points_import.KIND)
+    response = render(request, "customers/_import_progress.html", _points_job_context(job))
+    if request.htmx and job.status in ("uploaded", "checked"):
+        response["HX-Refresh"] = "true"  # the dry run is done: the page reloads to show its report
+    return response
