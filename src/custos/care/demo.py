@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from django.utils import timezone
 
 from custos.care import greetings, key_accounts, loyalty, services
-from custos.care.models import ContactTask, KeyAccountPlan
+from custos.care.models import ContactTask
 from custos.customers.models import Customer
 from custos.org.models import Employee
 
@@ -80,23 +80,21 @@ def build(seed: int) -> dict:
     asked = ("客户要求今天回电，想了解会员积分", "约好今天确认改衣是否满意", "客户问新款到货时间")
     for c, note in zip(key[3:6], asked, strict=False):
         services.add_task(actor=desk, customer_id=c.pk, due_on=today, note=note)
-    services._make_tasks(  # the demo's past: a regular add_task refuses a day gone by
-        [
-            {
-                "customer": c,
-                "kind": ContactTask.Kind.RETURN_VISIT,
-                "due_on": today - timedelta(days=2),
-                "key": f"demo:{c.pk}",
-                "note": "上周未接通",
-            }
-            for c in key[6:8]
-        ],
-        actor=desk,
-    )
+    # Asked for three days ago, for the day before yesterday: the desk has not called yet.
+    for c in key[6:8]:
+        services.add_task(
+            actor=desk,
+            customer_id=c.pk,
+            due_on=today - timedelta(days=2),
+            note="上周未接通",
+            today=today - timedelta(days=3),
+        )
 
     plans = 0
     for i, c in enumerate(key[:3]):
         visitor = (store1, c.owner, region1 or store1)[i]
+        # The first plan was made a month ago for a visit five days ago, which was not made:
+        # it shows on the managers' page as overdue.
         plan = key_accounts.create_plan(
             actor=store1 if visitor != region1 else region1,
             customer_id=c.pk,
@@ -104,14 +102,13 @@ def build(seed: int) -> dict:
             every_days=(30, 14, 60)[i],
             gifts=("中秋礼盒", "生日鲜花", "新年台历")[i],
             events=("新品品鉴会", "", "年度客户答谢会")[i],
-            first_visit_on=today + timedelta(days=(10, 2, 20)[i]),
+            first_visit_on=today + timedelta(days=(-5, 2, 20)[i]),
+            today=today - timedelta(days=30) if i == 0 else None,
         )
         if i == 0:
             key_accounts.record_visit(
                 actor=store1, plan_id=plan.pk, kind="gift", note="送去中秋礼盒，老板很高兴"
             )
-            # The visit planned for five days ago was not made: it shows on the managers' page.
-            KeyAccountPlan.objects.filter(pk=plan.pk).update(next_visit_on=today - timedelta(days=5))
         plans += 1
     key_accounts.send_reminders()
     templates = (

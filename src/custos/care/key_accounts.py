@@ -76,7 +76,9 @@ def create_plan(
     events: str = "",
     remind_days: int = 3,
     first_visit_on: date | None = None,
+    today: date | None = None,
 ) -> KeyAccountPlan:
+    """A plan from `today` (by default today; the demo plays days gone by), its first visit then or later."""
     _require_planner(actor)
     customer = _reachable_customer(actor, customer_id)
     visitor = scope.employees_in_reach(actor).filter(pk=visitor_id).first()
@@ -89,7 +91,7 @@ def create_plan(
         raise InvalidInput(_("Days between visits must be between 1 and 730."))
     if not 0 <= remind_days <= 60:
         raise InvalidInput(_("Remind between 0 and 60 days before."))
-    today = timezone.localdate()
+    today = today or timezone.localdate()
     first = first_visit_on or today + timedelta(days=every_days)
     if first < today:
         raise InvalidInput(_("The day is in the past."))

@@ -5,11 +5,12 @@ naming that fact, so the nightly job and the hooks may run any number of times a
 once; their ledger entries carry the same key as source_id and are deduplicated the same way.
 """
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import F, Max, Q
+from django.db.models.functions import Mod
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -257,6 +258,53 @@ def first_visit_day(customer: Customer, every: int, today: date) -> date:
     return start + timedelta(days=(customer.pk - start.toordinal()) % every)
 
 
+def _start_of(day: date):
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def _return_visits_due(grade: str, every: int, today: date, horizon: date):
+    """(customer id, unit id, due day) of the grade's active customers whose return visit falls
+    due by the horizon and who have no open one. The database narrows the rows down (a slot of the
+    id modulo the cadence for those never called back, the last visit's day for the others), so a
+    night reads the customers due, not every customer of the grade."""
+    open_ids = ContactTask.objects.filter(
+        kind=ContactTask.Kind.RETURN_VISIT, status=ContactTask.Status.OPEN
+    ).values("customer_id")
+    done = ContactTask.objects.filter(kind=ContactTask.Kind.RETURN_VISIT, status=ContactTask.Status.DONE)
+    live = Customer.objects.filter(grade=grade, status=Customer.Status.ACTIVE).exclude(pk__in=open_ids)
+    # Never called back: first due on the day whose ordinal matches the id modulo the cadence
+    # (first_visit_day). The shift keeps the dividend positive, so every database's MOD agrees.
+    shift = (today.toordinal() // every + 1) * every - today.toordinal()
+    fresh = (
+        live.exclude(pk__in=done.values("customer_id"))
+        .annotate(slot=Mod(F("pk") + shift, every))
+        .filter(Q(slot__lte=(horizon - today).days) | Q(created_at__gte=_start_of(today)))
+        .values_list("pk", "unit_id", "created_at")
+    )
+    for pk, unit_id, created_at in fresh.iterator(chunk_size=5000):
+        start = max(today, timezone.localdate(created_at))
+        due = start + timedelta(days=(pk - start.toordinal()) % every)
+        if due <= horizon:
+            yield pk, unit_id, due
+    # Called back before: due a cadence after the last finished visit.
+    called = (
+        done.filter(customer__in=live.values("pk"))
+        .values("customer_id", "customer__unit_id")
+        .annotate(last=Max("done_at"))
+        .filter(last__lt=_start_of(horizon - timedelta(days=every - 1)))
+        .values_list("customer_id", "customer__unit_id", "last")
+    )
+    for pk, unit_id, last in called.iterator(chunk_size=5000):
+        due = timezone.localdate(last) + timedelta(days=every)
+        if due <= horizon:
+            yield pk, unit_id, due
+
+
+def _stub(pk: int, unit_id: int) -> Customer:
+    # What a task and its ledger entry need of a customer, without reading the whole row.
+    return Customer(pk=pk, unit_id=unit_id)
+
+
 def generate_due_tasks(*, today: date | None = None) -> dict:
     """The nightly job: return visits by cadence and call-backs after purchases, due within the
     horizon. Safe to run again: a task's key names the fact it comes from."""
@@ -266,33 +314,14 @@ def generate_due_tasks(*, today: date | None = None) -> dict:
     for grade, every in cadence().items():
         if every <= 0:
             continue
-        live = Customer.objects.filter(grade=grade, status=Customer.Status.ACTIVE)
-        # A customer with an open return visit waits for it; otherwise the next one falls due a
-        # cadence after the last finished one (or after the record began).
-        open_ids = ContactTask.objects.filter(
-            kind=ContactTask.Kind.RETURN_VISIT, status=ContactTask.Status.OPEN
-        ).values("customer_id")
-        last_done = (
-            ContactTask.objects.filter(kind=ContactTask.Kind.RETURN_VISIT, status=ContactTask.Status.DONE)
-            .values("customer_id")
-            .annotate(last=Max("done_at"))
-        )
-        done_at = {r["customer_id"]: r["last"] for r in last_done.filter(customer__grade=grade)}
         batch = []
-        for customer in live.exclude(pk__in=open_ids).select_related("unit").iterator(chunk_size=2000):
-            last = done_at.get(customer.pk)
-            if last is not None:
-                due = timezone.localdate(last) + timedelta(days=every)
-            else:
-                due = first_visit_day(customer, every, today)
-            if due > horizon:
-                continue
+        for pk, unit_id, due in _return_visits_due(grade, every, today, horizon):
             batch.append(
                 {
-                    "customer": customer,
+                    "customer": _stub(pk, unit_id),
                     "kind": ContactTask.Kind.RETURN_VISIT,
                     "due_on": due,
-                    "key": f"return:{customer.pk}:{due.isoformat()}",
+                    "key": f"return:{pk}:{due.isoformat()}",
                 }
             )
             if len(batch) >= 1000:
@@ -301,18 +330,18 @@ def generate_due_tasks(*, today: date | None = None) -> dict:
         counts["return_visit"] += len(_make_tasks(batch))
     purchases = Purchase.objects.filter(
         purchased_on__gte=today - timedelta(days=PURCHASE_LOOKBACK_DAYS),
+        purchased_on__lte=horizon - timedelta(days=AFTER_PURCHASE_DAYS),
         customer__status=Customer.Status.ACTIVE,
-    ).select_related("customer")
+    ).values_list("pk", "customer_id", "customer__unit_id", "purchased_on", "product")
     batch = [
         {
-            "customer": p.customer,
+            "customer": _stub(customer_id, unit_id),
             "kind": ContactTask.Kind.AFTER_PURCHASE,
-            "due_on": max(p.purchased_on + timedelta(days=AFTER_PURCHASE_DAYS), today),
-            "key": f"purchase:{p.pk}",
-            "note": p.product,
+            "due_on": max(on + timedelta(days=AFTER_PURCHASE_DAYS), today),
+            "key": f"purchase:{pk}",
+            "note": product,
         }
-        for p in purchases.iterator(chunk_size=2000)
-        if p.purchased_on + timedelta(days=AFTER_PURCHASE_DAYS) <= horizon
+        for pk, customer_id, unit_id, on, product in purchases.iterator(chunk_size=5000)
     ]
     for start in range(0, len(batch), 1000):
         counts["after_purchase"] += len(_make_tasks(batch[start : start + 1000]))
@@ -502,13 +531,16 @@ def resolve(*, actor: Employee, task_id: int, note: str) -> ContactTask:
     return task
 
 
-def add_task(*, actor: Employee, customer_id: int, due_on: date, note: str = "") -> ContactTask:
-    """A return visit someone asks for by hand (a manager, or the desk for itself)."""
+def add_task(
+    *, actor: Employee, customer_id: int, due_on: date, note: str = "", today: date | None = None
+) -> ContactTask:
+    """A return visit someone asks for by hand (a manager, or the desk for itself). `today` is the
+    day it is asked on, as the nightly job's (the demo plays days gone by); by default, today."""
     policy.require_writer(actor)
     customer = _reachable_customer(actor, customer_id)
     if actor.role not in (Role.SERVICE, *MANAGER_ROLES):
         raise Forbidden(_("Only the service desk and managers plan return visits."))
-    if due_on < timezone.localdate():
+    if due_on < (today or timezone.localdate()):
         raise InvalidInput(_("The day is in the past."))
     with transaction.atomic():
         n = ContactTask.objects.filter(customer=customer).count()
