@@ -4,9 +4,11 @@ import pytest
 
 from custos.alerts import services as alert_services
 from custos.alerts.models import Delivery
-from custos.insights import report, rollup
+from custos.insights import charts, report, rollup, selectors
 from custos.insights.models import CustomerScore
 from custos.ledger.models import Entry
+
+from . import pdfread
 
 pytestmark = pytest.mark.django_db
 
@@ -73,10 +75,57 @@ def test_pages_tables_and_csv_in_chinese(shop, console):
     assert client.get("/insights/nothing/").status_code == 404
 
 
-def test_weekly_pdf(shop, console):
+def _drawn(panel):
+    rows = panel.rows[: charts.MAX_CATEGORIES]
+    return [[charts.number(r[i]) for r in rows] for i in panel.series]
+
+
+@pytest.mark.parametrize("who", ["executive", "manager_a"])
+def test_weekly_pdf_carries_each_chart_and_its_table(shop, console, who):
     rollup.build()
-    pdf = console(shop.executive).get("/insights/report.pdf")
-    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF") and len(pdf.content) > 2000
+    viewer = getattr(shop, who)
+    response = console(viewer).get("/insights/report.pdf")
+    assert response.status_code == 200 and response.content.startswith(b"%PDF")
+    pdf = response.content
+    panels = selectors.dashboard_for(viewer, selectors.default_dashboard(viewer))["panels"]
+    drawn = [p for p in panels if p.chart != "none" and p.rows]
+    assert {p.chart for p in drawn} == {"bar", "line", "stacked"}
+    # Every non-zero figure of a bar chart is one bar (a zero draws none); each line one polyline.
+    bars = sum(1 for p in drawn if p.chart != "line" for s in _drawn(p) for v in s if v)
+    assert bars > 0 and len(pdfread.bars(pdf)) == bars
+    lines = [len(p.rows[: charts.MAX_CATEGORIES]) for p in drawn if p.chart == "line" for _s in p.series]
+    points = pdfread.polylines(pdf)
+    assert all(points.count(n) >= lines.count(n) for n in set(lines) if n > 2)
+    text = "\n".join(pdfread.texts(pdf))
+    for p in panels:
+        assert p.title in text
+        for row in p.rows[: report.PDF_ROWS]:
+            assert str(row[0]) in text  # the table's rows (and the charts' axes)
+    for p in drawn:
+        for s in p.series:
+            assert str(p.columns[s]) in text  # each series named in its chart's legend
+    assert "客户" in text  # Chinese, in the CID font
+
+
+def test_pdf_bars_stand_in_proportion_to_the_figures():
+    from reportlab.graphics import renderPDF
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+
+    from custos.insights.selectors import Panel
+
+    if report.CJK_FONT not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(UnicodeCIDFont(report.CJK_FONT))
+    panel = Panel(id="p", title="t", columns=["员工", "中位数", "九十分位"], series=[1, 2],
+                  rows=[["张三", 30, "—"], ["李四", 60, 15], ["王五", 0, 45]])  # fmt: skip
+    pdf = renderPDF.drawToString(charts.drawing(panel, 500, report.CJK_FONT))
+    heights = [h for _x, _y, _w, h in pdfread.bars(pdf)]
+    assert len(heights) == 4  # "—" and 0 draw nothing
+    assert sorted(round(h / min(heights), 3) for h in heights) == [1, 2, 3, 4]
+    assert {"张三", "李四", "王五", "中位数", "九十分位"} <= set(pdfread.texts(pdf))
+    assert (
+        charts.drawing(Panel(id="n", title="t", columns=["a"], rows=[["x"]], chart="none"), 500, "x") is None
+    )
 
 
 def test_weekly_summary_goes_once_to_each_units_own_webhooks(shop):
