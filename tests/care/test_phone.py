@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from custos.care import greetings, key_accounts, loyalty, services
 from custos.care.models import ContactTask
+from custos.customers import imports
 from custos.customers.models import Purchase
 from tests.conftest import PASSWORD
 
@@ -68,12 +69,17 @@ def test_care_pages_fit_a_phone(company, make_customer, phone):
     )
     Purchase.objects.create(customer=c, product="羊毛大衣", amount=Decimal(1299), purchased_on=today)
     loyalty.earn_for_purchases()
+    # A POS sheet checked by the worker, one row wrong: its job page lists the error.
+    sheet = f"客户编号,积分,会员等级\n{c.pk},1500,银卡\n99999999,12,钻石会员级别非常长的名字\n"
+    job = imports.upload(company.manager_a, "收银系统导出-2026年12月.csv", sheet.encode(), kind="points")
+    imports.check(company.manager_a, job.pk, {}, kind="points")
     pages = {
         "manager_a": [
             "/care/",
             "/care/key-accounts/",
             "/care/greetings/",
             "/care/loyalty/",
+            f"/care/loyalty/import/{job.pk}/",
             f"/care/customers/{c.pk}/lines/",
             f"/customers/{c.pk}/",
         ],
