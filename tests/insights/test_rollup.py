@@ -10,12 +10,13 @@ from django.utils import timezone
 
 from custos.access.scope import scope_of
 from custos.alerts.models import Alert
-from custos.archive.models import Message
+from custos.archive.models import ExternalContact, Message
 from custos.care.selectors import people_by_customer
 from custos.customers.models import Customer, Feedback, Purchase
 from custos.insights import rollup, scoring, selectors
 from custos.insights.models import CustomerScore, Figure
 from custos.ledger.models import Entry
+from custos.ledger.services import Event, append_batch
 from custos.org.models import Employee, Unit
 
 pytestmark = pytest.mark.django_db
@@ -61,6 +62,51 @@ def test_solo_customers_are_those_nobody_else_knows(shop):
     # The service desk wrote to three of store A's customers: they are not solo.
     assert not solo & {c.pk for c in shop.customers[:5:2]}
     assert solo
+
+
+def test_staff_in_a_customers_group_chat_make_them_known_to_two(shop):
+    """A colleague (by any key a source names staff with) or the company's observer account in a
+    live group with the customer counts as a second person; the owner alone, a dismissed group or
+    a member nobody can match does not."""
+    rollup.build()
+    solo = list(CustomerScore.objects.filter(solo=True).order_by("customer_id"))
+    by_owner = defaultdict(list)
+    for s in solo:
+        by_owner[s.owner_id].append(s.customer_id)
+    owner = max(by_owner, key=lambda o: len(by_owner[o]))
+    c = by_owner[owner][:7]
+    assert len(c) == 7
+    peer = Employee.objects.exclude(pk=owner).filter(role="sales").first()
+    now = timezone.now()
+
+    def group(key, members, observed=False):
+        return Event(kind="group.created", payload={"group": key, "name": key, "members": members, "has_company_observer": observed},
+                     actor_id=owner, unit_id=shop.store_a.pk, source="test-insights", source_id=f"g-{key}", occurred_at=now)  # fmt: skip
+
+    contact = [{"contact": f"twx-{cid}"} for cid in c]
+    owner_key = Employee.objects.get(pk=owner).employee_no
+    append_batch([
+        group("with-peer-no", [contact[0], {"employee": owner_key}, {"employee": peer.employee_no}]),
+        group("with-peer-id", [contact[1], {"employee": peer.pk}]),
+        group("with-peer-username", [contact[2], {"employee": peer.user.username}]),
+        group("observed", [contact[3], {"employee": "wecom-observer-not-linked"}], observed=True),
+        group("owner-only", [contact[4], {"employee": owner_key}]),
+        group("stranger", [contact[5], {"employee": "nobody-we-know"}]),
+        group("dismissed", [contact[6], {"employee": peer.employee_no}]),
+        Event(kind="group.dismissed", payload={"group": "dismissed"}, actor_id=owner, unit_id=shop.store_a.pk,
+              source="test-insights", source_id="g-dismissed-end", occurred_at=now),
+    ])  # fmt: skip
+    assert set(ExternalContact.objects.filter(external_id__in=[x["contact"] for x in contact]).values_list("customer_id", flat=True)) == set(c)  # fmt: skip
+    rollup.build()
+    now_solo = set(CustomerScore.objects.filter(solo=True).values_list("customer_id", flat=True))
+    assert not now_solo & set(c[:4])
+    assert set(c[4:]) <= now_solo
+    assert now_solo == {s.customer_id for s in solo} - set(c[:4])
+    store = Employee.objects.get(pk=owner).unit_id
+    assert (
+        sum(f.value for f in Figure.objects.filter(metric="solo", unit_id=store, employee_id=owner))
+        == len(by_owner[owner]) - 4
+    )
 
 
 def _brute_reasons(c, now):

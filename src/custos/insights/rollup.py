@@ -5,6 +5,7 @@ replaced in one transaction: a rebuild is idempotent and the dashboards never se
 What every figure means is in docs/insights.md; churn weights and reasons are in scoring.py.
 """
 
+import json
 import statistics
 import time
 from collections import defaultdict
@@ -17,7 +18,7 @@ from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
 from custos.alerts.models import Alert
-from custos.archive.models import Conversation, Message
+from custos.archive.models import Conversation, ExternalContact, Group, Message
 from custos.care.selectors import people_by_customer
 from custos.customers.models import Customer, Feedback, FollowUp, Purchase
 from custos.handover.models import Plan, PlanMove
@@ -309,7 +310,8 @@ def _walk_recent_messages(now: datetime) -> _Walk:
 
 def _solo(customers) -> set[int]:
     """Customers whose only relationship is their owner: nobody else chats with them, follows
-    them on WeCom, or holds a responsibility for them (care's service desk, a manager)."""
+    them on WeCom, shares a WeCom group chat with them (_group_staff), or holds a responsibility
+    for them (care's service desk, a manager)."""
     others: dict[int, set[int]] = defaultdict(set)
     for cid, emp in (
         Conversation.objects.filter(customer_id__isnull=False, messages__gt=0).order_by().values_list("customer_id", "employee_id").distinct()
@@ -321,9 +323,88 @@ def _solo(customers) -> set[int]:
     ).values_list("customer_id", "userid"):
         if userid in member:
             others[cid].add(member[userid])
+    for cid, staff in _group_staff().items():
+        others[cid] |= staff
     candidates = [cid for cid, (owner, _u, _c) in customers.items() if not (others.get(cid, set()) - {owner})]
     held = people_by_customer(candidates) if candidates else {}
     return {cid for cid in candidates if not (held.get(cid, set()) - {customers[cid][0]})}
+
+
+OBSERVER = 0  # a company observer in a customer's group whom no employee record matches
+
+
+def _group_staff() -> dict[int, set[int]]:
+    """Customers in a live WeCom group chat with staff: customer → the staff in it. A colleague the
+    owner brought into the customer's group, or the company's observer account, is a second person
+    who knows them; a group dismissed since (a `group.dismissed` entry) no longer counts."""
+    dismissed = {_payload(p).get("group") for p in Entry.objects.filter(kind="group.dismissed").values_list("payload", flat=True)}  # fmt: skip
+    groups = {
+        pk: (members, observed)
+        for pk, key, members, observed in Group.objects.values_list("pk", "group_key", "members", "has_company_observer")
+        if key not in dismissed and members
+    }  # fmt: skip
+    if not groups:
+        return {}
+    # Staff who hold a conversation of the group (each device reports its own) are in it too.
+    in_group: dict[int, set[int]] = defaultdict(set)
+    for group_id, employee_id in (
+        Conversation.objects.filter(group_id__isnull=False).order_by().values_list("group_id", "employee_id").distinct()
+    ):  # fmt: skip
+        in_group[group_id].add(employee_id)
+    contacts, staff_keys = set(), set()
+    for members, _observed in groups.values():
+        for m in members:
+            if isinstance(m, dict):
+                if m.get("contact"):
+                    contacts.add(str(m["contact"]))
+                if m.get("employee") not in (None, ""):
+                    staff_keys.add(str(m["employee"]))
+    customer_of: dict[str, int] = {}
+    ordered = sorted(contacts)
+    for i in range(0, len(ordered), BATCH):
+        customer_of.update(
+            ExternalContact.objects.filter(external_id__in=ordered[i : i + BATCH], customer_id__isnull=False).values_list(
+                "external_id", "customer_id"
+            )
+        )  # fmt: skip
+    employee_of = _employee_keys(staff_keys)
+    out: dict[int, set[int]] = defaultdict(set)
+    for pk, (members, observed) in groups.items():
+        staff = set(in_group.get(pk, ()))
+        staff |= {
+            employee_of[str(m["employee"])]
+            for m in members
+            if isinstance(m, dict) and str(m.get("employee")) in employee_of
+        }
+        if observed:
+            staff.add(OBSERVER)
+        if not staff:
+            continue
+        for m in members:
+            cid = customer_of.get(str(m.get("contact"))) if isinstance(m, dict) and m.get("contact") else None
+            if cid is not None:
+                out[cid] |= staff
+    return out
+
+
+def _employee_keys(keys: set[str]) -> dict[str, int]:
+    """A group member's employee key → employee id. Sources name staff by employee number (WeCom,
+    once the member is linked), WeCom userid (not yet linked), username (devices) or id."""
+    keys_list = sorted(keys)
+    found: dict[str, int] = {}
+    found.update((str(pk), pk) for pk in Employee.objects.filter(pk__in=[int(k) for k in keys_list if k.isdigit()]).values_list("pk", flat=True))  # fmt: skip
+    found.update(Employee.objects.filter(user__username__in=keys_list).values_list("user__username", "pk"))
+    found.update(MemberLink.objects.filter(userid__in=keys_list, employee__isnull=False).values_list("userid", "employee_id"))  # fmt: skip
+    found.update(Employee.objects.filter(employee_no__in=keys_list).values_list("employee_no", "pk"))
+    return found
+
+
+def _payload(raw) -> dict:
+    try:
+        value = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _conversations(fig: _Figures, now: datetime, employees) -> None:
