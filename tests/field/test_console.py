@@ -91,7 +91,10 @@ def test_the_route_page_draws_the_day_on_a_plain_map(field, phone, console):
         re.search(r'<script id="route-data" type="application/json">(.*?)</script>', page, re.S).group(1)
     )
     assert len(data["visits"]) == len(field.sites) and len(data["track"]) > 20
-    assert {s["name"].split(" · ")[0] for s in data["sites"]} == {s.customer.name for s in field.shops}
+    # Each site labelled with its customer's name (once: "门店客户1门店", not "门店客户1 · 门店客户1门店").
+    names = {s.customer.name for s in field.shops}
+    assert {next(n for n in names if n in s["name"]) for s in data["sites"]} == names
+    assert all(s["name"].count(s["name"][:5]) == 1 for s in data["sites"])
     assert all(113 < p[0] < 114 and 23 < p[1] < 24 for p in data["track"])  # lon, lat
     assert console(field.company.manager_b).get(f"/field/route/{sales.pk}/").status_code == 404
 

@@ -18,11 +18,22 @@ from custos.core.errors import Forbidden, InvalidInput
 from custos.devices import services
 
 MAX_BODY = 256 * 1024
+# What a phone's programmer needs to sign, in the OpenAPI of every signed route (devices and field).
+SIGNING_HELP = (
+    "Signed like /api/v1/ingest (custos.archive.signing): `Authorization: Bearer <device token>`, "
+    "`X-Custos-Timestamp` (Unix seconds, within 300 s of the server's clock), `X-Custos-Nonce` "
+    "(16-64 characters of [A-Za-z0-9_-], never twice for a token) and `X-Custos-Signature`: hex "
+    'HMAC-SHA256(signing secret, METHOD + "\\n" + PATH?QUERY + "\\n" + TIMESTAMP + "\\n" + NONCE + '
+    '"\\n" + hex SHA-256(body)). A bad signature, a stale clock or a nonce seen before: 401 with the '
+    "reason; a person's or a connector's token: 403. The token and secret come from "
+    "POST /api/v1/devices/agent/enrol (docs/devices.md)."
+)
 SIGNED = {
+    "description": SIGNING_HELP,
     "parameters": [
         {"in": "header", "name": h, "required": True, "schema": {"type": "string"}}
         for h in ("Authorization", "X-Custos-Timestamp", "X-Custos-Nonce")
-    ]
+    ],
 }
 
 

@@ -172,11 +172,16 @@ def _device_page(request, device: Device, **extra):
         may_manage = True
     except DomainError:
         may_manage = False
+    allowed = (
+        set(row.compliance.revision.rules.get("allowed_apps") or []) if row.compliance.revision else set()
+    )
+    outside = [a for a in row.device.installed_apps if allowed and a not in allowed][:5]
     return render(
         request,
         "devices/device.html",
         {
             "row": row,
+            "outside_apps": outside if row.device.state == Device.State.ENROLLED else [],
             "device": row.device,
             "history": history,
             "may_manage": may_manage,

@@ -24,6 +24,7 @@ from custos.archive import signing
 from custos.core.errors import Forbidden, InvalidInput
 from custos.customers.api import WRITERS
 from custos.customers.schemas import BIGINT
+from custos.devices.agent import SIGNING_HELP
 from custos.field import selectors, services
 from custos.field.models import KIND_LABELS, Visit
 
@@ -32,9 +33,11 @@ ObjId = Path(..., ge=1, le=BIGINT)
 AGENT_MAX_BYTES = 1024 * 1024
 
 SIGNED = {
+    "description": SIGNING_HELP,
     "parameters": [
-        {"in": "header", "name": h, "required": True, "schema": {"type": "string"}} for h in signing.HEADERS
-    ]
+        {"in": "header", "name": h, "required": True, "schema": {"type": "string"}}
+        for h in ("Authorization", *signing.HEADERS)
+    ],
 }
 
 

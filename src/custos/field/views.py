@@ -41,6 +41,12 @@ def _staff(me):
     )
 
 
+def site_label(site) -> str:
+    """The site's name on the map, with its customer's unless the name already says it."""
+    customer = site.customer.name
+    return site.name if customer in site.name else f"{customer} · {site.name}"
+
+
 def _decorate(visits):
     alerts = selectors.alerts_by_visit(visits)
     for v in visits:
@@ -115,8 +121,7 @@ def route(request, employee_id: int):
     area = data["area"]
     chart = {
         "sites": [
-            {"name": f"{s.customer.name} · {s.name}", "lon": s.lon, "lat": s.lat, "radius_m": s.radius_m,
-             "polygon": s.polygon}
+            {"name": site_label(s), "lon": s.lon, "lat": s.lat, "radius_m": s.radius_m, "polygon": s.polygon}
             for s in data["sites"]
         ],
         "track": [[lon, lat, timezone.localtime(at).strftime("%H:%M")] for at, lat, lon, _acc, _m in data["points"]],
@@ -333,8 +338,7 @@ def area(request, employee_id: int):
     chart = {
         "fit_area": True,
         "sites": [
-            {"name": f"{x.customer.name} · {x.name}", "lon": x.lon, "lat": x.lat, "radius_m": x.radius_m,
-             "polygon": x.polygon}
+            {"name": site_label(x), "lon": x.lon, "lat": x.lat, "radius_m": x.radius_m, "polygon": x.polygon}
             for x in sites
         ],
         "track": [],

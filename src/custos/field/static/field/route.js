@@ -43,7 +43,7 @@
       tooltip: { formatter: function (p) { return p.data[2]; } } });
     series.push({ name: L.sites, type: "scatter", symbol: "diamond", symbolSize: 12, itemStyle: { color: "#2f8f5b" },
       data: d.sites.map(function (s) { return { value: [s.lon, s.lat], name: s.name }; }),
-      label: { show: true, position: "right", formatter: "{b}", fontSize: 11 } });
+      label: { show: true, position: "right", formatter: "{b}", fontSize: 11 }, labelLayout: { hideOverlap: true } });
     var split = function (flagged) {
       return d.visits.filter(function (v) { return v.flagged === flagged; }).map(function (v) {
         return { value: [v.lon, v.lat], name: v.time + " " + v.name, url: v.url };
