@@ -568,6 +568,7 @@ class Engine:
             stutter = collapsed.find(collapse(canon))
             if self._worth_a_look(collapsed.mask(stutter), role, text, canon, ()):
                 second = self._pass(stutter, collapsed, role, canon)
+                second.candidates = _over_a_repeat(second.candidates, canon)
         if second is None and not self._worth_a_look(full.mask(matches), role, text, canon, runs):
             return []
         first = self._pass(matches, full, role)
@@ -907,6 +908,18 @@ def _among(values: numpy.ndarray, sorted_values: numpy.ndarray) -> numpy.ndarray
         return numpy.zeros(len(values), dtype=bool)
     at = numpy.minimum(numpy.searchsorted(sorted_values, values), len(sorted_values) - 1)
     return sorted_values[at] == values
+
+
+def _over_a_repeat(candidates: list, uncollapsed: str) -> list:
+    """The candidates of the text with repeats collapsed that read over a collapsed run, from their
+    first unit to their last. The others read units the text holds just as they stand, in the same
+    places, so the full pass has the same candidates and refuses no more of them (its negations and
+    company channels are among the collapsed pass's too); its hits come first in `_merge`. A long
+    message that repeats a character somewhere (谢谢) is not read twice over for a term elsewhere."""
+    if not candidates:
+        return candidates
+    runs = _runs(uncollapsed)
+    return [c for c in candidates if any(k in runs for k in range(c.pieces[0][0], c.pieces[-1][1]))]
 
 
 def _runs(uncollapsed: str) -> dict[int, int]:
