@@ -103,3 +103,23 @@ def test_a_site_can_be_a_polygon_from_the_console(field, console):
     # A circle still needs its centre.
     client.post("/field/sites/add/", {"customer": str(customer.pk), "name": "无位置", "radius_m": "200"})
     assert not Site.objects.filter(name="无位置").exists()
+
+
+def test_a_site_is_added_for_a_customer_named_rather_than_numbered(field, console):
+    client = console(field.company.manager_a)
+    shop = field.shops[2]
+    client.post(
+        "/field/sites/add/",
+        {"customer": f" {shop.customer.name} ", "name": "二号仓", "lat": "23.13", "lon": "113.36"},
+    )
+    assert Site.objects.get(name="二号仓").customer_id == shop.customer.pk
+    # Unknown, or a name out of the manager's scope: a message, nothing saved.
+    client.post(
+        "/field/sites/add/", {"customer": "没有这个客户", "name": "三号仓", "lat": "23.13", "lon": "113.36"}
+    )
+    other = console(field.company.manager_b)
+    other.post(
+        "/field/sites/add/",
+        {"customer": shop.customer.name, "name": "四号仓", "lat": "23.13", "lon": "113.36"},
+    )
+    assert not Site.objects.filter(name__in=["三号仓", "四号仓"]).exists()

@@ -22,6 +22,7 @@ from custos.archive import blobs
 from custos.console.decorators import console_view
 from custos.core.errors import InvalidInput
 from custos.core.query import date_or_none, id_or_none
+from custos.customers import selectors as customer_selectors
 from custos.field import selectors, services
 from custos.field.models import KIND_LABELS, Area
 from custos.ledger.services import append
@@ -366,14 +367,31 @@ def area(request, employee_id: int):
     )
 
 
+def _customer_id(me, given: str) -> int:
+    """The customer a manager named in the site form: its number, or its exact name when only one
+    customer in their scope bears it (managers know customers by name, not by number)."""
+    given = " ".join((given or "").split())
+    customer_id = id_or_none(given)
+    if customer_id is not None:
+        return customer_id
+    if not given:
+        raise InvalidInput(_("Give the customer's name or number."))
+    found = list(customer_selectors.customers_visible(me).filter(name=given).values_list("pk", flat=True)[:2])
+    if not found:
+        raise InvalidInput(_("No customer named %(name)s.") % {"name": given[:100]})
+    if len(found) > 1:
+        raise InvalidInput(
+            _("Several customers are named %(name)s: give the number.") % {"name": given[:100]}
+        )
+    return found[0]
+
+
 @console_view
 @require_POST
 def add_site(request):
     me = request.viewer
     post = request.POST
-    customer_id = id_or_none(post.get("customer"))
-    if customer_id is None:
-        raise InvalidInput(_("Give the customer's number."))
+    customer_id = _customer_id(me, post.get("customer", ""))
     polygon = polygon_of(post.get("polygon", ""))
     services.set_site(
         actor=me,
