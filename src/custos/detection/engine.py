@@ -173,6 +173,7 @@ class Engine:
         # Asked for every message that triggers, with few distinct arguments: remembered.
         self._raised = functools.lru_cache(maxsize=1024)(self._raised_uncached)
         self._completes = functools.lru_cache(maxsize=4096)(self._completes_uncached)
+        self._near_rules = functools.lru_cache(maxsize=4096)(self._near_rules_uncached)
         # The same text comes back again and again (a template sent to many customers, a copied
         # diversion message, "好的"): what a message worth a look holds is worked out once per
         # text and role. The key carries the canonical text too, which the text decides. Only
@@ -539,6 +540,10 @@ class Engine:
         """Whether matches of these kinds (a mask) hold a term or both groups of a near rule."""
         return bool(mask & TERM_BIT) or any(mask & pair == pair for pair in self._near_masks)
 
+    def _near_rules_uncached(self, groups: frozenset) -> tuple:
+        """The proximity rules, in order, whose both groups are among these cue groups."""
+        return tuple(rule for rule in self.rules.near if rule.first in groups and rule.then in groups)
+
     def _worth_a_look(self, mask: int, role: str | None, text: str, canon: str, runs) -> bool:
         """Whether matches of these kinds (a mask) can add up to a hit."""
         if self._completes(mask):
@@ -629,10 +634,10 @@ class Engine:
             for start, end, entry in terms
             if self._raised(entry.category, role)
         ]
-        for rule in self.rules.near:
-            firsts = cues.get(rule.first)
-            thens = cues.get(rule.then)
-            if not firsts or not thens or not self._raised(rule.category, role):
+        for rule in self._near_rules(frozenset(cues)):
+            firsts = cues[rule.first]
+            thens = cues[rule.then]
+            if not self._raised(rule.category, role):
                 continue
             for f in firsts:
                 for t in thens:
