@@ -74,3 +74,13 @@ def test_managers_see_who_in_their_scope_has_not_acknowledged(company, console):
     assert r.status_code == 302 and transparency.current().version == 2
     r = console(company.manager_a).post("/policy/publish/", {"body": TEXT + "\n经理改的。"})
     assert transparency.current().version == 2  # refused, with the reason shown
+
+
+def test_every_employee_finds_the_policy_in_the_menu(company, console):
+    transparency.publish(actor=company.admin, body=TEXT)
+    for person in (company.sales_a, company.manager_a, company.auditor):
+        page = console(person)
+        page.post("/policy/acknowledge/", {"version": 1})
+        html = page.get("/customers/").content.decode()
+        assert 'href="/policy/"' in html, person
+        assert TEXT in page.get("/policy/").content.decode()
