@@ -1,7 +1,9 @@
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
 
 from django.conf import settings
 from django.core.management import call_command
@@ -24,14 +26,17 @@ class Command(BaseCommand):
             raise CommandError("--workers must be at least 1")
         call_command("collectstatic", interactive=False, verbosity=0)
         children = []
-        if not no_worker:
-            children.append(subprocess.Popen([sys.executable, "-m", "custos.cli", "worker"]))
         url = f"http://{host}:{port}/"
         if os.environ.get("CUSTOS_DEMO_WECOM_STUB") == "1":
             # The demo company is connected to a local stand-in of WeCom's API (custos.wecom.demo).
             children.append(subprocess.Popen(  # noqa: S603 - fixed argv, no shell
                 [sys.executable, "-m", "custos.cli", "wecom", "stub", "--demo", "--callback", f"{url}wecom/callback/"]
             ))  # fmt: skip
+            # Before the worker: the demo leaves WeCom messages queued, which would otherwise find
+            # no one listening and wait for their retry.
+            _wait_for_stub()
+        if not no_worker:
+            children.append(subprocess.Popen([sys.executable, "-m", "custos.cli", "worker"]))
         self.stdout.write(f"Custos console: {url}   API: {url}api/v1/docs   (Ctrl-C stops)")
         if not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
             # SQLite has one writer at a time; threads in one process share it better than processes.
@@ -63,3 +68,15 @@ class Command(BaseCommand):
                 child.wait(timeout=15)
         if code:
             raise CommandError(f"the web server stopped with exit code {code}")
+
+
+def _wait_for_stub(seconds: float = 10.0) -> None:
+    from custos.wecom.demo import STUB_HOST, STUB_PORT
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection((STUB_HOST, STUB_PORT), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
