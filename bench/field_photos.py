@@ -79,7 +79,7 @@ def scan(visit, bits: int):
     return best
 
 
-def run(n: int, probes: int, bits: int) -> None:
+def run(n: int, probes: int, bits: int, explain: bool = False) -> None:
     from datetime import timedelta
 
     from custos.field import photos, rules
@@ -101,6 +101,14 @@ def run(n: int, probes: int, bits: int) -> None:
             lat=23.13, lon=113.36, accuracy_m=10, photo_sha256=f"{rng.getrandbits(256):064x}", photo_phash=near,
             **{f"photo_band{b}": v for b, v in enumerate(photos.bands(near))},
         )  # fmt: skip
+        if explain and i == 0:
+            since = probe.checked_in_at - rules.PHOTO_LOOKBACK
+            qs = Visit.objects.filter(
+                checked_in_at__gte=since, photo_band0__in=photos.band_neighbours(near, bits)[0]
+            )
+            print(
+                qs.exclude(pk=probe.pk).values_list("pk", "photo_phash", "photo_sha256").explain(analyze=True)
+            )
         t = time.perf_counter()
         found = rules.reused_photo(probe, bits)
         indexed.append((time.perf_counter() - t) * 1000)
@@ -124,12 +132,13 @@ def main() -> None:
     parser.add_argument("--visits", type=int, default=500_000)
     parser.add_argument("--probes", type=int, default=30)
     parser.add_argument("--bits", type=int, default=10, help="field_photo_bits (default 10)")
+    parser.add_argument("--explain", action="store_true", help="print the plan of one band look-up")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="custos-bench-field-") as tmp:
         vendor = common.setup_django(tmp, args.postgres, BENCH_DB)
         print(f"{vendor}: {args.visits:,} visits, {args.probes} check-ins, threshold {args.bits} bits")
         try:
-            run(args.visits, args.probes, args.bits)
+            run(args.visits, args.probes, args.bits, args.explain)
         finally:
             if args.postgres:
                 from django.db import connections

@@ -129,17 +129,23 @@ def photo_candidates(visit: Visit, bits: int) -> dict[int, tuple[str, str]]:
     within bits // 4 of this one's (custos.field.photos.band_neighbours). Every visit within
     `bits` is among them; the few others are ruled out bit by bit by the caller."""
     since = visit.checked_in_at - PHOTO_LOOKBACK
-    earlier = Visit.objects.filter(checked_in_at__gte=since).exclude(pk=visit.pk)
+    # Unordered: the model's newest-first ordering would tempt PostgreSQL into walking the date
+    # index of the whole year and filtering, instead of the band indexes.
+    earlier = (
+        Visit.objects.filter(checked_in_at__gte=since)
+        .exclude(pk=visit.pk)
+        .order_by()
+        .values_list("pk", "photo_phash", "photo_sha256")
+    )
     neighbours = photos.band_neighbours(visit.photo_phash, bits)
     if neighbours is None:  # a threshold too wide for the bands: compare every hash of the year
-        lookups = [earlier]
-    else:
-        lookups = [earlier.filter(photo_sha256=visit.photo_sha256)] + [
-            earlier.filter(**{f"photo_band{i}__in": values}) for i, values in enumerate(neighbours)
-        ]
+        return {pk: (phash, sha) for pk, phash, sha in earlier.iterator(chunk_size=5000)}
     rows = {}
+    lookups = [earlier.filter(photo_sha256=visit.photo_sha256)] + [
+        earlier.filter(**{f"photo_band{i}__in": values}) for i, values in enumerate(neighbours)
+    ]
     for qs in lookups:
-        for pk, phash, sha in qs.values_list("pk", "photo_phash", "photo_sha256").iterator(chunk_size=5000):
+        for pk, phash, sha in qs:
             rows[pk] = (phash, sha)
     return rows
 
