@@ -99,3 +99,34 @@ def test_lexicon_and_settings_pages(company, console):
     assert "key=abc" not in page
     # Another region's manager cannot reach this region's units.
     assert console(company.manager_b).get(f"/alerts/lexicon/?unit={company.south.pk}").status_code == 404
+
+
+def test_a_manager_tries_a_message_on_the_lexicon_page(company, console):
+    client = console(company.manager_a)
+    url = f"/alerts/lexicon/?unit={company.store_a.pk}"
+    page = client.get(url, {"try": "回 扣照老规矩给你"}).content.decode()
+    # the shipped lexicon's term, its category in words, how it was read, and its other forms
+    assert 'data-tried="回 扣"' in page and "回扣好处费" in page and "“回扣”" in page
+    assert "回扣 <small" in page.replace("</code>", "") or "<code>回扣</code>" in page
+    assert "<code>回回扣扣</code>" in page and "<code>hui kou</code>" in page
+    page = client.get(url, {"try": "今天的会议改到三点"}).content.decode()
+    assert "不会告警" in page or "No alert" in page
+    # too long (the form allows 500): back to the page with the reason, nothing scanned
+    r = client.get(url, {"try": "好" * 501}, HTTP_REFERER=url)
+    assert r.status_code == 302 and r["Location"] == url
+    page = client.get(url).content.decode()
+    assert "一次最多检查 500 个字" in page or "Try at most 500 characters" in page
+    # a company term's category in words, not its code
+    client.post(
+        "/alerts/lexicon/",
+        {
+            "what": "term",
+            "unit": company.store_a.pk,
+            "text": "茶水费",
+            "category": "kickback",
+            "severity": "high",
+        },
+    )
+    page = client.get(url).content.decode()
+    row = page[page.index('data-term="茶水费"') :]
+    assert "回扣好处费" in row[: row.index("</tr>")] and ">kickback<" not in row[: row.index("</tr>")]

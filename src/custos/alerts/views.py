@@ -92,7 +92,9 @@ def detail(request, alert_id: int):
             hit.category_label = CATEGORIES.get(hit.category, hit.category)
     can_handle = may_manage_staff(me) and alert.employee_id != me.pk and not scope_of(me).read_only
     _conversations(me, items)
-    names = words.Names(me, [{"contact": alert.contact}] if alert.contact else [], customer_ids={alert.customer_id})
+    names = words.Names(
+        me, [{"contact": alert.contact}] if alert.contact else [], customer_ids={alert.customer_id}
+    )
     return render(
         request,
         "alerts/detail.html",
@@ -182,7 +184,47 @@ def _with_forms(unit, terms) -> list:
     for term in terms:
         found = engine.examples(term.text) if term.enabled else []
         term.forms = [(labels[kind], example) for kind, example in found]
+        term.category_label = CATEGORIES.get(term.category, term.category)
     return terms
+
+
+TRY_MAX = 500
+
+
+def _tried(unit, text: str) -> list[dict]:
+    """What the unit's engine finds in a message a manager types in, as staff wrote it: each hit
+    with its category, what matched and how sure, and for a term the ways of writing it that are
+    caught. The shipped lexicon's 780 terms are too many to list; asking is how one reads it."""
+    from custos.alerts import engines
+    from custos.alerts.models import Confidence
+
+    if len(text) > TRY_MAX:
+        raise InvalidInput(_("Try at most %(n)d characters at a time.") % {"n": TRY_MAX})
+    labels = {
+        "written": _("as written"),
+        "spaced": _("split by spaces or symbols"),
+        "traditional": _("traditional characters"),
+        "repeated": _("characters repeated"),
+        "homophone": _("a homophone"),
+        "pinyin": _("pinyin"),
+    }
+    engine = engines.engine_for(unit.path, engines.current_version())
+    out = []
+    for hit in engine.scan(text, "staff"):
+        forms = []
+        if hit.rule.startswith("term:"):
+            forms = [(labels[kind], example) for kind, example in engine.examples(hit.rule[5:])]
+        out.append(
+            {
+                "category": CATEGORIES.get(hit.category, hit.category),
+                "rule": words.hit_rule(hit.rule),
+                "matched": hit.matched,
+                "severity": Severity(hit.severity).label,
+                "confidence": Confidence(hit.confidence).label,
+                "forms": forms,
+            }
+        )
+    return out
 
 
 @console_view
@@ -211,10 +253,14 @@ def lexicon(request):
             row = selectors.get_allowed(me, id_or_none(request.POST.get("id")) or 0)
             services.set_allowed_enabled(actor=me, allowed=row, enabled=request.POST.get("enabled") == "1")
         return redirect(f"{request.path}?unit={unit.pk}")
+    tried_text = request.GET.get("try", "").strip()
+    tried = _tried(unit, tried_text) if tried_text else None
     return render(
         request,
         "alerts/lexicon.html",
         {
+            "tried_text": tried_text,
+            "tried": tried,
             "unit": unit,
             "units": [(u.pk, ("— " * u.depth) + u.name) for u in units_visible(me)],
             "terms": _with_forms(unit, selectors.terms_visible(me, unit.pk)),

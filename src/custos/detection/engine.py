@@ -225,14 +225,18 @@ class Engine:
         return out
 
     def _a_homophone(self, term: str) -> str | None:
-        """The term with a character swapped for the plainest other one of its syllable, or None."""
+        """The term with a character swapped for the commonest other character of its syllable (资
+        for 私, not a rare one a manager would not recognise), or None."""
         from custos.detection import pinyin
 
+        counts = words.character_counts()
         for i, ch in enumerate(term):
             syllable = pinyin.syllable_of(ord(ch))
-            other = self._norm.tables.spelling.get(syllable) if syllable else None
-            if other and other != ch:
-                return term[:i] + other + term[i + 1 :]
+            if not syllable:
+                continue
+            others = [c for c in _characters_of(syllable) if c != ch and c in counts]
+            if others:
+                return term[:i] + max(others, key=counts.__getitem__) + term[i + 1 :]
         return None
 
     # scanning
@@ -925,6 +929,22 @@ def _over_a_repeat(candidates: list, uncollapsed: str) -> list:
         return candidates
     runs = _runs(uncollapsed)
     return [c for c in candidates if any(k in runs for k in range(c.pieces[0][0], c.pieces[-1][1]))]
+
+
+@functools.cache
+def _characters_by_syllable() -> dict[str, list[str]]:
+    from custos.detection import pinyin
+
+    out: dict[str, list[str]] = defaultdict(list)
+    for cp in range(0x4E00, 0xA000):
+        syllable = pinyin.syllable_of(cp)
+        if syllable:
+            out[syllable].append(chr(cp))
+    return out
+
+
+def _characters_of(syllable: str) -> list[str]:
+    return _characters_by_syllable().get(syllable, [])
 
 
 def _runs(uncollapsed: str) -> dict[int, int]:

@@ -49,6 +49,18 @@ def count(word: str) -> int:
 
 
 @functools.cache
+def character_counts() -> dict[str, int]:
+    """Character → its count as a word of its own in the same dictionary: how plain a character is."""
+    text = (resources.files("jieba") / "dict.txt").read_text(encoding="utf-8")
+    out: dict[str, int] = {}
+    for line in text.splitlines():
+        parts = line.split(" ")
+        if len(parts) >= 2 and len(parts[0]) == 1 and parts[1].isdigit():
+            out[parts[0]] = int(parts[1])
+    return out
+
+
+@functools.cache
 def _affixes() -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
     """For each head or tail of a common word: what completes the word.
 
