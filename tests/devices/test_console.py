@@ -102,3 +102,26 @@ def test_register_form_and_the_non_compliant_list(company, console, enrolled):
     page = browser.get("/devices/?compliance=non_compliant").content.decode()
     html = page[page.index('id="fleet"') :]
     assert e.device.serial in html and "com.tencent.mm" in html and "SN-FORM-1" not in html
+
+
+def test_one_phone_gets_its_own_policy_from_the_console(company, console, enrolled):
+    e, other = enrolled(), enrolled()
+    policies.publish(actor=company.manager_a, unit=company.store_a, rules={"disabled": ["camera"]})
+    browser = console(company.manager_a)
+    page = browser.get(f"/devices/{e.device.pk}/").content.decode()
+    assert f"/devices/policies/?device={e.device.serial}" in page
+    form = browser.get(f"/devices/policies/?device={e.device.serial}").content.decode()
+    assert f'name="serial" maxlength="64" value="{e.device.serial}"' in form
+    answer = browser.post(
+        "/devices/policies/",
+        {"unit": company.store_a.pk, "serial": e.device.serial, "disabled": ["camera", "screenshots"]},
+    )
+    assert answer.status_code == 302
+    own = policies.effective(e.device)
+    assert own.policy.device_id == e.device.pk and own.rules["disabled"] == ["camera", "screenshots"]
+    assert policies.effective(other.device).policy.unit_id == company.store_a.pk  # the unit's still
+    # A phone outside the manager's scope, or no such phone: nothing published.
+    theirs = services.register(actor=company.manager_b, serial="SN-XUHUI-9", employee=company.sales_b)
+    browser.post("/devices/policies/", {"serial": theirs.serial, "disabled": ["camera"]})
+    browser.post("/devices/policies/", {"serial": "SN-NOPE", "disabled": ["camera"]})
+    assert policies.effective(theirs) is None

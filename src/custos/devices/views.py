@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 
 from custos.access import policy
 from custos.console.decorators import console_view
-from custos.core.errors import DomainError
+from custos.core.errors import DomainError, NotFound
 from custos.core.paging import page_of
 from custos.core.query import id_or_none
 from custos.devices import commands, policies, selectors, services
@@ -243,12 +243,19 @@ def retire(request, device_id: int):
 def policy_list(request):
     me = request.viewer
     if request.method == "POST":
-        unit_id = id_or_none(request.POST.get("unit"))
-        unit = get_unit(me, unit_id or 0)
+        serial = request.POST.get("serial", "").strip()
+        device = unit = None
+        if serial:  # one phone's own policy, nearer than its unit's
+            device = selectors.devices_visible(me).filter(serial=serial).first()
+            if device is None:
+                raise NotFound(_("No phone %(serial)s here.") % {"serial": serial[:64]})
+        else:
+            unit = get_unit(me, id_or_none(request.POST.get("unit")) or 0)
         apps = [a for a in request.POST.get("allowed_apps", "").replace(",", "\n").split() if a]
         version = policies.publish(
             actor=me,
             unit=unit,
+            device=device,
             rules={
                 "allowed_apps": apps,
                 "disabled": request.POST.getlist("disabled"),
@@ -259,7 +266,7 @@ def policy_list(request):
         messages.success(
             request,
             _("Version %(version)s of the policy of %(unit)s published.")
-            % {"version": version.version, "unit": unit.name},
+            % {"version": version.version, "unit": unit.name if unit else device.serial},
         )
         return redirect("devices:policies")
     return render(
@@ -270,6 +277,7 @@ def policy_list(request):
             "units": units_visible(me),
             "may_manage": _may_manage(me),
             "feature_names": FEATURES,
+            "serial": request.GET.get("device", "")[:64],
             **_labels(),
         },
     )
