@@ -11,6 +11,7 @@ from django.db import connection
 
 from custos.archive import consent
 from custos.archive.models import Conversation, ExternalContact, Group, Message
+from custos.core.sealed import SealedTextField
 
 NAME = "archive"
 # Only what handle() reads: a prefix wider than that would feed it (and make it parse) entries it
@@ -73,8 +74,14 @@ class _Batch:
                 group_keys.add(group_key)
             wanted.setdefault((entry.actor_id, conv_key), (contact_key, group_key, fallback_title))
         if contact_keys:
-            self.contacts = {c.external_id: c for c in ExternalContact.objects.filter(external_id__in=list(contact_keys))}
-            new = [ExternalContact(external_id=k, first_seen_at=at) for k, at in contact_keys.items() if k not in self.contacts]
+            self.contacts = {
+                c.external_id: c for c in ExternalContact.objects.filter(external_id__in=list(contact_keys))
+            }
+            new = [
+                ExternalContact(external_id=k, first_seen_at=at)
+                for k, at in contact_keys.items()
+                if k not in self.contacts
+            ]
             for c in ExternalContact.objects.bulk_create(new, batch_size=500):
                 self.contacts[c.external_id] = c
         if group_keys:
@@ -99,7 +106,9 @@ class _Batch:
                     title = group.name or group_names.get(group_key) or fallback
                 else:
                     title = (contact.name if contact else "") or names.get(contact_key or "") or fallback
-                new.append(Conversation(employee_id=actor, key=key, contact=contact, group=group, title=title[:200]))
+                new.append(
+                    Conversation(employee_id=actor, key=key, contact=contact, group=group, title=title[:200])
+                )
             for c in Conversation.objects.bulk_create(new, batch_size=500):
                 self.conversations[(c.employee_id, c.key)] = c
 
@@ -186,21 +195,34 @@ _DEFAULTS = {
 COPY_FROM = 16  # rows; as the ledger does, COPY pays off past a handful
 
 
+_SEALED = [f for f in Message._meta.concrete_fields if isinstance(f, SealedTextField)]
+
+
+def _seal(row: dict) -> None:
+    """The body's columns as the table keeps them: sealed (custos.core.sealed), the raw insert
+    being past the fields that would seal them."""
+    for field in _SEALED:
+        row[field.column] = field.seal(row[field.column])
+
+
 def _insert_messages(rows: list[dict]) -> None:
     """Rows straight to the table: COPY on PostgreSQL, one executemany elsewhere."""
     q = connection.ops.quote_name
     columns = ", ".join(q(c) for c in _COLUMNS)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql" and len(rows) >= COPY_FROM:
-            with connection.wrap_database_errors, cursor.cursor.copy(f"COPY archive_message ({columns}) FROM STDIN") as copy:
+            with (
+                connection.wrap_database_errors,
+                cursor.cursor.copy(f"COPY archive_message ({columns}) FROM STDIN") as copy,
+            ):
                 for row in rows:
-                    row["extra"] = json.dumps(row["extra"], ensure_ascii=False)
+                    _seal(row)
                     copy.write_row([row[c] for c in _COLUMNS])
             return
         adapt = connection.ops.adapt_datetimefield_value
         values = []
         for row in rows:
-            row["extra"] = json.dumps(row["extra"], ensure_ascii=False)
+            _seal(row)
             row["occurred_at"], row["recalled_at"] = adapt(row["occurred_at"]), adapt(row["recalled_at"])
             values.append([row[c] for c in _COLUMNS])
         marks = ", ".join(["%s"] * len(_COLUMNS))
@@ -284,9 +306,9 @@ def _contact_event(batch: _Batch, entry, p: dict) -> None:
 
 
 def _recalled(entry, p: dict) -> None:
-    Message.objects.filter(employee_id=entry.actor_id, source_id=p["message"], recalled_at__isnull=True).update(
-        recalled_at=entry.occurred_at
-    )
+    Message.objects.filter(
+        employee_id=entry.actor_id, source_id=p["message"], recalled_at__isnull=True
+    ).update(recalled_at=entry.occurred_at)
 
 
 def _deleted(batch: _Batch, entry, p: dict) -> None:
