@@ -80,6 +80,9 @@ def test_linking_back_fills_history(company, device, ev, api):
     assert r.status_code == 200, r.content
     assert set(Message.objects.filter(contact_key="wm_unknown").values_list("customer_id", flat=True)) == {customer.pk}
     assert Entry.objects.filter(kind="conversation.linked", customer_id=customer.pk).count() == 1
+    # A search by the customer finds the history too (PostgreSQL: its key moved with the link)
+    by_customer = selectors.SearchFilters(q=Message.objects.filter(contact_key="wm_unknown").exclude(text="").first().text[:2], customer_id=customer.pk)
+    assert selectors.search(company.auditor, by_customer).exists()
     # Later messages match through the link at ingestion
     phone.send(ev.msg("later", "到店了吗", contact="wm_unknown"))
     assert Entry.objects.get(source_id="later").customer_id == customer.pk
