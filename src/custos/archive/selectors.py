@@ -315,12 +315,14 @@ def search(viewer: Employee, f: SearchFilters) -> QuerySet[Message]:
 
 def _search_confirmed(by_words: QuerySet[Message], confirm: list[str]) -> QuerySet[Message]:
     """PostgreSQL, a word of more than two characters: the candidates its keys find, opened and
-    confirmed (search())."""
+    confirmed (search()). Their ids first: only those opened are read with their text."""
     opened = ("pk", "text", "attachment_name")
     with windows.planner():
-        candidates = list(by_words.order_by().values_list(*opened)[: CONFIRM_CAP + 1])
-    complete = len(candidates) <= CONFIRM_CAP
-    if not complete:
+        pks = list(by_words.order_by().values_list("pk", flat=True)[: CONFIRM_CAP + 1])
+    complete = len(pks) <= CONFIRM_CAP
+    if complete:
+        candidates = Message.objects.filter(pk__in=pks).values_list(*opened)
+    else:
         with windows.planner():
             candidates = list(by_words.order_by(*windows.ORDER).values_list(*opened)[:CONFIRM_CAP])
     hits = _confirmed(candidates, confirm)
