@@ -200,9 +200,14 @@ def load(conn, n: int, rng: random.Random, random_order: bool = False) -> None:
         indexes = cur.fetchall()
         for name, _ in indexes:
             cur.execute(f'DROP INDEX "{name}"')
+        from custos.archive import search_keys
+        from custos.archive.models import Message
+
+        seal_text = Message._meta.get_field("text").seal
         text = Text(rng)
+        # As ingestion writes them (issue #20): the text sealed, its keys keyed hashes.
         cols = ("entry_seq, source_id, kind, msgtype, conversation_id, employee_id, unit_id, customer_id, contact_key, "
-                "sender_role, text, search_text, attachment_sha256, attachment_name, attachment_mime, occurred_at, "
+                "sender_role, text, search_keys, attachment_sha256, attachment_name, attachment_mime, occurred_at, "
                 "deleted_on_device, extra")  # fmt: skip
         started = time.perf_counter()
         # Busy chats are busier: a quarter of the conversations hold most messages.
@@ -219,8 +224,9 @@ def load(conn, n: int, rng: random.Random, random_order: bool = False) -> None:
                 emp, unit_id, customer, key = conversations[pick]
                 kind, role, line = text.message()
                 at = now - timedelta(seconds=ago[seq - 1])
+                keys = search_keys.text_keys(line) + search_keys.filter_keys(kind, "text", emp, customer)
                 copy.write_row((seq, f"bench-{seq}", kind, "text", ids[key], emp, unit_id, customer, key, role,
-                                line, line, "", "", "", at, False, "{}"))  # fmt: skip
+                                seal_text(line), keys, "", "", "", at, False, ""))  # fmt: skip
                 if seq % 500_000 == 0:
                     print(f"  {seq:,} messages copied ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
         print(f"  COPY of {n:,} messages: {time.perf_counter() - started:.1f} s", file=sys.stderr)
@@ -294,11 +300,13 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="search a database a --keep run left")
     parser.add_argument("--random-order", action="store_true", help="messages stored in no order of time (a worst case)")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--db", default=BENCH_DB, help=f"the bench database's name (default {BENCH_DB})")
     args = parser.parse_args()
-    url = args.postgres.rsplit("/", 1)[0] + "/" + BENCH_DB
+    bench_db = args.db
+    url = args.postgres.rsplit("/", 1)[0] + "/" + bench_db
     if not args.reuse:
-        admin(args.postgres, f"DROP DATABASE IF EXISTS {BENCH_DB}")
-        admin(args.postgres, f"CREATE DATABASE {BENCH_DB}")
+        admin(args.postgres, f"DROP DATABASE IF EXISTS {bench_db}")
+        admin(args.postgres, f"CREATE DATABASE {bench_db}")
     tmp = tempfile.mkdtemp(prefix="custos-bench-archive-")
     os.environ.update({"DJANGO_SETTINGS_MODULE": "custos.settings", "CUSTOS_DATA_DIR": tmp, "DATABASE_URL": url, "CUSTOS_LOG_LEVEL": "WARNING"})
     import django
@@ -386,7 +394,7 @@ def main() -> None:
     finally:
         connection.close()
         if not args.keep:
-            admin(args.postgres, f"DROP DATABASE IF EXISTS {BENCH_DB}")
+            admin(args.postgres, f"DROP DATABASE IF EXISTS {bench_db}")
 
 
 if __name__ == "__main__":

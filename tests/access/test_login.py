@@ -36,7 +36,7 @@ def test_wrong_password_is_refused_and_recorded(company):
     response = login(Client(), "sales_a", "wrong-password")
     assert response.status_code == 200
     assert "用户名或密码错误" in response.content.decode()
-    assert Entry.objects.filter(kind="auth.login_failed", payload__contains='"username":"sales_a"').exists()
+    assert any('"username":"sales_a"' in e.payload for e in Entry.objects.filter(kind="auth.login_failed"))
 
 
 def test_lockout_after_repeated_failures_even_with_the_right_password(company):
@@ -53,7 +53,7 @@ def test_unknown_names_get_the_same_answer_and_lock_too(company):
     client = Client()
     answers = {login(client, "nobody-here", "whatever-pass").content.decode().count("用户名或密码错误") for _ in range(6)}
     assert answers == {1}
-    assert Entry.objects.filter(kind="auth.locked_out", payload__contains="nobody-here").exists()
+    assert any("nobody-here" in e.payload for e in Entry.objects.filter(kind="auth.locked_out"))
 
 
 def test_next_parameter_cannot_redirect_off_site(company):
@@ -89,7 +89,7 @@ def test_totp_second_factor(company):
     assert "验证码不正确" in wrong.content.decode()
     assert fresh.post("/login/code/", {"code": totp.now()}).status_code == 302
     assert fresh.get("/").status_code == 200
-    assert Entry.objects.filter(kind="auth.login", payload__contains="password+totp").exists()
+    assert any("password+totp" in e.payload for e in Entry.objects.filter(kind="auth.login"))
 
 
 def test_company_can_require_totp_for_admins(company):

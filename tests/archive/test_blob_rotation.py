@@ -9,9 +9,10 @@ import struct
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 
 from custos.archive import blobs
-from custos.archive.models import Blob
+from custos.archive.models import Blob, Message
 from custos.core import crypto, keyring
 from custos.core.models import KeyRotation
 from custos.evidence import offline
@@ -61,8 +62,14 @@ def test_rotation_reencrypts_attachments_under_the_new_key_and_keeps_their_hash(
     assert set(Blob.objects.values_list("key_version", flat=True)) == {1}
     before = {s: blobs.path_for(s).read_bytes() for s in stored}
 
+    # The device's signing secret, the message's sealed file name and body, its ledger entries...
+    sealed_rows = sum(sum(keyring.rows_by_version(f).values()) for f in keyring.registered())
     out = _rotate()
-    assert "new key v2 is current; re-encrypting 1 rows and 6 files" in out  # the device's signing secret
+    assert f"new key v2 is current; re-encrypting {sealed_rows} rows and 6 files" in out
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT attachment_name FROM archive_message")
+        assert [r[0][:3] for r in cursor.fetchall()] == ["v2:"]
+    assert Message.objects.get().attachment_name == "合同.jpg"
     assert "re-encrypted 6 attachment files under v2" in out
     assert "every row and file is now under v2; v1 may be removed" in out
     for s, data in stored.items():
@@ -118,14 +125,15 @@ def test_an_interrupted_rotation_resumes_and_counts_every_file_once(
     stray = blobs.path_for(first).with_name(f".{first}.dead.tmp")
     stray.write_bytes(b"half a file")
 
-    # 1. Stopped by --limit after three files.
-    out = _rotate("--limit", "3")
+    # 1. Stopped by --limit after three files (rows go first: the company's sealed ledger payloads).
+    rows = keyring.stale_rows() or Entry.objects.exclude(payload=None).count()
+    out = _rotate("--limit", str(rows + 3))
     assert "re-encrypted 3 attachment files under v2" in out
     assert "0 rows and 4 files still under older keys" in out
     assert sorted(_header_version(s) for s in stored) == [1, 1, 1, 1, 2, 2, 2]
     for s, data in stored.items():  # both versions read meanwhile
         assert blobs.read_bytes(s) == data
-    assert KeyRotation.objects.get().counts == {"archive.blobs": 3}
+    assert KeyRotation.objects.get().counts == {"ledger.payload": rows, "archive.blobs": 3}
     assert not Entry.objects.filter(kind="keys.rotated").exists()
 
     # 2. Killed at the worst moment: the next file's new copy is written, the rename not yet done.
@@ -205,7 +213,7 @@ def test_blobs_stored_before_their_version_was_recorded(own_keys, company):
 
 def test_a_new_upload_during_a_rotation_is_under_the_new_key(own_keys, company):
     _store(2)
-    _rotate("--limit", "1")
+    _rotate("--limit", str(Entry.objects.exclude(payload=None).count() + 1))  # the ledger's rows, one file
     data = b"uploaded while the rotation was half done"
     sha = blobs.store_bytes(data).sha256
     assert _header_version(sha) == 2 and Blob.objects.get(pk=sha).key_version == 2
@@ -227,8 +235,11 @@ def test_a_half_finished_upload_is_resealed_and_resumes_once_the_old_key_is_gone
     before = part.read_bytes()
     assert uploads._versions(part, 3500) == {1} and uploads.by_key_version() == {1: 1}
 
+    rows = (
+        1 + Entry.objects.exclude(payload=None).count()
+    )  # the device's signing secret, the ledger's payloads
     out = _rotate()
-    assert "new key v2 is current; re-encrypting 1 rows and 1 files" in out  # the device's signing secret
+    assert f"new key v2 is current; re-encrypting {rows} rows and 1 files" in out
     assert "every row and file is now under v2; v1 may be removed" in out
     assert uploads._versions(part, 3500) == {2} and part.read_bytes() != before
     assert uploads.stale_count() == 0 and uploads.by_key_version() == {2: 1}
@@ -236,7 +247,9 @@ def test_a_half_finished_upload_is_resealed_and_resumes_once_the_old_key_is_gone
     assert not list(part.parent.glob("*.tmp"))
 
     # v1 removed, as the rotation said it may be: the upload resumes where it stood and finishes whole.
-    own_keys.write_text("".join(line + "\n" for line in own_keys.read_text().splitlines() if not line.startswith("1:")))
+    own_keys.write_text(
+        "".join(line + "\n" for line in own_keys.read_text().splitlines() if not line.startswith("1:"))
+    )
     crypto.reset_cache()
     assert set(crypto.field_keys()) == {2}
     assert phone.get(f"/api/v1/ingest/uploads/{upload}").json()["offset"] == 3500

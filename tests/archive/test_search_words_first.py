@@ -2,13 +2,14 @@
 it goes, fewer hits than HITS_CAP or more, a large scope or a small one, the viewer sees exactly
 the messages and the order a plain filtered query gives, and the pager's count is right."""
 
+import dataclasses
 from datetime import timedelta
 
 import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from custos.archive import selectors
+from custos.archive import search_keys, selectors
 from custos.core.paging import count_ahead, page_ahead
 
 TEXTS = [
@@ -37,9 +38,13 @@ def corpus(company, device, ev):
 
 
 def plain(viewer, f):
+    """What a search must find: every message in scope under the other filters whose opened text
+    or file name holds every word (no index of any kind involved)."""
     ordered = ("-occurred_at", "-entry_seq")
-    plain = selectors._filtered(selectors.messages_visible(viewer), f, selectors._unit_staff(viewer, f))
-    return list(plain.order_by(*ordered).values_list("pk", flat=True))
+    rest = dataclasses.replace(f, q="")
+    plain = selectors._filtered(selectors.messages_visible(viewer), rest, selectors._unit_staff(viewer, f))
+    rows = plain.order_by(*ordered).values_list("pk", "text", "attachment_name")
+    return [pk for pk, text, name in rows if selectors.holds(text, name, f.q.split())]
 
 
 def cases(company):
@@ -130,11 +135,15 @@ def test_the_kind_is_a_key_of_the_index_beside_the_words(corpus):
     with connection.cursor() as cursor:
         cursor.execute("SELECT search_keys FROM archive_message WHERE id = %s", [message.pk])
         keys = cursor.fetchone()[0]
-    assert {"\x01kcall.logged", f"\x01t{message.msgtype}", f"\x01e{message.employee_id}", "顺丰"} <= set(keys)
-    assert (f"\x01c{message.customer_id}" in keys) == (message.customer_id is not None)
+    fk = search_keys.filter_key
+    assert {fk("k", "call.logged"), fk("t", message.msgtype), fk("e", message.employee_id)} <= set(keys)
+    assert set(search_keys.term_keys("顺丰")) <= set(keys)
+    assert (fk("c", message.customer_id) in keys) == (message.customer_id is not None)
+    # keyed hashes only: no word, no kind, no id in clear
+    assert all(len(k) == search_keys.LENGTH and int(k, 16) >= 0 for k in keys)
     f = selectors.SearchFilters(q="顺丰 到付", kind="call.logged")
     sql, params = selectors.words_first(corpus.executive, f).query.sql_with_params()
-    assert ["\x01kcall.logged"] in params and "search_keys @>" in sql
+    assert any(isinstance(p, list) and fk("k", "call.logged") in p for p in params) and "search_keys @>" in sql
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute("SET LOCAL enable_indexscan = off")
@@ -144,10 +153,9 @@ def test_the_kind_is_a_key_of_the_index_beside_the_words(corpus):
     assert [m.source_id for m in selectors.search(corpus.executive, f)] == ["c0", "c1"]
     # a store manager's few staff are keys too: any of them
     sql, params = selectors.words_first(corpus.manager_a, f).query.sql_with_params()
-    any_of = next(p for p in params if isinstance(p, list) and str(p[0]).startswith("\x01e"))
-    assert "search_keys &&" in sql and sorted(any_of) == sorted(
-        f"\x01e{pk}" for pk in (corpus.manager_a.pk, corpus.sales_a.pk, corpus.sales_a_peer.pk, corpus.service_a.pk)
-    )
+    staff = (corpus.manager_a.pk, corpus.sales_a.pk, corpus.sales_a_peer.pk, corpus.service_a.pk)
+    any_of = sorted(fk("e", pk) for pk in staff)
+    assert "search_keys &&" in sql and any(isinstance(p, list) and sorted(p) == any_of for p in params)
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the hits are read window by window on PostgreSQL")

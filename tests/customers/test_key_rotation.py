@@ -32,28 +32,43 @@ def _raw_versions() -> set[str]:
     return found
 
 
+def _ledger_rows() -> int:
+    """Ledger entries with a payload: each is sealed, so a rotation re-seals it."""
+    return Entry.objects.exclude(payload=None).count()
+
+
 def test_rotation_resumes_and_leaves_no_old_ciphertext(own_keys, company, make_customer):
     phones = [f"1391234{i:04d}" for i in range(12)]
     made = [make_customer(company.sales_a, phone=p) for p in phones]
     login.start_totp_enrolment(company.manager_a)
-    totp_before = crypto.decrypt(Employee.objects.get(pk=company.manager_a.pk).totp_secret, aad=login.TOTP_AAD)
+    totp_before = crypto.decrypt(
+        Employee.objects.get(pk=company.manager_a.pk).totp_secret, aad=login.TOTP_AAD
+    )
     assert _raw_versions() == {"v1", "totp v1"}
+    ledger = _ledger_rows()  # the ledger's payloads are sealed too, and come after the contacts
 
     # Interrupted: only 5 of the 13 rows (the TOTP secret, then 4 contacts) are done when it stops.
     out = _run("rotate", "--batch", "2", "--limit", "5")
     assert "new key v2 is current" in out and "re-encrypted 5 rows under v2" in out
-    assert "8 rows still under older keys" in out
+    assert f"{8 + ledger} rows still under older keys" in out
     assert _raw_versions() == {"v1", "v2", "totp v2"}
     # Meanwhile both versions read, and the blind index still finds every number.
     for customer, phone in zip(made, phones, strict=True):
         contact = CustomerContact.objects.get(customer=customer)
         assert contacts.open_value(contact) == "+86" + phone
     status = _run("status")
-    assert "current key: v2" in status and "v1: 8, v2: 4" in status and "8 rows under older keys" in status
+    assert (
+        "current key: v2" in status
+        and "v1: 8, v2: 4" in status
+        and f"{8 + ledger} rows under older keys" in status
+    )
 
     # Run again: it carries on with v2 instead of adding a third key.
     out = _run("rotate", "--batch", "3")
-    assert "continuing the rotation to v2: 8 rows to go" in out and "re-encrypted 8 rows" in out
+    assert (
+        f"continuing the rotation to v2: {8 + ledger} rows to go" in out
+        and f"re-encrypted {8 + ledger} rows" in out
+    )
     assert "every row is now under v2" in out
     assert set(crypto.field_keys()) == {1, 2}
     assert _raw_versions() == {"v2", "totp v2"}
@@ -78,9 +93,15 @@ def test_rotation_resumes_and_leaves_no_old_ciphertext(own_keys, company, make_c
     assert to_do["rows"]["customers.contact"] == 12 and to_do["rows"]["access.totp"] == 1
     assert (done["from_versions"], done["to_version"], done["started_seq"]) == ([1], 2, started.seq)
     # Every registered column is counted, 0 where it had nothing (apps add columns: the WeCom secrets).
-    assert {k: v for k, v in done["rows"].items() if v} == {"access.totp": 1, "customers.contact": 12}
+    assert {k: v for k, v in done["rows"].items() if v} == {
+        "access.totp": 1,
+        "customers.contact": 12,
+        "ledger.payload": ledger,
+    }
     assert set(done["rows"]) == {f.name for f in keyring.registered()}
-    assert {"alerts.webhook_url", "archive.device_secret", "customers.import", "wecom.app_secret"} <= set(done["rows"])
+    assert {"alerts.webhook_url", "archive.device_secret", "customers.import", "wecom.app_secret"} <= set(
+        done["rows"]
+    )
     assert done["files"] == {"archive.blobs": 0, "archive.uploads": 0}
     for key in crypto.field_keys().values():
         assert crypto._b64(key) not in started.payload + rotated.payload
@@ -108,7 +129,8 @@ def test_new_rows_after_rotation_use_the_new_key(own_keys, company, make_custome
 
 
 def test_keys_from_the_environment_are_not_rewritten(company, make_customer, monkeypatch):
-    spec = "1:" + crypto._b64(b"k" * 32)
+    # v1 as it was: the company's ledger entries were sealed with it before the environment said so.
+    spec = "1:" + crypto._b64(crypto.field_keys()[1])
     monkeypatch.setenv("CUSTOS_FIELD_KEYS", spec)
     crypto.reset_cache()
     try:
@@ -127,8 +149,12 @@ def test_keys_from_the_environment_are_not_rewritten(company, make_customer, mon
         monkeypatch.setenv(
             "CUSTOS_FIELD_KEYS", spec + ",2:" + crypto._b64(b"m" * 32) + ",3:" + crypto._b64(b"n" * 32)
         )
+        ledger = _ledger_rows()
         out = _run("rotate")
-        assert "continuing the rotation to v3: 2 rows to go" in out and "every row is now under v3" in out
+        assert (
+            f"continuing the rotation to v3: {2 + ledger} rows to go" in out
+            and "every row is now under v3" in out
+        )
         assert keys.stale_contacts().count() == 0
         kinds = list(
             Entry.objects.filter(kind__startswith="keys.").order_by("seq").values_list("kind", "payload")
@@ -165,7 +191,8 @@ def test_a_kept_import_sheet_is_rotated_and_still_reads(own_keys, company):
     from custos.customers import imports
 
     job = imports.upload(company.manager_a, "a.csv", "客户,手机\n罗美玲,13912345678\n".encode())
-    assert "re-encrypted 2 rows under v2" in _run("rotate")  # the sheet, and its header
+    ledger = _ledger_rows()
+    assert f"re-encrypted {2 + ledger} rows under v2" in _run("rotate")  # the sheet, its header, the ledger
     job.refresh_from_db()
     assert crypto.key_version_of(job.sheet_encrypted) == 2
     assert crypto.key_version_of(job.details_encrypted) == 2 and job.header == ["客户", "手机"]

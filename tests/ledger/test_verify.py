@@ -7,12 +7,15 @@ from django.core.management import CommandError, call_command
 from django.core.management.base import CommandParser
 from django.db import connection
 
+from custos.core import sealed
 from custos.core.command import run_command
 from custos.ledger import hashing, heads, services
-from custos.ledger.models import Entry, SignedHead
+from custos.ledger.models import PAYLOAD_SEAL, Entry, SignedHead
 from custos.ledger.services import Event, append_batch
 from custos.ledger.verify import Problem, verify
 from tests.ledger.conftest import dba, fill
+
+PAYLOAD_AAD = sealed.aad_of(PAYLOAD_SEAL)
 
 
 def problem() -> str:
@@ -53,12 +56,43 @@ def test_the_empty_log_verifies(db):
 
 
 def test_one_byte_of_a_payload_changed(log):
+    # Payloads are sealed at rest: this DBA holds the field key too, and seals the changed text.
+    changed = Entry.objects.get(seq=5).payload.replace('"i":5,', '"i":6,')
     with dba() as cursor:
         cursor.execute(
-            """UPDATE ledger_entry SET payload = replace(payload, '"i":5,', '"i":6,') WHERE seq = 5"""
+            "UPDATE ledger_entry SET payload = %s WHERE seq = 5", [sealed.seal(changed, PAYLOAD_AAD)]
         )
     assert Entry.objects.get(seq=5).payload.startswith('{"i":6,')
     assert problem() == "entry 5: payload does not match its payload_hash"
+
+
+def test_a_payload_replaced_by_clear_text(log):
+    with dba() as cursor:
+        cursor.execute("UPDATE ledger_entry SET payload = %s WHERE seq = 5", ['{"i":6,"text":"第5条"}'])
+    assert problem() == "entry 5: payload does not match its payload_hash"
+
+
+def test_a_sealed_payload_damaged_or_moved(log):
+    with dba() as cursor:
+        cursor.execute("SELECT payload FROM ledger_entry WHERE seq = 6")
+        other = cursor.fetchone()[0]
+        cursor.execute(
+            "UPDATE ledger_entry SET payload = %s WHERE seq = 5",
+            [other[:-2] + ("A" if other[-2] != "A" else "B") + other[-1]],
+        )
+    assert problem() == "entry 5: payload does not open under its field key (replaced or damaged)"
+    with dba() as cursor:
+        cursor.execute("UPDATE ledger_entry SET payload = %s WHERE seq = 5", [other])  # another entry's
+    assert problem() == "entry 5: payload does not match its payload_hash"
+
+
+def test_payloads_are_sealed_at_rest_and_the_leaf_commits_to_the_plain_text(log):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT payload, payload_hash FROM ledger_entry WHERE seq = 5")
+        stored, digest = cursor.fetchone()
+    assert stored.startswith("v1:") and "第5条" not in stored
+    plain = Entry.objects.get(seq=5).payload
+    assert hashing.payload_hash(plain.encode()) == digest
 
 
 def test_payload_and_its_hash_changed_together(log):

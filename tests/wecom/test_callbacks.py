@@ -122,7 +122,7 @@ def test_an_unknown_member_waits_for_the_directory_sync(company, wecom, django_c
     assert hired.name == "张伟" and hired.role == Role.SALES and not hired.user.has_usable_password()
     assert _entries("contact.deleted_by_staff")[0].actor_id == hired.pk
     assert org_services  # the sync hired through org.services (org.employee_created entry)
-    assert Entry.objects.filter(kind="org.employee_created", payload__contains="zhangwei").exists()
+    assert any("zhangwei" in e.payload for e in Entry.objects.filter(kind="org.employee_created"))
 
 
 @pytest.mark.parametrize("tamper", ["signature", "stale", "receiver", "xml", "doctype"])

@@ -9,6 +9,7 @@ class ArchiveConfig(AppConfig):
 
     def ready(self):
         from custos.archive import blobs, panels, projection, signing, uploads
+        from custos.core import sealed
         from custos.customers import panels as customer_panels
         from custos.ledger import projections
         from custos.ledger import verify as ledger_verify
@@ -21,4 +22,7 @@ class ArchiveConfig(AppConfig):
         blobs.register_encrypted()
         uploads.register_encrypted()
         signing.register_encrypted()
+        sealed.register("archive.message_text", "archive.Message", "text")
+        sealed.register("archive.message_attachment_name", "archive.Message", "attachment_name")
+        sealed.register("archive.message_extra", "archive.Message", "extra")
         customer_panels.register("archive.consent", panels.consent_panel)

@@ -8,6 +8,26 @@ ledger entries are. Employee and customer are plain ids where history must not c
 from django.db import models
 
 from custos.access.models import ApiToken
+from custos.core.sealed import SealedJSONField, SealedTextField
+
+
+class SearchKeysField(models.Field):
+    """A list of keys: a text[] under a GIN index on PostgreSQL, words under FTS5 on SQLite."""
+
+    def db_type(self, connection):
+        return "text[]" if connection.vendor == "postgresql" else "text"
+
+    def from_db_value(self, value, expression, connection):
+        if value is None or isinstance(value, list):
+            return value or []
+        return value.split()
+
+    def get_db_prep_value(self, value, connection, prepared=False):
+        value = list(value or [])
+        return value if connection.vendor == "postgresql" else " ".join(value)
+
+    def to_python(self, value):
+        return value.split() if isinstance(value, str) else list(value or [])
 
 
 class DeviceCredential(models.Model):
@@ -106,7 +126,9 @@ class Conversation(models.Model):
 
     employee = models.ForeignKey("org.Employee", on_delete=models.PROTECT, related_name="+")
     key = models.CharField(max_length=200)
-    contact = models.ForeignKey(ExternalContact, null=True, on_delete=models.PROTECT, related_name="conversations")
+    contact = models.ForeignKey(
+        ExternalContact, null=True, on_delete=models.PROTECT, related_name="conversations"
+    )
     group = models.ForeignKey(Group, null=True, on_delete=models.PROTECT, related_name="conversations")
     customer_id = models.BigIntegerField(null=True, db_index=True)
     title = models.CharField(max_length=200, blank=True)
@@ -135,18 +157,21 @@ class Message(models.Model):
     customer_id = models.BigIntegerField(null=True, db_index=True)
     contact_key = models.CharField(max_length=200, blank=True, db_index=True)
     sender_role = models.CharField(max_length=10)
-    text = models.TextField(blank=True)
-    # text, file name and call note in one column: what search reads (FTS5 on SQLite; search_keys, its bigrams, on PostgreSQL).
-    search_text = models.TextField(blank=True)
+    # What was said, the file's name and the rest of the body (a location, a card, a call's
+    # masked number) are sealed at rest (custos.core.sealed): a copy of the database reads none.
+    text = SealedTextField(blank=True, seal_as="archive.message.text")
+    # What search finds the message by: keyed hashes of the characters of its text, file name and
+    # call note, and on PostgreSQL of its filters (search_keys.py), so the index holds no word.
+    search_keys = SearchKeysField(default=list, blank=True)
     attachment_sha256 = models.CharField(max_length=64, blank=True, db_index=True)
-    attachment_name = models.CharField(max_length=255, blank=True)
+    attachment_name = SealedTextField(blank=True, seal_as="archive.message.attachment_name")
     attachment_mime = models.CharField(max_length=100, blank=True)
     attachment_size = models.BigIntegerField(null=True)
     amount_fen = models.BigIntegerField(null=True)
     occurred_at = models.DateTimeField(db_index=True)
     recalled_at = models.DateTimeField(null=True)
     deleted_on_device = models.BooleanField(default=False)
-    extra = models.JSONField(default=dict)
+    extra = SealedJSONField(blank=True, seal_as="archive.message.extra")
 
     class Meta:
         ordering = ["occurred_at", "entry_seq"]

@@ -9,8 +9,9 @@ import json
 
 from django.db import connection
 
-from custos.archive import consent
+from custos.archive import consent, search_keys
 from custos.archive.models import Conversation, ExternalContact, Group, Message
+from custos.core.sealed import SealedTextField
 
 NAME = "archive"
 # Only what handle() reads: a prefix wider than that would feed it (and make it parse) entries it
@@ -18,10 +19,6 @@ NAME = "archive"
 KINDS = ("message.", "chat.deleted_on_device", "call.", "contact.", "group.", "conversation.")
 MESSAGE_KINDS = ("message.sent", "message.received")
 SYSTEM_KINDS = ("contact.deleted_by_staff", "contact.deleted_by_customer", "contact.added")
-
-
-def _search_text(*parts) -> str:
-    return "\n".join(p for p in parts if p)
 
 
 def _call_key(p: dict) -> str:
@@ -73,8 +70,14 @@ class _Batch:
                 group_keys.add(group_key)
             wanted.setdefault((entry.actor_id, conv_key), (contact_key, group_key, fallback_title))
         if contact_keys:
-            self.contacts = {c.external_id: c for c in ExternalContact.objects.filter(external_id__in=list(contact_keys))}
-            new = [ExternalContact(external_id=k, first_seen_at=at) for k, at in contact_keys.items() if k not in self.contacts]
+            self.contacts = {
+                c.external_id: c for c in ExternalContact.objects.filter(external_id__in=list(contact_keys))
+            }
+            new = [
+                ExternalContact(external_id=k, first_seen_at=at)
+                for k, at in contact_keys.items()
+                if k not in self.contacts
+            ]
             for c in ExternalContact.objects.bulk_create(new, batch_size=500):
                 self.contacts[c.external_id] = c
         if group_keys:
@@ -99,7 +102,9 @@ class _Batch:
                     title = group.name or group_names.get(group_key) or fallback
                 else:
                     title = (contact.name if contact else "") or names.get(contact_key or "") or fallback
-                new.append(Conversation(employee_id=actor, key=key, contact=contact, group=group, title=title[:200]))
+                new.append(
+                    Conversation(employee_id=actor, key=key, contact=contact, group=group, title=title[:200])
+                )
             for c in Conversation.objects.bulk_create(new, batch_size=500):
                 self.conversations[(c.employee_id, c.key)] = c
 
@@ -129,7 +134,7 @@ class _Batch:
 
     # --- writes -------------------------------------------------------------------------
 
-    def add(self, entry, conversation: Conversation | None, **fields) -> None:
+    def add(self, entry, conversation: Conversation | None, words: list[str] = (), **fields) -> None:
         if conversation is not None:
             conversation.messages += 1
         customer = entry.customer_id
@@ -147,6 +152,7 @@ class _Batch:
             "customer_id": customer,
             "occurred_at": entry.occurred_at,
         }
+        row["search_keys"] = search_keys.stored(search_keys.row_keys(row, list(words)))
         self.pending.append(row)
 
     def flush(self) -> None:
@@ -179,11 +185,21 @@ class _Batch:
 
 _COLUMNS = [f.column for f in Message._meta.concrete_fields if not f.primary_key]
 _DEFAULTS = {
-    "msgtype": "", "contact_key": "", "sender_role": "", "text": "", "search_text": "", "attachment_sha256": "",
+    "msgtype": "", "contact_key": "", "sender_role": "", "text": "", "search_keys": [], "attachment_sha256": "",
     "attachment_name": "", "attachment_mime": "", "attachment_size": None, "amount_fen": None,
     "recalled_at": None, "deleted_on_device": False, "extra": {},
 }  # fmt: skip
 COPY_FROM = 16  # rows; as the ledger does, COPY pays off past a handful
+
+
+_SEALED = [f for f in Message._meta.concrete_fields if isinstance(f, SealedTextField)]
+
+
+def _seal(row: dict) -> None:
+    """The body's columns as the table keeps them: sealed (custos.core.sealed), the raw insert
+    being past the fields that would seal them."""
+    for field in _SEALED:
+        row[field.column] = field.seal(row[field.column])
 
 
 def _insert_messages(rows: list[dict]) -> None:
@@ -192,15 +208,18 @@ def _insert_messages(rows: list[dict]) -> None:
     columns = ", ".join(q(c) for c in _COLUMNS)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql" and len(rows) >= COPY_FROM:
-            with connection.wrap_database_errors, cursor.cursor.copy(f"COPY archive_message ({columns}) FROM STDIN") as copy:
+            with (
+                connection.wrap_database_errors,
+                cursor.cursor.copy(f"COPY archive_message ({columns}) FROM STDIN") as copy,
+            ):
                 for row in rows:
-                    row["extra"] = json.dumps(row["extra"], ensure_ascii=False)
+                    _seal(row)
                     copy.write_row([row[c] for c in _COLUMNS])
             return
         adapt = connection.ops.adapt_datetimefield_value
         values = []
         for row in rows:
-            row["extra"] = json.dumps(row["extra"], ensure_ascii=False)
+            _seal(row)
             row["occurred_at"], row["recalled_at"] = adapt(row["occurred_at"]), adapt(row["recalled_at"])
             values.append([row[c] for c in _COLUMNS])
         marks = ", ".join(["%s"] * len(_COLUMNS))
@@ -233,7 +252,7 @@ def _message(batch: _Batch, entry, p: dict) -> None:
         contact_key=p.get("contact") or "",
         sender_role=p.get("sender_role", ""),
         text=p.get("text") or "",
-        search_text=_search_text(p.get("text"), attachment.get("name")),
+        words=search_keys.text_keys(p.get("text"), attachment.get("name")),
         attachment_sha256=attachment.get("sha256", ""),
         attachment_name=attachment.get("name", "")[:255],
         attachment_mime=attachment.get("mime", "")[:100],
@@ -253,7 +272,7 @@ def _call(batch: _Batch, entry, p: dict) -> None:
         contact_key=p.get("contact") or "",
         sender_role="staff" if p.get("direction") == "out" else "customer",
         text=p.get("note") or "",
-        search_text=_search_text(p.get("note"), attachment.get("name")),
+        words=search_keys.text_keys(p.get("note"), attachment.get("name")),
         attachment_sha256=attachment.get("sha256", ""),
         attachment_name=attachment.get("name", "")[:255],
         attachment_mime=attachment.get("mime", "")[:100],
@@ -284,9 +303,9 @@ def _contact_event(batch: _Batch, entry, p: dict) -> None:
 
 
 def _recalled(entry, p: dict) -> None:
-    Message.objects.filter(employee_id=entry.actor_id, source_id=p["message"], recalled_at__isnull=True).update(
-        recalled_at=entry.occurred_at
-    )
+    Message.objects.filter(
+        employee_id=entry.actor_id, source_id=p["message"], recalled_at__isnull=True
+    ).update(recalled_at=entry.occurred_at)
 
 
 def _deleted(batch: _Batch, entry, p: dict) -> None:
@@ -324,6 +343,7 @@ def _linked(batch: _Batch, entry, p: dict) -> None:
     contact = batch.contact(p["contact"])
     ExternalContact.objects.filter(pk=contact.pk).update(customer_id=p["customer"])
     contact.customer_id = p["customer"]
+    _relink_keys(p["contact"], p["customer"])
     Message.objects.filter(contact_key=p["contact"]).update(customer_id=p["customer"])
     Conversation.objects.filter(contact=contact, group__isnull=True).update(customer_id=p["customer"])
     for c in batch.conversations.values():
@@ -369,13 +389,42 @@ def reset() -> None:
     ExternalContact.objects.all().delete()
 
 
+def _relink_keys(contact_key: str, customer: int) -> None:
+    """PostgreSQL: the messages' customer key follows their new customer (SQLite's index holds
+    no filters: they are columns there)."""
+    if connection.vendor != "postgresql":
+        return
+    new = search_keys.filter_key("c", customer)
+    olds = set(Message.objects.filter(contact_key=contact_key).values_list("customer_id", flat=True).distinct())
+    with connection.cursor() as cursor:
+        for old in olds - {customer}:
+            drop = [search_keys.filter_key("c", old)] if old is not None else []
+            cursor.execute(
+                "UPDATE archive_message SET search_keys = array_append("
+                "ARRAY(SELECT k FROM unnest(search_keys) AS k WHERE k <> ALL(%s::text[])), %s)"
+                " WHERE contact_key = %s AND customer_id IS NOT DISTINCT FROM %s",
+                [drop, new, contact_key, old],
+            )
+
+
 def clear_redacted(seqs: list[int]) -> None:
     """Retention redacted these entries' bodies in the ledger: the read model's copies go too.
 
     The row stays (the conversation keeps its shape: who wrote when), only what was said goes.
-    Updating search_text also clears SQLite's FTS index through its trigger.
+    Its search keys keep only its filters' (PostgreSQL); updating them also clears SQLite's FTS
+    index through its trigger.
     """
     for i in range(0, len(seqs), 900):
-        Message.objects.filter(entry_seq__in=seqs[i : i + 900]).update(
-            text="", search_text="", attachment_name="", extra={}
-        )
+        rows = Message.objects.filter(entry_seq__in=seqs[i : i + 900])
+        rows.update(text="", attachment_name="", extra={})
+        if connection.vendor != "postgresql":
+            rows.update(search_keys=[])
+            continue
+        kept = [
+            (search_keys.filter_keys(kind, msgtype, employee, customer), pk)
+            for pk, kind, msgtype, employee, customer in rows.values_list(
+                "pk", "kind", "msgtype", "employee_id", "customer_id"
+            )
+        ]
+        with connection.cursor() as cursor:
+            cursor.executemany("UPDATE archive_message SET search_keys = %s WHERE id = %s", kept)

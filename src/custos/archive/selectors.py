@@ -20,19 +20,19 @@ from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext as _
 
 from custos.access.scope import scope_of
-from custos.archive import windows
+from custos.archive import search_keys, windows
 from custos.archive.models import Conversation, ExternalContact, Message
 from custos.core import paging
 from custos.core.errors import NotFound
 from custos.org.models import Employee
 from custos.org.selectors import get_unit
 
-TRIGRAM = 3  # SQLite's FTS5 trigram tokenizer needs three characters to use its index
-BIGRAM = 2  # PostgreSQL's index of bigrams (migration 0004) serves two-character terms
 # A search's hits fetched by its words before the page is ordered (PostgreSQL), and so how far
 # ahead a search's pager counts: "more than 300 hits" says to narrow it down as well as any figure.
 HITS_CAP = 300
 FEW_STAFF = 64  # a scope with more staff than this is not worth an index scan of their messages
+# The candidates a search for a long word opens to confirm it (PostgreSQL; SQLite opens them all).
+CONFIRM_CAP = 2000
 
 
 def contact_names(keys) -> dict[str, str]:
@@ -147,57 +147,54 @@ class SearchFilters:
     kind: str | None = None  # message.sent | message.received | call.logged | a msgtype
 
 
-def _fts_phrase(term: str) -> str:
-    return '"' + term.replace('"', '""') + '"'
-
-
 def _match(qs: QuerySet[Message], term: str, keyed: bool) -> QuerySet[Message]:
-    if len(term) >= TRIGRAM and connection.vendor == "sqlite":
-        ids = RawSQL("SELECT rowid FROM archive_message_fts WHERE archive_message_fts MATCH %s", [_fts_phrase(term)])
+    """Messages holding every key of the term (search_keys.py): on SQLite through FTS5, on
+    PostgreSQL through search_keys, whose containment _keys puts beside the filters' (keyed).
+    A term longer than two characters is then confirmed on the opened rows (search())."""
+    keys = search_keys.term_keys(term)
+    if connection.vendor == "sqlite":
+        match = " ".join(f'"{k}"' for k in keys)
+        ids = RawSQL("SELECT rowid FROM archive_message_fts WHERE archive_message_fts MATCH %s", [match])
         return qs.filter(id__in=ids)
-    if keyed and len(term) == BIGRAM and len(term.upper()) == BIGRAM:
-        # Two characters: the term is one bigram, so "its bigram is among the message's keys"
-        # (_keys) is the same as UPPER(search_text) LIKE '%term%'. Only that: a LIKE beside it
-        # would make the planner multiply two estimates of the same thing.
-        return qs
     if keyed:
-        # Checked on the rows the keys found (the bigrams are necessary, not sufficient): not as
-        # a LIKE, which the planner once answered by AND'ing the pg_trgm index (dropped in 0006)
-        # with the keys', reading the postings of the same words twice.
-        return qs.filter(RawSQL("strpos(upper(archive_message.search_text), upper(%s)) > 0", [term], output_field=BooleanField()))
-    # UPPER(search_text) LIKE on the rows the other conditions leave: a term no index serves (one
-    # character, a surname; on SQLite also two).
-    return qs.filter(search_text__icontains=term)
+        return qs
+    return qs.filter(RawSQL("archive_message.search_keys @> %s::text[]", [keys], output_field=BooleanField()))
 
 
 def _keys(f: SearchFilters, staff: list[int] | None) -> list[RawSQL]:
-    """PostgreSQL: conditions on search_keys (migration 0005) that one GIN index scan answers by
-    intersecting its lists: every bigram of the words, the kind, the employee and the customer
-    asked for, and a small scope's staff (any of them). Each holds for every hit of the search
-    as a whole, so they only ever narrow; none when no word has two characters."""
-    words = [term for term in _terms(f) if len(term) >= BIGRAM]
+    """PostgreSQL: conditions on search_keys (migrations 0005, 0009) that one GIN index scan
+    answers by intersecting its lists: the keys of every word, of the kind, the employee and the
+    customer asked for, and a small scope's staff (any of them). Each holds for every hit of the
+    search as a whole, so they only ever narrow; none when there is no word."""
+    words = _terms(f)
     if connection.vendor != "postgresql" or not words:
         return []
-    # The keys as custos_search_keys makes them: "\x01" and a letter, then the value.
-    parts, params = ["custos_bigrams(upper(%s))"] * len(words), list(words)
-    tokens = []
+    tokens = sorted({k for term in words for k in search_keys.term_keys(term)})
     if f.kind:
-        tokens.append(("\x01k" if "." in f.kind else "\x01t") + f.kind)
+        tokens.append(search_keys.filter_key("k" if "." in f.kind else "t", f.kind))
     if f.employee_id:
-        tokens.append(f"\x01e{f.employee_id}")
+        tokens.append(search_keys.filter_key("e", f.employee_id))
     if f.customer_id:
-        tokens.append(f"\x01c{f.customer_id}")
-    if tokens:
-        parts.append("%s::text[]")
-        params.append(tokens)
-    # Fixed fragments, values as parameters. Behind a sub-SELECT, which the index still serves,
-    # the planner takes the containment for a common one (it multiplied the bigrams' frequencies
-    # into one row and so would not AND the words' index with the time's).
-    conditions = [RawSQL("archive_message.search_keys @> (SELECT " + " || ".join(parts) + ")", params, output_field=BooleanField())]  # noqa: S611
+        tokens.append(search_keys.filter_key("c", f.customer_id))
+    # Behind a sub-SELECT, which the index still serves, the planner takes the containment for a
+    # common one (it multiplied the keys' frequencies into one row and so would not AND the
+    # words' index with the time's).
+    conditions = [RawSQL("archive_message.search_keys @> (SELECT %s::text[])", [tokens], output_field=BooleanField())]
     if staff is not None and len(staff) <= FEW_STAFF:
-        any_of = [f"\x01e{pk}" for pk in staff]
+        any_of = [search_keys.filter_key("e", pk) for pk in staff]
         conditions.append(RawSQL("archive_message.search_keys && %s::text[]", [any_of], output_field=BooleanField()))
     return conditions
+
+
+def holds(message_text: str, attachment_name: str, terms: Sequence[str]) -> bool:
+    """Whether an opened message holds every term (case aside), in its text or its file name."""
+    text, name = (message_text or "").upper(), (attachment_name or "").upper()
+    return all(term.upper() in text or term.upper() in name for term in terms)
+
+
+def _confirmed(rows, terms: Sequence[str]) -> list[int]:
+    """The pks of (pk, text, attachment_name) rows, opened, that hold every term."""
+    return [pk for pk, text, name in rows if holds(text, name, terms)]
 
 
 def _scope_staff(viewer: Employee) -> list[int] | None:
@@ -266,8 +263,12 @@ def _terms(f: SearchFilters) -> list[str]:
 
 
 def words_first(viewer: Employee, f: SearchFilters) -> QuerySet:
-    """The ids of the hits, unordered, as search() fetches them first on PostgreSQL."""
-    return _by_words(f, _scope_staff(viewer), _unit_staff(viewer, f)).order_by().values_list("pk", flat=True)
+    """The ids of the candidates, unordered, as search() fetches them first by the words' keys
+    (before confirming a long word on them)."""
+    staff, unit_staff = _scope_staff(viewer), _unit_staff(viewer, f)
+    if connection.vendor != "postgresql":
+        return _filtered(_visible(staff), f, unit_staff).order_by().values_list("pk", flat=True)
+    return _by_words(f, staff, unit_staff).order_by().values_list("pk", flat=True)
 
 
 def _by_words(f: SearchFilters, staff: list[int] | None, unit_staff: list[int] | None) -> QuerySet[Message]:
@@ -277,10 +278,20 @@ def _by_words(f: SearchFilters, staff: list[int] | None, unit_staff: list[int] |
 
 
 def search(viewer: Employee, f: SearchFilters) -> QuerySet[Message]:
-    """Messages, files and call notes in scope matching every word of f.q, newest first."""
+    """Messages, files and call notes in scope matching every word of f.q, newest first.
+
+    The index finds the messages holding every key of the words (search_keys.py); a word of
+    more than two characters is confirmed on those messages, opened. On PostgreSQL at most
+    CONFIRM_CAP of them are opened: a long phrase whose keys more messages hold than that is
+    confirmed among the newest CONFIRM_CAP, and the pager says "more than" what it found."""
     staff, unit_staff = _scope_staff(viewer), _unit_staff(viewer, f)
-    if connection.vendor != "postgresql" or not any(len(term) >= BIGRAM for term in _terms(f)):
-        return _filtered(_visible(staff), f, unit_staff).order_by(*windows.ORDER)
+    confirm = [term for term in _terms(f) if search_keys.needs_confirming(term)]
+    if connection.vendor != "postgresql" or not _terms(f):
+        found = _filtered(_visible(staff), f, unit_staff).order_by(*windows.ORDER)
+        if not confirm:
+            return found
+        hits = _confirmed(found.values_list("pk", "text", "attachment_name"), confirm)
+        return paging.known_count(_visible(None).filter(pk__in=hits).order_by(*windows.ORDER), len(hits), exact=True)
     # Words first. Left to itself, the planner guesses how many messages hold the words and
     # then either walks every message newest first looking for them (seconds, when the guess
     # was thousands and the truth is none: 顺丰 in call notes) or reads them all to count them.
@@ -290,6 +301,8 @@ def search(viewer: Employee, f: SearchFilters) -> QuerySet[Message]:
     # exact count. More: a page of them is read from the newest window of time that holds it
     # (windows.py), and the pager knows there are more than HITS_CAP without counting them again.
     by_words = _by_words(f, staff, unit_staff)
+    if confirm:
+        return _search_confirmed(by_words, confirm)
     with windows.planner():
         hits = list(by_words.order_by().values_list("pk", flat=True)[: HITS_CAP + 1])
     if len(hits) > HITS_CAP:
@@ -298,3 +311,22 @@ def search(viewer: Employee, f: SearchFilters) -> QuerySet[Message]:
         return paging.known_count(newest, HITS_CAP + 1, exact=False)
     found = _visible(None).filter(pk__in=hits).order_by(*windows.ORDER)
     return paging.known_count(found, len(hits), exact=True)
+
+
+def _search_confirmed(by_words: QuerySet[Message], confirm: list[str]) -> QuerySet[Message]:
+    """PostgreSQL, a word of more than two characters: the candidates its keys find, opened and
+    confirmed (search()). Their ids first: only those opened are read with their text."""
+    opened = ("pk", "text", "attachment_name")
+    with windows.planner():
+        pks = list(by_words.order_by().values_list("pk", flat=True)[: CONFIRM_CAP + 1])
+    complete = len(pks) <= CONFIRM_CAP
+    if complete:
+        candidates = Message.objects.filter(pk__in=pks).values_list(*opened)
+    else:
+        with windows.planner():
+            candidates = list(by_words.order_by(*windows.ORDER).values_list(*opened)[:CONFIRM_CAP])
+    hits = _confirmed(candidates, confirm)
+    found = _visible(None).filter(pk__in=hits).order_by(*windows.ORDER)
+    if complete and len(hits) <= HITS_CAP:
+        return paging.known_count(found, len(hits), exact=True)
+    return paging.known_count(found, min(len(hits), HITS_CAP + 1), exact=False)

@@ -37,7 +37,9 @@ def _parse_keys(spec: str) -> dict[int, bytes]:
         version, _, material = part.partition(":")
         key = _unb64(material)
         if not version.isdigit() or len(key) != 32:
-            raise KeyConfigError("CUSTOS_FIELD_KEYS must be 'version:base64-of-32-bytes' pairs separated by commas")
+            raise KeyConfigError(
+                "CUSTOS_FIELD_KEYS must be 'version:base64-of-32-bytes' pairs separated by commas"
+            )
         keys[int(version)] = key
     if not keys:
         raise KeyConfigError("CUSTOS_FIELD_KEYS is empty")
@@ -130,10 +132,16 @@ def current_version() -> int:
     return max(field_keys())
 
 
+@functools.lru_cache(maxsize=16)
+def _cipher(key: bytes) -> AESGCM:
+    # Made once per key: every archived message and ledger entry is sealed and opened with one.
+    return AESGCM(key)
+
+
 def encrypt(plaintext: str, *, aad: bytes = b"") -> str:
     version = current_version()
     nonce = secrets.token_bytes(12)
-    sealed = AESGCM(field_keys()[version]).encrypt(nonce, plaintext.encode(), aad)
+    sealed = _cipher(field_keys()[version]).encrypt(nonce, plaintext.encode(), aad)
     return f"v{version}:{_b64(nonce + sealed)}"
 
 
@@ -143,8 +151,10 @@ def decrypt(token: str, *, aad: bytes = b"") -> str:
     raw = _unb64(body)
     key = field_keys().get(version)
     if key is None:
-        raise KeyConfigError(f"field key version {version} is missing: it is needed to read data written with it")
-    return AESGCM(key).decrypt(raw[:12], raw[12:], aad).decode()
+        raise KeyConfigError(
+            f"field key version {version} is missing: it is needed to read data written with it"
+        )
+    return _cipher(key).decrypt(raw[:12], raw[12:], aad).decode()
 
 
 def key_version_of(token: str) -> int:

@@ -35,8 +35,11 @@ class EncryptedField:
     name: str  # what operators read: "customers.contact"
     model: str  # app_label.ModelName
     field: str
-    aad: Callable[[models.Model], bytes]  # the associated data the value was sealed with
+    aad: Callable[[models.Model], bytes] | None  # the associated data the value was sealed with
     batch: int | None = None  # rows per transaction, when its values are large (whole files)
+    # A custos.core.sealed column: the model reads it opened and seals it on save, so re-saving
+    # a row re-seals it under the current key.
+    sealed_field: bool = False
 
     @property
     def model_class(self) -> type[models.Model]:
@@ -56,9 +59,15 @@ _registry: dict[str, EncryptedField] = {}
 
 
 def register(
-    name: str, model: str, field: str, aad: Callable[[models.Model], bytes], *, batch: int | None = None
+    name: str,
+    model: str,
+    field: str,
+    aad: Callable[[models.Model], bytes] | None,
+    *,
+    batch: int | None = None,
+    sealed_field: bool = False,
 ) -> None:
-    _registry[name] = EncryptedField(name, model, field, aad, batch)
+    _registry[name] = EncryptedField(name, model, field, aad, batch, sealed_field)
 
 
 def registered() -> list[EncryptedField]:
@@ -141,10 +150,13 @@ def reencrypt(
     while limit is None or done < limit:
         size = batch if limit is None else min(batch, limit - done)
         with transaction.atomic():
-            rows = list(field.stale().select_for_update().order_by("pk")[:size])
+            stale = field.stale().select_for_update().order_by("pk")
+            if field.sealed_field:
+                stale = stale.only(field.field)
+            rows = list(stale[:size])
             if not rows:
                 break
-            for row in rows:
+            for row in rows if not field.sealed_field else ():
                 aad = field.aad(row)
                 value = crypto.decrypt(getattr(row, field.field), aad=aad)
                 setattr(row, field.field, crypto.encrypt(value, aad=aad))

@@ -8,6 +8,11 @@ when the rows it describes do.
 
 from django.db import models
 
+from custos.core.sealed import SealedTextField
+
+# The associated data every payload is sealed under (custos.core.sealed).
+PAYLOAD_SEAL = "ledger.entry.payload"
+
 
 class Entry(models.Model):
     seq = models.BigIntegerField(primary_key=True)
@@ -19,8 +24,10 @@ class Entry(models.Model):
     customer_id = models.BigIntegerField(null=True, db_index=True)
     source = models.CharField(max_length=64)
     source_id = models.CharField(max_length=200)
-    # Canonical JSON of the body. NULL only after a retention redaction; payload_hash stays.
-    payload = models.TextField(null=True)
+    # Canonical JSON of the body, sealed at rest (AES-GCM under the field keys): the model reads
+    # it opened. payload_hash and the leaf commit to the plain text, so re-sealing it under a new
+    # key (`custos keys rotate`) changes no leaf. NULL only after a retention redaction.
+    payload = SealedTextField(null=True, seal_as=PAYLOAD_SEAL)
     payload_hash = models.CharField(max_length=64)
     # SHA-256(0x00 || leaf data), see hashing.py: what the Merkle tree is built over.
     leaf_hash = models.BinaryField(max_length=32)

@@ -24,6 +24,7 @@ in the process (sqlean.py, apsw), one of the ways SQLite's own documentation lis
 database (howtocorrupt.html, 2.2.1): not for the tool that vouches for the log.
 """
 
+import binascii
 import hashlib
 import multiprocessing
 import signal
@@ -34,12 +35,15 @@ from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 
 import numpy
+from cryptography.exceptions import InvalidTag
 from django.db import connections
 
+from custos.core import crypto, sealed
 from custos.ledger import merkle
 from custos.ledger.hashing import EPOCH, HEAD, LEAF_VERSION
 from custos.ledger.services import REDACTED
 
+_PAYLOAD_AAD = sealed.aad_of("ledger.entry.payload")  # models.PAYLOAD_SEAL
 CHUNK = 16384  # entries per query
 RANGE = 65536  # entries per unit of work: a power of two, a multiple of CHUNK and of the 256-leaf block
 BLOCK = 256
@@ -83,24 +87,25 @@ _LAID_OUT = (
     + _LAYOUT
     + ", leaf_hash FROM ledger_entry WHERE seq >= %s AND seq < %s"
 )
-# A whole chunk checked by the server, as one row: PostgreSQL's own sha256() (OpenSSL, in C)
-# hashes each payload and each leaf's bytes laid out from the columns, and compares them with the
-# stored hashes; back come the count, the first seq that failed a check, and the leaf hashes
-# concatenated in seq order for the tree, which is built and checked here. Sending every
-# payload to Python to be hashed there cost twice as much per entry as hashing it where it lies.
+# A whole chunk's leaves checked by the server, as one row: PostgreSQL's own sha256() (OpenSSL,
+# in C) hashes each leaf's bytes laid out from the columns and compares them with the stored
+# hashes; back come the count, the first seq that failed a check, and the leaf hashes
+# concatenated in seq order for the tree, which is built and checked here. The payloads are
+# sealed (custos.core.sealed), so the server cannot hash them: they come here to be opened and
+# hashed (_PAYLOADS, check_payloads).
 # Verify trusts the server's built-in functions as it trusts the database to hand back the
 # stored bytes (pg_catalog is named, so no function of the same name in another schema is used).
 _CHECKED = (
     "SELECT count(*), count(*) FILTER (WHERE redacted), min(seq) FILTER (WHERE bad),"  # noqa: S608 (constants only)
     " string_agg(int8send(seq), ''), string_agg(leaf_hash, '')"
     " FROM (SELECT seq, payload IS NULL AS redacted, leaf_hash,"
-    " pg_catalog.encode(pg_catalog.sha256(convert_to(payload, 'UTF8')), 'hex') <> payload_hash"
-    " OR pg_catalog.sha256("
-    + _LAYOUT
-    + ") IS DISTINCT FROM leaf_hash AS bad"
+    " pg_catalog.sha256(" + _LAYOUT + ") IS DISTINCT FROM leaf_hash AS bad"
     # Only these narrow rows are put in seq order, should the planner sort them (without
     # statistics, on a log just written, it did: the payloads with them spilled to disk).
     " FROM ledger_entry WHERE seq >= %s AND seq < %s ORDER BY seq) AS e"
+)
+_PAYLOADS = (
+    "SELECT seq, payload, payload_hash FROM ledger_entry WHERE seq >= %s AND seq < %s AND payload IS NOT NULL"
 )
 if LEAF_VERSION != 1:  # pragma: no cover
     raise ImportError("scan._LAID_OUT lays out leaf version 1: change it with hashing.LEAF_VERSION")
@@ -173,6 +178,30 @@ def check_checked(row: tuple, lo: int, hi: int) -> list[bytes] | None:
     return list(map(leaves.__getitem__, map(slice, range(0, 32 * n, 32), range(32, 32 * n + 32, 32))))
 
 
+def opened(seq: int, body: bytes | str) -> bytes:
+    """The plain canonical JSON of a stored payload (sealed at rest, custos.core.sealed); one
+    stored before sealing is read as it is."""
+    text = body.decode() if isinstance(body, bytes | memoryview) else body
+    if not sealed.is_sealed(text):
+        return text.encode()
+    try:
+        return crypto.decrypt(text, aad=_PAYLOAD_AAD).encode()
+    except crypto.KeyConfigError as exc:
+        raise Problem(f"entry {seq}: {exc}") from None
+    except (InvalidTag, ValueError, binascii.Error):
+        raise Problem(
+            f"entry {seq}: payload does not open under its field key (replaced or damaged)"
+        ) from None
+
+
+def check_payloads(rows, covered: Container[int]) -> None:
+    """Check (seq, stored payload, payload_hash) rows: each opened payload against its hash."""
+    sha256 = hashlib.sha256
+    for seq, body, digest in rows:
+        if sha256(opened(seq, body)).hexdigest() != digest:
+            _check_payload(seq, body, digest, covered)
+
+
 def _check_payload(seq: int, body: bytes | None, digest: bytes, covered: Container[int]) -> None:
     if body is None:
         if seq not in covered:
@@ -190,7 +219,7 @@ def check_laid_out(rows: list[tuple], expected: int, covered: Container[int]) ->
     for seq, body, digest, data, leaf in rows:
         if seq != expected:
             raise Problem(f"entry {expected}: missing (the next entry is {seq})")
-        if body is None or sha256(body).hexdigest().encode() != digest:
+        if body is None or sha256(opened(seq, body)).hexdigest().encode() != digest:
             _check_payload(seq, body, digest, covered)
         h = sha256(data).digest()
         if h != leaf:
@@ -210,7 +239,7 @@ def check_rows(rows: list[tuple], expected: int, covered: Container[int], to_mic
     for seq, kind, occ, rec, actor, unit, customer, source, source_id, body, digest, leaf in rows:
         if seq != expected:
             raise Problem(f"entry {expected}: missing (the next entry is {seq})")
-        if body is None or sha256(body).hexdigest().encode() != digest:
+        if body is None or sha256(opened(seq, body)).hexdigest().encode() != digest:
             _check_payload(seq, body, digest, covered)
         try:
             if occ != occ_text:
@@ -242,6 +271,10 @@ def check_range(
     for start in range(lo, hi, CHUNK):
         end = min(start + CHUNK, hi)
         got = check_checked(_fetch_checked(connection, start, end), start, end) if laid_out else None
+        if got is not None:
+            with connection.cursor() as cursor:
+                cursor.execute(_PAYLOADS, [start, end])
+                check_payloads(cursor.fetchall(), covered)
         if got is None:  # SQLite, or something is off: the row-by-row check names it (or accepts a redaction)
             rows = _fetch(connection, start, end)
             if laid_out:

@@ -27,6 +27,7 @@ from custos.ledger.models import Entry, Node
 
 REDACTED = "retention.redacted"
 _FIELDS = Entry._meta.concrete_fields
+_PAYLOAD = Entry._meta.get_field("payload")
 _LIMITS = {f.name: f.max_length for f in _FIELDS if f.name in ("kind", "source", "source_id")}
 _CHUNK = 900  # parameters per IN (...): far below every backend's limit
 COPY_FROM = 16  # rows; below this an INSERT's single round trip beats COPY's two
@@ -193,6 +194,7 @@ def _append(events: list[Event], using: str) -> list[Appended]:
             _check(event)
     # Locals for the loop below, which runs once per entry of every append in the product.
     encode, sha256, leaf_data, micros = _ENCODER.encode, hashlib.sha256, hashing.leaf_data, hashing.micros
+    seal = _PAYLOAD.seal
 
     with connection.cursor() as cursor:
         size = _lock_size(cursor, sql)
@@ -225,8 +227,22 @@ def _append(events: list[Event], using: str) -> list[Appended]:
             )
             data = leaf_data(seq, kind, occurred_us, now_us, actor, unit, customer, source, source_id, digest)
             leaf = sha256(b"\x00" + data).digest()
+            # Stored sealed; the hash, the leaf and the Entry handed back hold the plain text.
             rows.append(
-                (seq, kind, occurred_db, now_db, actor, unit, customer, source, source_id, text, digest, leaf)
+                (
+                    seq,
+                    kind,
+                    occurred_db,
+                    now_db,
+                    actor,
+                    unit,
+                    customer,
+                    source,
+                    source_id,
+                    seal(text),
+                    digest,
+                    leaf,
+                )
             )
             values = (seq, kind, occurred, now, actor, unit, customer, source, source_id, text, digest, leaf)
             appended = fresh[seq] = Appended(seq=seq, source=(using, values))

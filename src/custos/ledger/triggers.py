@@ -1,7 +1,11 @@
 """Database triggers that make the ledger append-only, whoever connects.
 
-ledger_entry       UPDATE and DELETE refused, except the one change a retention redaction
-                   makes: payload from a value to NULL, every other column unchanged.
+ledger_entry       UPDATE and DELETE refused, except two changes of the payload alone, every
+                   other column unchanged: a retention redaction (a value to NULL), and
+                   re-sealing it under another field key (`custos keys rotate`: a sealed
+                   "v<n>:..." value to a different sealed value). The leaf commits to the plain
+                   payload's hash, so `custos ledger verify`, which opens each payload and hashes
+                   it, catches a payload replaced by anything but a re-sealing of the same text.
 ledger_node        UPDATE and DELETE refused.
 ledger_signedhead  UPDATE and DELETE refused.
 ledger_ledgerstate DELETE refused; UPDATE only if size does not shrink.
@@ -34,7 +38,8 @@ TABLES = (ENTRY, *FROZEN, STATE)
 
 def _sqlite_redaction_only() -> str:
     same = " AND ".join(f"NEW.{c} IS OLD.{c}" for c in ENTRY_FIXED_COLUMNS)
-    return f"OLD.payload IS NOT NULL AND NEW.payload IS NULL AND {same}"
+    resealed = "(NEW.payload GLOB 'v[0-9]*:?*' AND NEW.payload IS NOT OLD.payload)"
+    return f"OLD.payload IS NOT NULL AND (NEW.payload IS NULL OR {resealed}) AND {same}"
 
 
 def _sqlite(table: str) -> list[str]:
@@ -43,7 +48,7 @@ def _sqlite(table: str) -> list[str]:
     if table == ENTRY:
         no_update = f"""CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table}
             WHEN NOT ({_sqlite_redaction_only()})
-            BEGIN SELECT RAISE(ABORT, '{table} is append-only: the only change allowed is redacting a payload to NULL'); END"""
+            BEGIN SELECT RAISE(ABORT, '{table} is append-only: the only changes allowed are redacting a payload to NULL and re-sealing it'); END"""
     elif table == STATE:
         no_update = f"""CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table}
             WHEN NEW.size < OLD.size OR NEW.id IS NOT OLD.id
@@ -58,16 +63,17 @@ _PG_FUNCTIONS = [
     """CREATE OR REPLACE FUNCTION custos_refuse_ledger_change() RETURNS trigger AS $$
        BEGIN RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP; END
        $$ LANGUAGE plpgsql""",
-    # A redaction may set payload to NULL and change nothing else; to_jsonb(row) - 'payload'
-    # compares every other column, including any added later.
+    # A redaction may set payload to NULL, a key rotation re-seal it, and neither change anything
+    # else; to_jsonb(row) - 'payload' compares every other column, including any added later.
     """CREATE OR REPLACE FUNCTION custos_guard_ledger_entry() RETURNS trigger AS $$
        BEGIN
-         IF TG_OP = 'UPDATE' AND OLD.payload IS NOT NULL AND NEW.payload IS NULL THEN
+         IF TG_OP = 'UPDATE' AND OLD.payload IS NOT NULL AND (NEW.payload IS NULL
+             OR (NEW.payload ~ '^v[0-9]+:.' AND NEW.payload IS DISTINCT FROM OLD.payload)) THEN
            IF (to_jsonb(NEW) - 'payload') = (to_jsonb(OLD) - 'payload') THEN
              RETURN NEW;
            END IF;
          END IF;
-         RAISE EXCEPTION '% is append-only: % refused (the only change allowed is redacting a payload to NULL)',
+         RAISE EXCEPTION '% is append-only: % refused (the only changes allowed are redacting a payload to NULL and re-sealing it)',
            TG_TABLE_NAME, TG_OP;
        END
        $$ LANGUAGE plpgsql""",

@@ -176,12 +176,13 @@ def _group_members(chat: dict, observers: set[str]) -> tuple[list[dict], bool]:
 
 def _last_owner(chat_id: str) -> Employee | None:
     """Who owned a group WeCom no longer describes (dismissed): the owner its last entry named."""
-    seq_actor = (
-        Entry.objects.filter(source=SOURCE, kind__in=["group.created", "group.owner_changed"], payload__contains=f'"{chat_id}"')
+    # Payloads are sealed at rest, so the group is looked for in the opened ones (a few per group).
+    entries = (
+        Entry.objects.filter(source=SOURCE, kind__in=["group.created", "group.owner_changed"], payload__isnull=False)
         .order_by("-seq")
-        .values_list("actor_id", flat=True)
-        .first()
+        .values_list("actor_id", "payload")
     )
+    seq_actor = next((actor for actor, payload in entries.iterator() if f'"{chat_id}"' in payload), None)
     return Employee.objects.select_related("unit").filter(pk=seq_actor).first() if seq_actor else None
 
 

@@ -2,6 +2,7 @@
 
 custos archive credential --as USER --employee WHO --name NAME       a device token and its secret
 custos archive credential --as ADMIN --unit UNIT_ID --name NAME      an integration token and its secret
+custos archive seal-check                                            chats or contacts in clear anywhere in the database?
 """
 
 from django.core.management.base import BaseCommand, CommandError
@@ -15,7 +16,7 @@ _employee = org_cli.employee
 
 
 class Command(BaseCommand):
-    help = "Issue device and integration tokens with their HMAC signing secrets (shown once)."
+    help = "Issue device and integration tokens with their HMAC signing secrets (shown once); check sealing at rest."
 
     def add_arguments(self, parser):
         actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -25,10 +26,14 @@ class Command(BaseCommand):
         cred.add_argument("--unit", type=int, metavar="UNIT_ID", help="an integration token for this unit")
         cred.add_argument("--name", required=True)
         cred.add_argument("--days", type=int, default=366)
+        actions.add_parser(
+            "seal-check",
+            help="read every table and the job queue for chat text, phone numbers, WeChat ids and addresses in clear",
+        )
 
     def handle(self, *args, action, **options):
         try:
-            getattr(self, f"do_{action}")(**options)
+            getattr(self, f"do_{action.replace('-', '_')}")(**options)
         except DomainError as exc:
             raise CommandError(exc.message) from None
 
@@ -58,3 +63,17 @@ class Command(BaseCommand):
             ).order_by("pk").values_list("employee_no", flat=True)[:50]
             staff = f" --employees {','.join(numbers)}" if numbers else ""
         self.stdout.write(f"try it:  custos simulate --rate 5 --token={clear} --secret={secret}{staff}")
+
+    def do_seal_check(self, **options):
+        from custos.archive import seal_check
+
+        wanted = seal_check.secrets()
+        found = seal_check.leaks(seal_check.database_text() + "\n" + seal_check.queue_text(), wanted)
+        for kind in seal_check.KINDS:
+            shown = f"{len(found[kind]):,} of {len(wanted[kind]):,} found in clear"
+            self.stdout.write(f"  {kind:<8} {shown}" + (f" (e.g. {found[kind][0][:12]}…)" if found[kind] else ""))
+        if found["wechat"]:
+            self.stdout.write("  (WeChat ids a work phone names chats by are the archive's contact keys, in clear)")
+        if found["text"] or found["phone"] or found["address"]:
+            raise CommandError("chat text or customers' contacts are stored in clear")
+        self.stdout.write("no chat text, phone number or address in clear")
