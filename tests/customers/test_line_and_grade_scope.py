@@ -177,3 +177,22 @@ def test_a_customers_lines_are_set_by_who_may_edit_them(company, api, lines):
     r = api(company.manager_a).put(f"customers/{kid.pk}/product-lines", {"lines": ["women"]})
     assert r.status_code == 400
     assert list(Customer.objects.get(pk=kid.pk).product_lines.values_list("code", flat=True)) == ["kids"]
+
+
+@pytest.mark.django_db
+def test_the_demo_has_a_buyer_who_sees_only_their_line():
+    from custos.customers import demo, demo_lines
+    from custos.org import demo as org_demo
+    from custos.org.models import Employee
+
+    org_demo.build(2026)
+    demo.build(2026, total=120)
+    demo_lines.build(2026)
+    buyer = Employee.objects.get(user__username="buyer1")
+    region = type(buyer.unit).objects.get(pk=buyer.unit_id)
+    seen = selectors.customers_visible(buyer)
+    in_region = Customer.objects.filter(unit__path__startswith=region.path)
+    assert 0 < seen.count() < in_region.count()
+    assert not seen.exclude(product_lines__code="kids").exists()
+    assert seen.count() == in_region.filter(product_lines__code="kids").count()
+    assert not Customer.objects.filter(product_lines=None).exists()
