@@ -196,3 +196,32 @@ def test_the_demo_has_a_buyer_who_sees_only_their_line():
     assert not seen.exclude(product_lines__code="kids").exists()
     assert seen.count() == in_region.filter(product_lines__code="kids").count()
     assert not Customer.objects.filter(product_lines=None).exists()
+
+
+def test_an_administrator_sets_the_limits_on_the_staff_page(company, console, lines):
+    admin = console(company.admin)
+    page = admin.get(f"/staff/{company.sales_a.pk}/").content.decode()
+    assert 'name="lines" value="kids"' in page and 'name="grades" value="A"' in page
+    r = admin.post(f"/staff/{company.sales_a.pk}/limits/", {"lines": ["kids"], "grades": ["A"]})
+    assert r.status_code == 302
+    assert scope_of(type(company.sales_a).objects.get(pk=company.sales_a.pk)).grades == frozenset({"A"})
+    assert names(selectors.customers_visible(type(company.sales_a).objects.get(pk=company.sales_a.pk))) == {
+        "童装的客户"
+    }
+    # A manager sees the staff page but no form to change the limits, and a forged post is refused.
+    manager = console(company.manager_a)
+    assert 'name="lines"' not in manager.get(f"/staff/{company.sales_a.pk}/").content.decode()
+    manager.post(f"/staff/{company.sales_a.pk}/limits/", {"lines": []})
+    assert type(company.sales_a).objects.get(pk=company.sales_a.pk).limit_grades == "A"
+
+
+def test_a_customers_lines_are_set_on_its_page(company, console, lines):
+    _kid, _woman, bare = lines
+    client = console(company.sales_a)
+    page = client.get(f"/customers/{bare.pk}/").content.decode()
+    assert 'name="lines" value="kids"' in page
+    r = client.post(f"/customers/{bare.pk}/product-lines/", {"lines": ["women"]})
+    assert r.status_code == 302
+    assert list(Customer.objects.get(pk=bare.pk).product_lines.values_list("code", flat=True)) == ["women"]
+    # Out of the 童装 manager's reach now: the page is not found.
+    assert console(company.manager_a).get(f"/customers/{bare.pk}/").status_code == 404
