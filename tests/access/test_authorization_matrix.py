@@ -39,6 +39,8 @@ BODIES = {
     "ingest/credentials": {"name": "审计的手机", "kind": "device", "employee_id": 1},
     "archive/contacts/{contact_id}/link": {"customer_id": 1},
     "wecom/config": {"corp_id": "ww12345678"},
+    "product-lines": {"name": "男装", "code": "men"},
+    "employees/{employee_id}/limits": {"lines": [], "grades": ["A"]},
 }
 # Signed device ingestion (custos.archive.signing): a person's token is not even a caller there.
 DEVICE_ONLY = ("ingest/events", "ingest/blobs/", "ingest/uploads")

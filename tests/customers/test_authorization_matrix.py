@@ -38,6 +38,7 @@ def body_for(path: str, *, own_customer_id: int, own_employee_id: int) -> dict:
         "customers/{customer_id}/follow-ups": {"kind": "call", "content": "打电话"},
         "customers/{customer_id}/purchases": {"product": "外套", "amount": "100.00"},
         "customers/{customer_id}/feedback": {"rating": 3, "complaint": "一般"},
+        "customers/{customer_id}/product-lines": {"lines": []},
     }
     return bodies.get(path, {})
 

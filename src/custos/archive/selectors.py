@@ -11,7 +11,7 @@ customer, by employee, by time.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from django.db import connection
@@ -19,7 +19,7 @@ from django.db.models import BooleanField, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext as _
 
-from custos.access.scope import scope_of
+from custos.access.scope import Scope, scope_of
 from custos.archive import search_keys, windows
 from custos.archive.models import Conversation, ExternalContact, Message
 from custos.core import paging
@@ -84,7 +84,7 @@ def conversations_visible(viewer: Employee) -> QuerySet[Conversation]:
 
 
 def messages_visible(viewer: Employee) -> QuerySet[Message]:
-    return _visible(_scope_staff(viewer))
+    return scope_of(viewer).limit_customers(_visible(_scope_staff(viewer)))
 
 
 def _visible(staff: list[int] | None, indexed: bool = True) -> QuerySet[Message]:
@@ -145,6 +145,8 @@ class SearchFilters:
     since: datetime | None = None
     until: datetime | None = None
     kind: str | None = None  # message.sent | message.received | call.logged | a msgtype
+    # The viewer's scope when it has line or grade limits (set by search(); access.scope).
+    within: Scope | None = None
 
 
 def _match(qs: QuerySet[Message], term: str, keyed: bool) -> QuerySet[Message]:
@@ -248,6 +250,8 @@ def _filtered(
         qs = qs.filter(employee_id=f.employee_id)
     if f.customer_id:
         qs = qs.filter(customer_id=f.customer_id)
+    if f.within is not None:
+        qs = f.within.limit_customers(qs)
     if unit_staff is not None:
         qs = _by_staff(qs, unit_staff, staff_indexed)
     if f.kind:
@@ -258,6 +262,11 @@ def _filtered(
     return _between(qs, f.since, f.until)
 
 
+def _limited(viewer: Employee, f: SearchFilters) -> SearchFilters:
+    scope = scope_of(viewer)
+    return replace(f, within=scope) if scope.limited else f
+
+
 def _terms(f: SearchFilters) -> list[str]:
     return [term[:100] for term in f.q.split()[:5]]
 
@@ -265,6 +274,7 @@ def _terms(f: SearchFilters) -> list[str]:
 def words_first(viewer: Employee, f: SearchFilters) -> QuerySet:
     """The ids of the candidates, unordered, as search() fetches them first by the words' keys
     (before confirming a long word on them)."""
+    f = _limited(viewer, f)
     staff, unit_staff = _scope_staff(viewer), _unit_staff(viewer, f)
     if connection.vendor != "postgresql":
         return _filtered(_visible(staff), f, unit_staff).order_by().values_list("pk", flat=True)
@@ -284,6 +294,7 @@ def search(viewer: Employee, f: SearchFilters) -> QuerySet[Message]:
     more than two characters is confirmed on those messages, opened. On PostgreSQL at most
     CONFIRM_CAP of them are opened: a long phrase whose keys more messages hold than that is
     confirmed among the newest CONFIRM_CAP, and the pager says "more than" what it found."""
+    f = _limited(viewer, f)
     staff, unit_staff = _scope_staff(viewer), _unit_staff(viewer, f)
     confirm = [term for term in _terms(f) if search_keys.needs_confirming(term)]
     if connection.vendor != "postgresql" or not _terms(f):

@@ -28,7 +28,7 @@ def _unit_ids(viewer: Employee) -> list[int]:
 
 def customers_in_reach(viewer: Employee) -> QuerySet[Customer]:
     kind = desk_kind(viewer)
-    qs = Customer.objects.select_related("owner", "unit")
+    qs = scope_of(viewer).limit_customers(Customer.objects.select_related("owner", "unit"))
     if kind == "all":
         return qs
     if kind == "subtree":
@@ -41,6 +41,7 @@ def customers_in_reach(viewer: Employee) -> QuerySet[Customer]:
 def tasks_visible(viewer: Employee) -> QuerySet[ContactTask]:
     kind = desk_kind(viewer)
     qs = ContactTask.objects.select_related("customer", "customer__owner", "customer__unit", "assignee")
+    qs = scope_of(viewer).limit_customers(qs)
     if kind == "all":
         return qs
     if kind == "none":

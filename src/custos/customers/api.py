@@ -14,7 +14,7 @@ from custos.access import policy
 from custos.api import auth
 from custos.api.auth import viewer
 from custos.api.pagination import CountAheadPage, Page
-from custos.customers import activity, export, importer, imports, selectors, services
+from custos.customers import activity, export, importer, imports, product_lines, selectors, services
 from custos.customers.reveal import reveal_contact
 from custos.customers.schemas import (
     BIGINT,
@@ -34,6 +34,7 @@ from custos.customers.schemas import (
     FollowUpOut,
     ImportJobOut,
     ImportMappingIn,
+    LinesIn,
     MergeIn,
     OptionalReasonIn,
     OwnerIn,
@@ -197,6 +198,13 @@ def update_customer(request, body: CustomerPatch, customer_id: int = CustomerId)
         next_follow_up_on=body.next_follow_up_on if "next_follow_up_on" in body.model_fields_set else UNSET,
         ledger_source="api",
     )
+    return selectors.get_customer(me, customer_id)
+
+
+@router.put("/customers/{customer_id}/product-lines", response=CustomerDetail, auth=WRITERS)
+def set_product_lines(request, body: LinesIn, customer_id: int = CustomerId):
+    me = viewer(request)
+    product_lines.set_lines(actor=me, customer=selectors.get_customer(me, customer_id), codes=body.lines)
     return selectors.get_customer(me, customer_id)
 
 

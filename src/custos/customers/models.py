@@ -58,6 +58,8 @@ class Customer(models.Model):
     source = models.CharField(max_length=50, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     tags = models.ManyToManyField(Tag, blank=True, related_name="customers")
+    # The lines the customer buys; none: seen only by staff without a line limit (access.scope).
+    product_lines = models.ManyToManyField("org.ProductLine", blank=True, related_name="customers")
     # The person's or company's details, validated by profiles.py. No contact data in here.
     profile = models.JSONField(default=dict, blank=True)
     # 0-100, recomputed by the services on every write that changes it (completeness.py).

@@ -103,6 +103,11 @@ class CustomerDetail(CustomerOut):
     contacts: list[ContactOut]
     created_by_id: int | None
     merged_into_id: int | None
+    product_lines: list[str] = Field(default_factory=list, description="codes of the lines the customer buys")
+
+    @staticmethod
+    def resolve_product_lines(obj):
+        return sorted(p.code for p in obj.product_lines.all())
 
     @staticmethod
     def resolve_contacts(obj):
@@ -193,6 +198,10 @@ class CustomerPatch(Schema):
         None, description="sections to replace; a section set to null is removed"
     )
     next_follow_up_on: Day | None = None
+
+
+class LinesIn(Schema):
+    lines: list[Text(20, 1)] = Field(..., max_length=20, description="product line codes; empty: none")
 
 
 class ReasonIn(Schema):

@@ -9,14 +9,14 @@ they can claim them (services.change_owner "claim").
 """
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from django.db.models import Avg, Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from custos.access.scope import Scope, scope_of
+from custos.access.scope import scope_of
 from custos.core.errors import NotFound
 from custos.customers import contacts, names
 from custos.customers.models import Customer, CustomerContact, Feedback, FollowUp, Purchase, Tag
@@ -41,7 +41,7 @@ def customers_visible(viewer: Employee) -> QuerySet[Customer]:
         # reads a page straight off the (unit, updated_at) index; through the join a deep page of a
         # store of 160,000 customers took 40+ ms.
         units = list(Unit.objects.filter(scope.q_units()).values_list("pk", flat=True))
-        return _base().filter(unit_id__in=units)
+        return scope.limit_customers(_base().filter(unit_id__in=units))
     return scope.filter(_base(), owner="owner_id", unit_path="unit__path")
 
 
@@ -49,7 +49,7 @@ def pool_visible(viewer: Employee) -> QuerySet[Customer]:
     """Pool customers the viewer may claim or manage: their scope's, or their own unit's."""
     scope = scope_of(viewer)
     if scope.kind == "own":
-        scope = Scope("subtree", employee_id=viewer.pk, unit_path=viewer.unit.path)
+        scope = replace(scope, kind="subtree")
     if scope.kind == "none":
         return Customer.objects.none()
     return scope.filter(_base(), owner="owner_id", unit_path="unit__path").filter(

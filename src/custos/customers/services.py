@@ -19,7 +19,7 @@ from custos.access import policy
 from custos.access.scope import scope_of
 from custos.core import crypto
 from custos.core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
-from custos.customers import completeness, contacts, names, profiles, rules
+from custos.customers import completeness, contacts, names, product_lines, profiles, rules
 from custos.customers.models import Customer, CustomerContact, Feedback, FollowUp, Purchase, Tag
 from custos.ledger.services import Event, append_batch
 from custos.org.models import Employee, Unit
@@ -327,6 +327,7 @@ def create_customer(
     if kind not in Customer.Kind.values:
         raise InvalidInput(_("Unknown customer kind: %(kind)s") % {"kind": kind})
     owner, unit = _resolve_owner_and_unit(actor, owner, unit)
+    product_lines.require_grade_in_reach(actor, _clean_grade(grade))
     customer = Customer.objects.create(
         kind=kind,
         name=_clean_name(name),
@@ -340,6 +341,7 @@ def create_customer(
     tag_objects = _tags(tags)
     if tag_objects:
         customer.tags.add(*tag_objects)
+    product_lines.give_actors_lines(actor, customer)
     added = [_insert_contact(actor, customer, c) for c in contacts_in]
     # The contacts just added are all it has: no need to read them back.
     customer.completeness = completeness.score(kind, customer.profile, {c.kind for c in added})
@@ -519,6 +521,7 @@ def update_customer(
     if name is not None:
         change("name", _clean_name(name))
     if grade is not None:
+        product_lines.require_grade_in_reach(actor, _clean_grade(grade))
         change("grade", _clean_grade(grade))
     if source is not None:
         change("source", _clean_source(source))

@@ -168,8 +168,16 @@ def customer_detail(request, customer_id: int):
             "purchase_form": forms.PurchaseForm(),
             "feedback_form": forms.FeedbackForm(),
             "owners": _owner_choices(me) if can_manage else [],
+            "line_choices": _line_choices(customer),
         },
     )
+
+
+def _line_choices(customer) -> list[tuple[str, str, bool]]:
+    from custos.org.models import ProductLine
+
+    chosen = set(customer.product_lines.values_list("pk", flat=True))
+    return [(p.code, p.name, p.pk in chosen) for p in ProductLine.objects.all()]
 
 
 @customer_view
@@ -244,7 +252,12 @@ def customer_action(request, customer_id: int, action: str):
         customer = selectors.get_claimable(me, customer_id)
     else:
         customer = selectors.get_customer(me, customer_id)
-    if action == "follow-up":
+    if action == "product-lines":
+        from custos.customers import product_lines
+
+        product_lines.set_lines(actor=me, customer=customer, codes=data.getlist("lines"))
+        messages.success(request, _("Saved."))
+    elif action == "follow-up":
         form = forms.FollowUpForm(data)
         if not form.is_valid():
             raise _form_error(form)

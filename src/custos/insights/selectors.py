@@ -60,6 +60,7 @@ def _top(viewer, day, *, solo: bool, limit: int) -> list[CustomerScore]:
     scope = _scope(viewer)
     qs = CustomerScore.objects.filter(day=day)
     qs = qs.filter(solo=True) if solo else qs.filter(score__gt=0)
+    qs = scope.limit_customers(qs)
     units = _unit_ids(scope)
     if units is None:
         return list(scope.filter(qs, owner="owner_id").order_by(*order)[:limit])

@@ -24,7 +24,7 @@ from custos.org.selectors import units_visible
 
 def entries_visible(viewer: Employee) -> QuerySet[Entry]:
     scope = scope_of(viewer)
-    qs = Entry.objects.all()
+    qs = scope.limit_customers(Entry.objects.all())
     if scope.kind == "all":
         return qs
     if scope.kind == "subtree":

@@ -7,8 +7,8 @@ from ninja.pagination import paginate
 
 from custos.api.auth import viewer
 from custos.api.pagination import Page
-from custos.org import selectors, services
-from custos.org.models import Employee, Role, Unit
+from custos.org import product_lines, selectors, services
+from custos.org.models import Employee, ProductLine, Role, Unit
 
 router = Router(tags=["organisation"])
 
@@ -82,6 +82,32 @@ class MoveOut(Schema):
     moved_at: datetime
     moved_by_id: int | None
     reason: str
+
+
+class LineOut(Schema):
+    id: int
+    name: str
+    code: str
+
+
+class LineIn(Schema):
+    name: str = Field(..., min_length=1, max_length=60)
+    code: str = Field(..., min_length=1, max_length=20)
+
+
+class LimitsIn(Schema):
+    lines: list[str] = Field(
+        default_factory=list, max_length=50, description="product line codes; empty: no limit"
+    )
+    grades: list[str] = Field(
+        default_factory=list, max_length=20, description="customer grades; empty: no limit"
+    )
+
+
+class LimitsOut(Schema):
+    employee_id: int
+    lines: list[str]
+    grades: list[str]
 
 
 class EmployeeFilters(Schema):
@@ -186,3 +212,42 @@ def freeze(request, employee_id: int, body: FreezeIn):
 def unfreeze(request, employee_id: int):
     me, target = _target(request, employee_id)
     return services.unfreeze(actor=me, employee=target)
+
+
+@router.get("/product-lines", response=list[LineOut], summary="The company's product lines")
+def list_lines(request):
+    viewer(request)
+    return ProductLine.objects.all()
+
+
+@router.post("/product-lines", response={201: LineOut}, summary="Add a product line (administrators)")
+def create_line(request, body: LineIn):
+    return Status(201, product_lines.create_line(actor=viewer(request), name=body.name, code=body.code))
+
+
+def _limits(employee: Employee) -> dict:
+    return {
+        "employee_id": employee.pk,
+        "lines": sorted(p.code for p in employee.limit_lines.all()),
+        "grades": [g for g in employee.limit_grades.split(",") if g],
+    }
+
+
+@router.get(
+    "/employees/{employee_id}/limits",
+    response=LimitsOut,
+    summary="Product lines and grades the employee is limited to",
+)
+def get_limits(request, employee_id: int):
+    _me, target = _target(request, employee_id)
+    return _limits(target)
+
+
+@router.put(
+    "/employees/{employee_id}/limits",
+    response=LimitsOut,
+    summary="Limit an employee to product lines and grades (administrators)",
+)
+def set_limits(request, employee_id: int, body: LimitsIn):
+    me, target = _target(request, employee_id)
+    return _limits(product_lines.set_limits(actor=me, employee=target, lines=body.lines, grades=body.grades))

@@ -37,6 +37,19 @@ class Unit(models.Model):
         return self.path.startswith(other.path)
 
 
+class ProductLine(models.Model):
+    """A line the company sells (女装, 男装, 童装): a dimension of customers and of staff scope."""
+
+    name = models.CharField(max_length=60, unique=True)
+    code = models.CharField(max_length=20, unique=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self):
+        return self.name
+
+
 class Role(models.TextChoices):
     ADMIN = "admin", _("Administrator")
     EXECUTIVE = "executive", _("Executive")
@@ -65,6 +78,10 @@ class Employee(models.Model):
     # TOTP secret, encrypted with the field key (custos.core.crypto); empty when not enrolled.
     totp_secret = models.CharField(max_length=200, blank=True)
     totp_confirmed = models.BooleanField(default=False)
+    # Limits on top of the role's units (custos.access.scope): empty means no limit.
+    limit_lines = models.ManyToManyField(ProductLine, blank=True, related_name="+")
+    # Customer grades, comma-separated ("A,B"); empty: every grade.
+    limit_grades = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

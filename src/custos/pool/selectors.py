@@ -105,7 +105,7 @@ def pool_customers(
     visible = Q(unit_id__in=claimable_unit_ids(viewer))
     if scope.kind in ("subtree", "all"):
         visible |= Q(unit__path__startswith=scope.unit_path) if scope.kind == "subtree" else Q()
-    qs = Customer.objects.filter(status=Customer.Status.IN_POOL).filter(visible)
+    qs = scope.limit_customers(Customer.objects.filter(status=Customer.Status.IN_POOL).filter(visible))
     if pool is not None:
         qs = qs.filter(unit_id__in=units_of_pool(pool))
     if grade:

@@ -129,8 +129,25 @@ def staff_detail(request, employee_id: int):
             "units": _unit_choices(me),
             "roles": _grantable_roles(me),
             "statuses": Employee.Status.choices,
+            **_limits_context(me, employee),
         },
     )
+
+
+def _limits_context(me, employee) -> dict:
+    """The product line and grade limits (custos.access.scope), which only an administrator sets."""
+    from custos.customers.services import grades
+    from custos.org.models import ProductLine
+
+    chosen = set(employee.limit_lines.values_list("code", flat=True))
+    limit_grades = [g for g in employee.limit_grades.split(",") if g]
+    return {
+        "limit_lines": sorted(chosen),
+        "limit_grades": limit_grades,
+        "may_limit": me.role == "admin" and may_manage(me, employee),
+        "line_choices": [(p.code, p.name, p.code in chosen) for p in ProductLine.objects.all()],
+        "grade_choices": [(g, g in limit_grades) for g in grades()],
+    }
 
 
 @require_POST
@@ -163,6 +180,13 @@ def staff_action(request, employee_id: int, action: str):
     elif action == "rename":
         services.rename_employee(actor=me, employee=employee, name=data.get("name", ""))
         messages.success(request, _("Saved."))
+    elif action == "limits":
+        from custos.org import product_lines
+
+        product_lines.set_limits(
+            actor=me, employee=employee, lines=data.getlist("lines"), grades=data.getlist("grades")
+        )
+        messages.success(request, _("Limits set."))
     elif action == "password":
         services.set_password(actor=me, employee=employee, password=data.get("password", ""))
         messages.success(request, _("Password set."))

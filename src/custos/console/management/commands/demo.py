@@ -6,6 +6,7 @@ from custos.alerts import demo as alerts_demo
 from custos.archive import demo as archive_demo
 from custos.care import demo as care_demo
 from custos.customers import demo as customers_demo
+from custos.customers import demo_lines
 from custos.devices import demo as devices_demo
 from custos.field import demo as field_demo
 from custos.handover import demo as handover_demo
@@ -42,6 +43,7 @@ class Command(BaseCommand):
             care_demo.build(seed)
             devices_demo.build(seed)
             field_demo.build(seed)
+            demo_lines.build(seed)
             insights_demo.build(seed)
             access_demo.build(seed)  # last: every employee the demos hired is asked
         self.stdout.write(f"Loaded {Employee.objects.count()} staff.")
@@ -54,6 +56,7 @@ class Command(BaseCommand):
             ("region1", "华南区经理 region manager"),
             ("store1", "广州天河店店长 store manager"),
             ("sales1", "广州天河店导购 salesperson"),
+            ("buyer1", "华南区童装买手经理 manager of 童装 only"),
             ("auditor", "审计 auditor"),
         ]
         if not Employee.objects.filter(user__username="admin").exists():
