@@ -166,11 +166,8 @@ def _unit_for(request, me):
     return get_unit(me, unit_id) if unit_id else me.unit
 
 
-def _with_forms(unit, terms) -> list:
-    """The unit's terms, each with the ways of writing it that its engine really catches: why a
-    message with 私 单 or si dan in it was flagged."""
-    from custos.alerts import engines
-
+def _forms(engine, term: str) -> list[tuple[str, str]]:
+    """(how, example) for each way of writing `term` that `engine` really catches, labelled in words."""
     labels = {
         "written": _("as written"),
         "spaced": _("split by spaces or symbols"),
@@ -179,11 +176,18 @@ def _with_forms(unit, terms) -> list:
         "homophone": _("a homophone"),
         "pinyin": _("pinyin"),
     }
+    return [(labels[kind], example) for kind, example in engine.examples(term)]
+
+
+def _with_forms(unit, terms) -> list:
+    """The unit's terms, each with the ways of writing it that its engine really catches: why a
+    message with 私 单 or si dan in it was flagged."""
+    from custos.alerts import engines
+
     engine = engines.engine_for(unit.path, engines.current_version())
     terms = list(terms)
     for term in terms:
-        found = engine.examples(term.text) if term.enabled else []
-        term.forms = [(labels[kind], example) for kind, example in found]
+        term.forms = _forms(engine, term.text) if term.enabled else []
         term.category_label = CATEGORIES.get(term.category, term.category)
     return terms
 
@@ -200,20 +204,12 @@ def _tried(unit, text: str) -> list[dict]:
 
     if len(text) > TRY_MAX:
         raise InvalidInput(_("Try at most %(n)d characters at a time.") % {"n": TRY_MAX})
-    labels = {
-        "written": _("as written"),
-        "spaced": _("split by spaces or symbols"),
-        "traditional": _("traditional characters"),
-        "repeated": _("characters repeated"),
-        "homophone": _("a homophone"),
-        "pinyin": _("pinyin"),
-    }
     engine = engines.engine_for(unit.path, engines.current_version())
     out = []
     for hit in engine.scan(text, "staff"):
         forms = []
         if hit.rule.startswith("term:"):
-            forms = [(labels[kind], example) for kind, example in engine.examples(hit.rule[5:])]
+            forms = _forms(engine, hit.rule[5:])
         out.append(
             {
                 "category": CATEGORIES.get(hit.category, hit.category),
