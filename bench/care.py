@@ -39,29 +39,9 @@ def load(n: int, buyers: int, rng: random.Random) -> dict:
 
     from custos.customers.models import Customer, Purchase
     from custos.org import services as org
-    from custos.org.models import Role, Unit
+    from custos.org.models import Role
 
-    hq = org.create_unit(actor=None, name="总部", kind=Unit.Kind.HQ, parent=None)
-    stores = []
-    for r in range(2):
-        region = org.create_unit(actor=None, name=f"区域{r}", kind=Unit.Kind.REGION, parent=hq)
-        for s in range(3):
-            stores.append(
-                org.create_unit(actor=None, name=f"门店{r}-{s}", kind=Unit.Kind.STORE, parent=region)
-            )
-    staff = {}
-    for i, store in enumerate(stores):
-        staff[store.pk] = [
-            org.create_employee(
-                actor=None,
-                name=f"导购{i}-{k}",
-                username=f"s{i}_{k}",
-                password="bench-password-2026",
-                unit=store,
-                role=Role.SALES,
-            ).pk
-            for k in range(4)
-        ]
+    hq, stores, staff = common.chain()
     org.create_employee(
         actor=None, name="客服", username="desk", password="bench-password-2026", unit=hq, role=Role.SERVICE
     )

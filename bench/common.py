@@ -34,3 +34,33 @@ def setup_django(tmp: str, postgres_url: str | None, bench_db: str) -> str:
     from django.db import connection
 
     return connection.vendor
+
+
+def chain():
+    """A head office, two regions of three stores, four salespeople a store (through the org
+    services): (hq, stores, {store id: [employee ids]}), what the scale benches load customers onto."""
+    from custos.org import services as org
+    from custos.org.models import Role, Unit
+
+    hq = org.create_unit(actor=None, name="总部", kind=Unit.Kind.HQ, parent=None)
+    stores = []
+    for r in range(2):
+        region = org.create_unit(actor=None, name=f"区域{r}", kind=Unit.Kind.REGION, parent=hq)
+        for s in range(3):
+            stores.append(
+                org.create_unit(actor=None, name=f"门店{r}-{s}", kind=Unit.Kind.STORE, parent=region)
+            )
+    staff = {}
+    for i, store in enumerate(stores):
+        staff[store.pk] = [
+            org.create_employee(
+                actor=None,
+                name=f"导购{i}-{k}",
+                username=f"s{i}_{k}",
+                password="bench-password-2026",
+                unit=store,
+                role=Role.SALES,
+            ).pk
+            for k in range(4)
+        ]
+    return hq, stores, staff

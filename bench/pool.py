@@ -35,31 +35,9 @@ def load(n: int, rng: random.Random) -> dict:
     from django.utils import timezone
 
     from custos.customers.models import Customer
-    from custos.org import services as org
-    from custos.org.models import Role, Unit
     from custos.pool import services as pool_services
 
-    hq = org.create_unit(actor=None, name="总部", kind=Unit.Kind.HQ, parent=None)
-    stores = []
-    for r in range(2):
-        region = org.create_unit(actor=None, name=f"区域{r}", kind=Unit.Kind.REGION, parent=hq)
-        for s in range(3):
-            stores.append(
-                org.create_unit(actor=None, name=f"门店{r}-{s}", kind=Unit.Kind.STORE, parent=region)
-            )
-    staff = {}
-    for i, store in enumerate(stores):
-        staff[store.pk] = [
-            org.create_employee(
-                actor=None,
-                name=f"导购{i}-{k}",
-                username=f"s{i}_{k}",
-                password="bench-password-2026",
-                unit=store,
-                role=Role.SALES,
-            ).pk
-            for k in range(4)
-        ]
+    hq, stores, staff = common.chain()
     pool = pool_services.create_pool(actor=None, unit=hq, name="公司公海")
     pool_services.add_rule(actor=None, pool=pool, kind="no_follow_up", days=DAYS, remind_days=3)
     now = timezone.now()
