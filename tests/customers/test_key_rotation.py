@@ -213,3 +213,23 @@ def test_a_second_rotation_started_meanwhile_is_refused_and_adds_no_key(own_keys
     assert own_keys.read_bytes() == before and not Entry.objects.filter(kind__startswith="keys.").exists()
     _run("rotate")  # once the other one is done
     assert crypto.current_version() == 2
+
+
+def test_batch_sealers_take_the_key_current_when_made_and_open_after_rotation(own_keys):
+    from custos.core.sealed import SealedJSONField, SealedTextField, open_
+
+    field = SealedTextField(seal_as="test.body")
+    before = field.sealer()
+    crypto.add_key_version()
+    after = field.sealer()
+    old, new = before("回扣的事私下说"), after("回扣的事私下说")
+    # a batch begun before the rotation finishes under its key; the next batch takes the new one
+    assert (crypto.key_version_of(old), crypto.key_version_of(new)) == (1, 2)
+    assert open_(old, field._aad) == open_(new, field._aad) == "回扣的事私下说"
+    assert before("") == "" and before(None) is None
+    as_json = SealedJSONField(seal_as="test.extra").sealer()
+    assert as_json({}) == "" and crypto.key_version_of(as_json({"a": "位置"})) == 2
+    # a version the process has not read yet is looked up, not refused
+    crypto.add_key_version()
+    third = crypto.encrypt("新客户")
+    assert crypto.key_version_of(third) == 3 and crypto.decrypt(third) == "新客户"

@@ -6,6 +6,7 @@ and flushed before any entry that updates earlier ones (a recall, a deletion, a 
 """
 
 import json
+from collections.abc import Callable
 
 from django.db import connection
 
@@ -195,17 +196,23 @@ COPY_FROM = 16  # rows; as the ledger does, COPY pays off past a handful
 _SEALED = [f for f in Message._meta.concrete_fields if isinstance(f, SealedTextField)]
 
 
-def _seal(row: dict) -> None:
-    """The body's columns as the table keeps them: sealed (custos.core.sealed), the raw insert
-    being past the fields that would seal them."""
-    for field in _SEALED:
-        row[field.column] = field.seal(row[field.column])
+def _sealer() -> Callable[[dict], None]:
+    """Seals a row's body columns as the table keeps them (custos.core.sealed), the raw insert
+    being past the fields that would seal them; made once per batch."""
+    seals = [(field.column, field.sealer()) for field in _SEALED]
+
+    def seal(row: dict) -> None:
+        for column, seal_one in seals:
+            row[column] = seal_one(row[column])
+
+    return seal
 
 
 def _insert_messages(rows: list[dict]) -> None:
     """Rows straight to the table: COPY on PostgreSQL, one executemany elsewhere."""
     q = connection.ops.quote_name
     columns = ", ".join(q(c) for c in _COLUMNS)
+    _seal = _sealer()
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql" and len(rows) >= COPY_FROM:
             with (

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -90,6 +91,7 @@ def _file_keys(path: str, mtime_ns: int, size: int) -> dict[int, bytes]:
 
 def reset_cache() -> None:
     """Forget parsed keys (tests that change CUSTOS_FIELD_KEYS or the data directory)."""
+    _opened.clear()
     _keys_of.cache_clear()
     _keys_path.cache_clear()
     _file_keys.cache_clear()
@@ -132,6 +134,9 @@ def current_version() -> int:
     return max(field_keys())
 
 
+_opened: dict[int, bytes] = {}
+
+
 @functools.lru_cache(maxsize=16)
 def _cipher(key: bytes) -> AESGCM:
     # Made once per key: every archived message and ledger entry is sealed and opened with one.
@@ -139,17 +144,36 @@ def _cipher(key: bytes) -> AESGCM:
 
 
 def encrypt(plaintext: str, *, aad: bytes = b"") -> str:
-    version = current_version()
-    nonce = secrets.token_bytes(12)
-    sealed = _cipher(field_keys()[version]).encrypt(nonce, plaintext.encode(), aad)
-    return f"v{version}:{_b64(nonce + sealed)}"
+    return encryptor(aad)(plaintext)
+
+
+def encryptor(aad: bytes = b"") -> Callable[[str], str]:
+    """`encrypt` under the key current now, for a batch: the ledger's append and the archive's
+    COPY seal every row they write, and reading the keys per row (the environment, the keys
+    file's stat) cost more than the AES-GCM itself (bench.pool)."""
+    keys = field_keys()
+    version = max(keys)
+    seal, head, token, encode = _cipher(keys[version]).encrypt, f"v{version}:", secrets.token_bytes, base64.urlsafe_b64encode
+
+    def encrypt_one(plaintext: str) -> str:
+        nonce = token(12)
+        return head + encode(nonce + seal(nonce, plaintext.encode(), aad)).decode().rstrip("=")
+
+    return encrypt_one
 
 
 def decrypt(token: str, *, aad: bytes = b"") -> str:
     head, _, body = token.partition(":")
     version = int(head[1:])
     raw = _unb64(body)
-    key = field_keys().get(version)
+    # Opening reads the version the token names: the keys read last serve until a version is
+    # missing (a search opens thousands of rows; the environment and the file's stat per row
+    # cost more than the AES-GCM).
+    key = _opened.get(version)
+    if key is None:
+        _opened.clear()
+        _opened.update(field_keys())
+        key = _opened.get(version)
     if key is None:
         raise KeyConfigError(
             f"field key version {version} is missing: it is needed to read data written with it"

@@ -194,7 +194,7 @@ def _append(events: list[Event], using: str) -> list[Appended]:
             _check(event)
     # Locals for the loop below, which runs once per entry of every append in the product.
     encode, sha256, leaf_data, micros = _ENCODER.encode, hashlib.sha256, hashing.leaf_data, hashing.micros
-    seal = _PAYLOAD.seal
+    seal = _PAYLOAD.sealer()
 
     with connection.cursor() as cursor:
         size = _lock_size(cursor, sql)
