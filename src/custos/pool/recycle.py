@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from django.db import connections, transaction
+from django.db import connection, connections, transaction
 from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, Value
 from django.utils import timezone
 
@@ -326,6 +326,16 @@ def _history(moved: list[dict], now: datetime) -> None:
             cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)  # noqa: S608 - names from the model
 
 
+def _commit_without_waiting() -> None:
+    """A batch's commit does not wait for its WAL to reach the disk (PostgreSQL; 100 batches of a
+    million customers waited 7.6 s). A crash in that moment loses the whole batch, its cursor
+    with it, and the resumed run does it again; whatever commits later and durably (a signed
+    head) flushes the WAL before it, so nothing durable can name a lost entry."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")
+
+
 def run(
     *,
     batch: int = BATCH,
@@ -354,6 +364,7 @@ def run(
             if limit_batches is not None and report.batches >= limit_batches:
                 return report
             with transaction.atomic():
+                _commit_without_waiting()
                 # The run row is locked for the batch: two workers cannot run the same window.
                 locked = RecycleRun.objects.select_for_update().get(pk=current.pk)
                 if locked.cursor >= hi or locked.finished_at:
