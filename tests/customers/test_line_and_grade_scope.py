@@ -225,3 +225,37 @@ def test_a_customers_lines_are_set_on_its_page(company, console, lines):
     assert list(Customer.objects.get(pk=bare.pk).product_lines.values_list("code", flat=True)) == ["women"]
     # Out of the 童装 manager's reach now: the page is not found.
     assert console(company.manager_a).get(f"/customers/{bare.pk}/").status_code == 404
+
+
+def test_the_chain_look_up_does_not_find_a_customer_outside_the_limits(company, api, console, lines):
+    """Another store's customers by phone or member card: outside the limits, not found (as an
+    unknown number), and their card stays closed; within the limits, found."""
+    from custos.customers import chain
+
+    kids, women = ProductLine.objects.get(code="kids"), ProductLine.objects.get(code="women")
+    far_kid = customer_services_create(company.sales_b, "徐汇童装客户", "13600004444", kids)
+    far_woman = customer_services_create(company.sales_b, "徐汇女装客户", "13600005555", women)
+    chain.set_member_no(actor=company.sales_b, customer=far_woman, member_no="NV000001")
+    client = api(company.manager_a)
+    for body in ({"phone": "13600005555"}, {"member_no": "NV000001"}):
+        r = client.post("chain/look-up", body)
+        assert r.status_code == 404, (body, r.content)
+        assert "徐汇女装客户" not in r.content.decode()
+    assert client.get(f"chain/{far_woman.pk}").status_code == 404
+    found = client.post("chain/look-up", {"phone": "13600004444"})
+    assert found.status_code == 200 and found.json()["customer_id"] == far_kid.pk
+    page = console(company.manager_a).post("/customers/chain/", {"phone": "13600005555"}, follow=True)
+    assert "徐汇女装客户" not in page.content.decode()
+    # The region's manager (grade A only): the grade B customer is not found either.
+    assert api(company.region_manager).post("chain/look-up", {"phone": "13600005555"}).status_code == 404
+    assert api(company.sales_b).post("chain/look-up", {"phone": "13600005555"}).status_code == 200
+
+
+def customer_services_create(owner, name, phone, line, grade="B"):
+    from custos.customers import services as customer_services
+
+    customer = customer_services.create_customer(
+        actor=owner, name=name, owner=owner, grade=grade, contacts_in=[NewContact("phone", phone)]
+    )
+    customer.product_lines.add(line)
+    return customer
