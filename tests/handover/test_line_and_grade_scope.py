@@ -98,3 +98,22 @@ def test_the_console_pages_show_no_customer_outside_the_limits(company, leaving,
     company.api(company.region_manager).post(f"handover/plans/{plan['id']}/commit")
     page = client.get(f"/handover/cases/{case_id}/report/").content.decode()
     assert OUT not in page and "童装的客户" in page
+
+
+def test_the_wecom_transfers_of_a_case_are_the_limited_managers(company, leaving, console):
+    """The WeCom transfers of the case (its panel on the case page, and the API) follow the limits."""
+    from custos.wecom import selectors as wecom_selectors
+    from custos.wecom.models import Transfer
+
+    case_id, kid, woman = leaving
+    for c in (kid, woman):
+        Transfer.objects.create(
+            plan_id=0, case_id=case_id, kind=Transfer.Kind.RESIGNED, customer_id=c.pk, external_userid=f"wm{c.pk}",
+            handover_userid="sales_a", takeover_userid="peer",
+        )  # fmt: skip
+    mine = wecom_selectors.transfers_of_case(company.manager_a, case_id)
+    assert [t.customer_id for t in mine] == [kid.pk]
+    assert wecom_selectors.transfers_of_case(company.region_manager, case_id).count() == 2
+    page = console(company.manager_a).get(f"/handover/cases/{case_id}/").content.decode()
+    assert OUT not in page
+    assert OUT in console(company.region_manager).get(f"/handover/cases/{case_id}/").content.decode()
