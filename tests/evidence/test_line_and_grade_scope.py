@@ -82,3 +82,13 @@ def test_the_unlimited_region_manager_gets_both(chats, api, limited):
     assert "李四问尺码" in text and "张总您好" in text
     response = client.post("evidence/packages", {"employee_id": c.sales_a_peer.pk})
     assert "李四早先的留言" in _content(client, response.json()["id"])
+
+
+def test_the_ledger_pages_leave_out_a_linked_message_outside_the_limits(chats, api, console, limited):
+    from custos.ledger.selectors import entries_visible
+
+    seen = [e.payload for e in entries_visible(limited)]
+    assert not any("李四早先的留言" in p for p in seen) and any("张总您好" in p for p in seen)
+    assert any("李四早先的留言" in e.payload for e in entries_visible(chats.company.region_manager))
+    page = console(limited).get("/ledger/").content.decode()
+    assert "李四早先的留言" not in page

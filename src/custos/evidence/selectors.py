@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -84,8 +84,6 @@ def check_selection(viewer: Employee | None, selection: Selection) -> None:
 def selected_entries(viewer: Employee | None, selection: Selection) -> QuerySet[Entry]:
     """The entries of a selection that the viewer may see (viewer None: the operator's CLI, all)."""
     qs = Entry.objects.all() if viewer is None else entries_visible(viewer)
-    if viewer is not None and scope_of(viewer).limited:
-        qs = qs.filter(_not_linked_outside(scope_of(viewer)))
     if selection.customer_id is not None:
         qs = qs.filter(customer_id=selection.customer_id)
     if selection.employee_id is not None:
@@ -96,21 +94,6 @@ def selected_entries(viewer: Employee | None, selection: Selection) -> QuerySet[
         qs = qs.filter(occurred_at__lt=selection.until)
     # Evidence packages of earlier packages would make each package a little larger than the last.
     return qs.exclude(kind__startswith="evidence.").order_by("seq")
-
-
-def _not_linked_outside(scope) -> Q:
-    """Entries not about a customer outside the limits through the archive. A message recorded
-    before its contact was linked to a customer names no customer on its (immutable) entry; the
-    archive's copy (Message.customer_id) knows the customer since the link: a viewer limited to
-    product lines or grades gets no such message of a customer outside them."""
-    from custos.archive.models import Message
-    from custos.customers.models import Customer
-
-    allowed = Customer.objects.filter(scope.q_customer()).values("pk")
-    linked_outside = Message.objects.filter(entry_seq=OuterRef("seq"), customer_id__isnull=False).exclude(
-        customer_id__in=allowed
-    )
-    return Q(customer_id__isnull=False) | ~Exists(linked_outside)
 
 
 def keep_days() -> int:
