@@ -225,3 +225,90 @@ def test_a_customers_lines_are_set_on_its_page(company, console, lines):
     assert list(Customer.objects.get(pk=bare.pk).product_lines.values_list("code", flat=True)) == ["women"]
     # Out of the 童装 manager's reach now: the page is not found.
     assert console(company.manager_a).get(f"/customers/{bare.pk}/").status_code == 404
+
+
+def test_the_chain_look_up_does_not_find_a_customer_outside_the_limits(company, api, console, lines):
+    """Another store's customers by phone or member card: outside the limits, not found (as an
+    unknown number), and their card stays closed; within the limits, found."""
+    from custos.customers import chain
+
+    kids, women = ProductLine.objects.get(code="kids"), ProductLine.objects.get(code="women")
+    far_kid = customer_services_create(company.sales_b, "徐汇童装客户", "13600004444", kids)
+    far_woman = customer_services_create(company.sales_b, "徐汇女装客户", "13600005555", women)
+    chain.set_member_no(actor=company.sales_b, customer=far_woman, member_no="NV000001")
+    client = api(company.manager_a)
+    for body in ({"phone": "13600005555"}, {"member_no": "NV000001"}):
+        r = client.post("chain/look-up", body)
+        assert r.status_code == 404, (body, r.content)
+        assert "徐汇女装客户" not in r.content.decode()
+    assert client.get(f"chain/{far_woman.pk}").status_code == 404
+    found = client.post("chain/look-up", {"phone": "13600004444"})
+    assert found.status_code == 200 and found.json()["customer_id"] == far_kid.pk
+    page = console(company.manager_a).post("/customers/chain/", {"phone": "13600005555"}, follow=True)
+    assert "徐汇女装客户" not in page.content.decode()
+    # The region's manager (grade A only): the grade B customer is not found either.
+    assert api(company.region_manager).post("chain/look-up", {"phone": "13600005555"}).status_code == 404
+    assert api(company.sales_b).post("chain/look-up", {"phone": "13600005555"}).status_code == 200
+
+
+def customer_services_create(owner, name, phone, line, grade="B"):
+    from custos.customers import services as customer_services
+
+    customer = customer_services.create_customer(
+        actor=owner, name=name, owner=owner, grade=grade, contacts_in=[NewContact("phone", phone)]
+    )
+    customer.product_lines.add(line)
+    return customer
+
+
+def _sheet(rows):
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(rows)
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def test_customers_imported_by_a_line_limited_manager_get_their_lines(company, lines, tmp_path):
+    """The command line: a sheet naming no lines gives the importer's own (as a single create does)."""
+    import io
+
+    from django.core.management import call_command
+
+    path = tmp_path / "a.csv"
+    path.write_bytes(_sheet([["客户姓名", "手机"], ["导入的客户", "13500001111"], ["导入的客户二", "13500002222"]]))
+    call_command("customers", "import", str(path), "--as", company.manager_a.user.username, stdout=io.StringIO())
+    for name in ("导入的客户", "导入的客户二"):
+        assert list(Customer.objects.get(name=name).product_lines.values_list("code", flat=True)) == ["kids"]
+    assert names(selectors.customers_visible(company.manager_a)) >= {"导入的客户", "导入的客户二"}
+    # An importer with no line limit gives none.
+    path.write_bytes(_sheet([["客户姓名", "手机"], ["无限的客户", "13500003333"]]))
+    call_command("customers", "import", str(path), "--as", company.executive.user.username, stdout=io.StringIO())
+    assert not Customer.objects.get(name="无限的客户").product_lines.exists()
+
+
+def test_an_import_names_lines_per_row_within_the_importers_limits(company, api, lines):
+    from custos.customers import imports
+
+    header = ["客户姓名", "手机", "产品线"]
+    bad = [header, ["童装女装", "13500004444", "童装、women"], ["只有女装", "13500005555", "女装"], ["乱写", "13500006666", "家电"]]
+    job = imports.upload(company.manager_a, "lines.csv", _sheet(bad))
+    job = imports.check(company.manager_a, job.pk, {})
+    errors = {e["row"]: e["message"] for e in job.report["errors"]}
+    assert set(errors) == {3, 4}, job.report
+    assert "童装" in errors[3] and "家电" in errors[4]
+    assert not Customer.objects.filter(name__in=["童装女装", "只有女装", "乱写"]).exists()
+    # Over the API: a clean sheet imports, each row with the lines it names.
+    client = api(company.manager_a)
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    good = _sheet([header, ["童装女装", "13500004444", "童装、women"], ["默认的", "13500007777", ""]])
+    up = client.client.post("/api/v1/customers/imports", {"file": SimpleUploadedFile("good.csv", good)})
+    assert up.status_code in (200, 201, 202), up.content
+    job_id = up.json()["id"]
+    assert client.post(f"customers/imports/{job_id}/check", {"mapping": {}}).status_code in (200, 202)
+    run = client.post(f"customers/imports/{job_id}/run")
+    assert run.status_code in (200, 202), run.content
+    assert sorted(Customer.objects.get(name="童装女装").product_lines.values_list("code", flat=True)) == ["kids", "women"]
+    assert list(Customer.objects.get(name="默认的").product_lines.values_list("code", flat=True)) == ["kids"]

@@ -112,10 +112,17 @@ class Scope:
             return qs
         if lookup in ("", "pk", "id"):
             return qs.filter(self.q_customer())
+        return qs.filter(self.q_rows(lookup))
+
+    def q_rows(self, lookup: str = "customer_id") -> Q:
+        """Rows whose customer (`lookup` to its id, e.g. "items__customer_id") is within the limits,
+        or who are about no customer; for counts and annotations. Q() when not limited."""
+        if not self.limited:
+            return Q()
         from custos.customers.models import Customer
 
         allowed = Customer.objects.filter(self.q_customer()).values("pk")
-        return qs.filter(Q(**{f"{lookup}__isnull": True}) | Q(**{f"{lookup}__in": allowed}))
+        return Q(**{f"{lookup}__isnull": True}) | Q(**{f"{lookup}__in": allowed})
 
     def covers_unit(self, unit) -> bool:
         if self.kind == "all":

@@ -8,10 +8,11 @@ class ArchiveConfig(AppConfig):
     verbose_name = _("Conversation archive")
 
     def ready(self):
-        from custos.archive import blobs, panels, projection, signing, uploads
+        from custos.archive import blobs, panels, projection, selectors, signing, uploads
         from custos.core import sealed
         from custos.customers import panels as customer_panels
         from custos.ledger import projections
+        from custos.ledger import selectors as ledger_selectors
         from custos.ledger import verify as ledger_verify
 
         projections.register(
@@ -26,3 +27,4 @@ class ArchiveConfig(AppConfig):
         sealed.register("archive.message_attachment_name", "archive.Message", "attachment_name")
         sealed.register("archive.message_extra", "archive.Message", "extra")
         customer_panels.register("archive.consent", panels.consent_panel)
+        ledger_selectors.register_limit(selectors.entries_not_linked_outside)

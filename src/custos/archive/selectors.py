@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from django.db import connection
-from django.db.models import BooleanField, QuerySet
+from django.db.models import BooleanField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext as _
 
@@ -341,3 +341,19 @@ def _search_confirmed(by_words: QuerySet[Message], confirm: list[str]) -> QueryS
     if complete and len(hits) <= HITS_CAP:
         return paging.known_count(found, len(hits), exact=True)
     return paging.known_count(found, min(len(hits), HITS_CAP + 1), exact=False)
+
+
+def entries_not_linked_outside(scope) -> Q:
+    """For ledger reads of a viewer limited to product lines or grades (ledger.selectors.register_limit):
+    entries that are not messages of a customer outside the limits through the archive. A message
+    recorded before its contact was linked to a customer names no customer on its (immutable)
+    entry; the archive's copy (Message.customer_id) knows the customer since the link."""
+    from django.db.models import Exists, OuterRef
+
+    from custos.customers.models import Customer
+
+    allowed = Customer.objects.filter(scope.q_customer()).values("pk")
+    linked_outside = Message.objects.filter(entry_seq=OuterRef("seq"), customer_id__isnull=False).exclude(
+        customer_id__in=allowed
+    )
+    return Q(customer_id__isnull=False) | ~Exists(linked_outside)

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from custos.access.scope import scope_of
 from custos.core.errors import Forbidden, InvalidInput, NotFound
 from custos.customers import contacts
 from custos.customers.models import Customer, CustomerContact, FollowUp
@@ -69,6 +70,12 @@ def _active() -> object:
     return CustomerContact.objects.filter(kind=CustomerContact.Kind.PHONE, removed_at__isnull=True)
 
 
+def within_limits(viewer: Employee):
+    """The company's customers within the viewer's product line and grade limits (any store): a
+    line-limited buyer does not look up another line's customer; outside the limits is not found."""
+    return scope_of(viewer).limit_customers(Customer.objects.all())
+
+
 def look_up(*, viewer: Employee, phone: str = "", member_no: str = "") -> Customer:
     """The company's customer with this full phone number or member card; NotFound otherwise.
     Recorded either way."""
@@ -88,10 +95,10 @@ def look_up(*, viewer: Employee, phone: str = "", member_no: str = "") -> Custom
         shown = contacts.mask(CustomerContact.Kind.PHONE, normalised)
         blind = contacts.index(CustomerContact.Kind.PHONE, normalised)
         ids = _active().filter(blind_index=blind).values("customer_id")
-        customer = Customer.objects.filter(pk__in=ids).exclude(status=Customer.Status.ARCHIVED).order_by("pk").first()
+        customer = within_limits(viewer).filter(pk__in=ids).exclude(status=Customer.Status.ARCHIVED).order_by("pk").first()
     else:
         shown = member_no[:2] + "***" + member_no[-2:] if len(member_no) > 4 else "***"
-        customer = Customer.objects.filter(member_no=member_no).exclude(status=Customer.Status.ARCHIVED).first()
+        customer = within_limits(viewer).filter(member_no=member_no).exclude(status=Customer.Status.ARCHIVED).first()
     append_batch(
         [
             Event(
@@ -118,7 +125,7 @@ def card(viewer: Employee, customer_id: int) -> ChainCard:
         recent = Entry.objects.filter(
             kind=KIND, actor_id=viewer.pk, customer_id=customer_id, occurred_at__gte=timezone.now() - OPEN_FOR
         )
-        if not recent.exists():
+        if not recent.exists() or not within_limits(viewer).filter(pk=customer_id).exists():
             raise NotFound(_("Customer not found."))
     customer = Customer.objects.select_related("unit").get(pk=customer_id)
     profile = customer.profile or {}

@@ -30,7 +30,7 @@ from django.utils.translation import gettext as _
 
 from custos.access import policy
 from custos.core.errors import DomainError, Forbidden, InvalidInput
-from custos.customers import contacts, profiles, rules, services
+from custos.customers import contacts, product_lines, profiles, rules, services
 from custos.customers.models import Customer, CustomerContact
 from custos.customers.services import NewContact
 from custos.org.models import Employee
@@ -50,6 +50,7 @@ FIELDS = (
     "wecom",
     "address",
     "owner",
+    "product_lines",
     "gender",
     "birthday",
     "occupation",
@@ -71,6 +72,7 @@ HEADERS = {
     "wecom": ["企业微信", "企微", "wecom"],
     "address": ["地址", "住址", "联系地址", "address"],
     "owner": ["负责人", "归属人", "业务员", "销售", "导购", "工号", "owner"],
+    "product_lines": ["产品线", "品类", "product_lines", "lines"],
     "gender": ["性别", "gender"],
     "birthday": ["生日", "出生日期", "birthday"],
     "occupation": ["职业", "occupation"],
@@ -317,6 +319,25 @@ class _Owners:
         return self.cache[text]
 
 
+class _Lines:
+    """Product lines named in the sheet, by code or name (separated by , 、 ; |)."""
+
+    def __init__(self):
+        from custos.org.models import ProductLine
+
+        self.by_text: dict[str, int] = {}
+        for pk, code, name in ProductLine.objects.values_list("pk", "code", "name"):
+            self.by_text[code.lower()] = pk
+            self.by_text[name.lower()] = pk
+
+    def find(self, text: str) -> list[int]:
+        wanted = [t for t in _split(text) if t]
+        unknown = [t for t in wanted if t.lower() not in self.by_text]
+        if unknown:
+            raise InvalidInput(_("Unknown product line: %(code)s") % {"code": ", ".join(unknown)})
+        return sorted({self.by_text[t.lower()] for t in wanted})
+
+
 def _profile(kind: str, v: dict[str, str]) -> dict:
     if kind != Customer.Kind.PERSON:
         return {"notes": v["notes"]} if v.get("notes") else {}
@@ -342,7 +363,9 @@ def _split(text: str) -> list[str]:
     return [t.strip() for t in text.split(",")]
 
 
-def _plan_row(row: Row, columns: dict[str, str], owners: _Owners, default_owner: Employee | None) -> Planned:
+def _plan_row(
+    row: Row, columns: dict[str, str], owners: _Owners, default_owner: Employee | None, lines: _Lines | None = None
+) -> Planned:
     v = {target: row.values.get(column, "").strip() for target, column in columns.items()}
     if any("\x00" in value for value in v.values()):
         # A NUL byte is what a binary file read as text leaves; the database refuses it.
@@ -374,6 +397,10 @@ def _plan_row(row: Row, columns: dict[str, str], owners: _Owners, default_owner:
         "profile": profiles.clean(kind, _profile(kind, v)),
         "contacts_in": wanted,
     }
+    if v.get("product_lines") and lines is not None:
+        # Checked against the importer's own lines here, so the dry run names the row.
+        kwargs["product_lines"] = lines.find(v["product_lines"])
+        product_lines.require_lines_in_reach(owners.actor, kwargs["product_lines"])
     services.check_own_fields(name=name, source=kwargs["source"], tags=kwargs["tags"])
     return Planned(row.number, name, kwargs)
 
@@ -395,6 +422,7 @@ def plan(
     policy.require_writer(actor)
     report = Report(columns=resolve_columns(header, mapping))
     owners = _Owners(actor)
+    lines = _Lines()
     grades = services.grades()
     checked: list[tuple[Planned, list[tuple[str, str]]]] = []
     for count, row in enumerate(rows, start=1):
@@ -404,7 +432,7 @@ def plan(
         if progress:
             progress(1)
         try:
-            planned = _plan_row(row, report.columns, owners, default_owner)
+            planned = _plan_row(row, report.columns, owners, default_owner, lines)
             if planned.kwargs["grade"] not in grades:
                 raise InvalidInput(_("Unknown grade %(grade)s.") % {"grade": planned.kwargs["grade"]})
             # (kind, blind index) of each number or id: what makes two customers the same one.

@@ -31,6 +31,30 @@ def give_actors_lines(actor: Employee | None, customer: Customer) -> None:
         customer.product_lines.add(*sorted(scope.lines))
 
 
+def require_lines_in_reach(actor: Employee | None, line_ids) -> None:
+    """A line-limited employee names at least one of their own lines on a customer (as set_lines
+    asks), else the customer would be out of their sight as soon as it is made."""
+    scope = scope_of(actor) if actor is not None else None
+    if scope is not None and scope.lines is not None and line_ids and not set(line_ids) & scope.lines:
+        from custos.org.models import ProductLine
+
+        mine = ProductLine.objects.filter(pk__in=sorted(scope.lines)).order_by("code").values_list("name", flat=True)
+        raise InvalidInput(
+            _("Name at least one of your own product lines (%(lines)s) on the customer.") % {"lines": "、".join(mine)}
+        )
+
+
+def lines_for_new(actor: Employee | None, line_ids) -> list[int]:
+    """The lines of a new customer: those named (checked against the actor's limits), or the
+    actor's own when none are named (give_actors_lines)."""
+    line_ids = sorted(set(line_ids or ()))
+    require_lines_in_reach(actor, line_ids)
+    if line_ids:
+        return line_ids
+    scope = scope_of(actor) if actor is not None else None
+    return sorted(scope.lines) if scope is not None and scope.lines is not None else []
+
+
 @transaction.atomic
 def set_lines(*, actor: Employee, customer: Customer, codes) -> Customer:
     rules.require_editor(actor, customer)

@@ -415,15 +415,17 @@ def create_customers(*, actor: Employee, items: list[dict], ledger_source: str =
     already in use, or the same number twice, and nothing is created.
 
     Each item holds create_customer's keyword arguments (name, kind, owner, unit, grade, source,
-    tags, profile, contacts_in).
+    tags, profile, contacts_in), and may hold product_lines (ids; default: a line-limited actor's own).
     """
     policy.require_writer(actor)
     built: list[tuple[Customer, list[str], list[tuple[NewContact, str]]]] = []
     resolved: dict[tuple, tuple[Employee, Unit]] = {}
     taken: dict[tuple[str, str], int] = {}
+    lines: list[list[int]] = []  # each item's product lines: named, or the actor's own
     for number, item in enumerate(items):
         try:
             built.append(_build_one(actor, item, number, resolved, taken))
+            lines.append(product_lines.lines_for_new(actor, item.get("product_lines")))
         except DomainError as exc:
             exc.item = number  # which item was wrong: an importer names its row
             raise
@@ -465,6 +467,15 @@ def create_customers(*, actor: Employee, items: list[dict], ledger_source: str =
             through(customer_id=c.pk, tag_id=tag_objects[" ".join(n.split())].pk)
             for c, names, _w in built
             for n in names
+        ],
+        batch_size=1000,
+    )
+    line_through = Customer.product_lines.through
+    line_through.objects.bulk_create(
+        [
+            line_through(customer_id=c.pk, productline_id=line_id)
+            for (c, _n, _w), ids in zip(built, lines, strict=True)
+            for line_id in ids
         ],
         batch_size=1000,
     )

@@ -353,6 +353,7 @@ FIELD_LABELS = {
     "wecom": _lazy("WeCom"),
     "address": _lazy("Address"),
     "owner": _lazy("Owner"),
+    "product_lines": _lazy("Product lines"),
     "gender": _lazy("Gender"),
     "birthday": _lazy("Birthday"),
     "occupation": _lazy("Occupation"),

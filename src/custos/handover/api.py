@@ -49,14 +49,14 @@ class DeviceToken(HttpBearer):
 
 def _case_detail(me, case_id: int):
     case = selectors.get_case(me, case_id)
-    case.summary = services.refresh(case)
+    case.summary = services.refresh(case, me)
     case.checklist_items = list(selectors.checklist(me, case_id))
     return case
 
 
 def _plan(me, plan_id: int):
     plan = selectors.get_plan(me, plan_id)
-    plan.move_rows = list(selectors.moves_of(plan))
+    plan.move_rows = list(selectors.moves_of(plan, me))
     return plan
 
 

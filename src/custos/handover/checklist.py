@@ -16,6 +16,7 @@ from datetime import timedelta
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from custos.access.scope import scope_of
 from custos.archive import selectors as archive_selectors
 from custos.customers.models import Customer, Purchase
 from custos.handover import config, conversation_facts
@@ -93,10 +94,11 @@ def _unnamed(contact: str) -> str:
     return _("A caller with no customer record") if contact.startswith("tel_") else _("A WeCom contact with no customer record")
 
 
-def refresh(case: DepartureCase) -> dict:
-    """Bring the stored checklist in line with the data; returns counts by state."""
+def refresh(case: DepartureCase, viewer=None) -> dict:
+    """Bring the stored checklist in line with the data; returns counts by state (the viewer's:
+    see `summary`)."""
     if not case.is_live:
-        return summary(case)
+        return summary(case, viewer)
     now = timezone.now()
     wanted = pending(case)
     existing = {(i.kind, i.ref): i for i in case.items.all()}
@@ -117,13 +119,18 @@ def refresh(case: DepartureCase) -> dict:
             item.save(update_fields=["done_at"])
     DepartureCase.objects.filter(pk=case.pk).update(checked_at=now)
     case.checked_at = now
-    return summary(case)
+    return summary(case, viewer)
 
 
-def summary(case: DepartureCase) -> dict:
+def summary(case: DepartureCase, viewer=None) -> dict:
+    """Counts by state; given the viewer, of the items they may see (a viewer limited to product
+    lines or grades does not count the other customers' items)."""
     counts = {"total": 0, "done": 0, "waived": 0, "open": 0}
     by_kind: dict[str, dict] = {k: {"total": 0, "open": 0} for k, _label in kinds()}
-    for kind, done_at, waived_at in case.items.values_list("kind", "done_at", "waived_at"):
+    items = case.items.all()
+    if viewer is not None:
+        items = scope_of(viewer).limit_customers(items)
+    for kind, done_at, waived_at in items.values_list("kind", "done_at", "waived_at"):
         counts["total"] += 1
         by_kind[kind]["total"] += 1
         if done_at is not None:

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
+from custos.access.scope import scope_of
 from custos.customers.models import Customer, Purchase
 from custos.handover import conversation_facts
 from custos.handover.models import ChecklistItem, DepartureCase, Plan, PlanMove, Rotation
@@ -68,11 +69,14 @@ def retention(moves: list[PlanMove], committed: dict[int, object], days: int) ->
 
 
 def departure(viewer, case_id: int) -> DepartureReport:
+    """The report as this viewer may see it: one limited to product lines or grades sees (and
+    counts) only the customers within them; items about no customer are shown to all."""
     case = get_case(viewer, case_id)
+    scope = scope_of(viewer)
     report = DepartureReport(case=case)
     plans = {p.pk: p.committed_at for p in case.plans.filter(status=Plan.Status.COMMITTED)}
     moves = list(
-        PlanMove.objects.filter(plan_id__in=plans, to_employee__isnull=False)
+        scope.limit_customers(PlanMove.objects.filter(plan_id__in=plans, to_employee__isnull=False))
         .select_related("customer", "to_employee", "to_employee__unit")
         .order_by("to_employee__name", "customer__name")
     )
@@ -88,21 +92,22 @@ def departure(viewer, case_id: int) -> DepartureReport:
     report.handed_over = len(moves)
     report.left_with_leaver = [
         {"id": c.pk, "name": c.name}
-        for c in Customer.objects.filter(owner=case.employee).exclude(status=Customer.Status.ARCHIVED).order_by("id")
+        for c in scope.limit_customers(Customer.objects.filter(owner=case.employee)).exclude(status=Customer.Status.ARCHIVED).order_by("id")
     ]
     since = case.opened_at - timedelta(days=90)
+    deleted = conversation_facts.deleted_by_customers(case.employee_id, since)
     names = dict(
-        Customer.objects.filter(
-            pk__in=[d["customer_id"] for d in conversation_facts.deleted_by_customers(case.employee_id, since) if d["customer_id"]]
-        ).values_list("pk", "name")
+        scope.limit_customers(Customer.objects.filter(pk__in=[d["customer_id"] for d in deleted if d["customer_id"]]))
+        .values_list("pk", "name")
     )
     report.deleted_by_customers = [
         {**d, "name": names.get(d["customer_id"], d["contact"])}
-        for d in conversation_facts.deleted_by_customers(case.employee_id, since)
+        for d in deleted
+        if not scope.limited or not d["customer_id"] or d["customer_id"] in names
     ]
     # Unanswered at the handover; answered means someone (the leaver or a successor) wrote since.
     report.unanswered = []
-    for i in case.items.filter(kind=ChecklistItem.Kind.UNANSWERED).order_by("id"):
+    for i in scope.limit_customers(case.items.filter(kind=ChecklistItem.Kind.UNANSWERED)).order_by("id"):
         last_at = datetime.fromisoformat(i.detail["last_at"]) if i.detail.get("last_at") else case.opened_at
         answered = bool(i.customer_id) and conversation_facts.answered_since(i.customer_id, last_at)
         report.unanswered.append(
@@ -110,7 +115,7 @@ def departure(viewer, case_id: int) -> DepartureReport:
         )
     report.waived = [
         {"kind": i.kind, "kind_label": i.get_kind_display(), "label": i.label, "reason": i.waived_reason, "by": i.waived_by.name if i.waived_by else ""}
-        for i in case.items.filter(waived_at__isnull=False, done_at__isnull=True).select_related("waived_by")
+        for i in scope.limit_customers(case.items.filter(waived_at__isnull=False, done_at__isnull=True)).select_related("waived_by")
     ]
     report.retention = [retention(moves, plans, d) for d in WINDOWS]
     return report
@@ -120,10 +125,11 @@ def rotation(viewer, rotation_id: int) -> dict:
     """Per committed rotation plan: how complete the files were at the move and are now, and
     whether follow-ups were up to date then and now."""
     rot: Rotation = get_rotation(viewer, rotation_id)
+    scope = scope_of(viewer)  # a viewer limited to lines or grades sees their customers' moves
     today = timezone.localdate()
     rounds = []
     for plan in rot.plans.filter(status=Plan.Status.COMMITTED).order_by("committed_at"):
-        moves = list(plan.moves.filter(to_employee__isnull=False).select_related("customer", "from_employee", "to_employee"))
+        moves = list(scope.limit_customers(plan.moves.filter(to_employee__isnull=False)).select_related("customer", "from_employee", "to_employee"))
         n = len(moves)
         now_up_to_date = sum(1 for m in moves if not (m.customer.next_follow_up_on and m.customer.next_follow_up_on < today))
         by_giver: dict[int, dict] = {}
@@ -139,7 +145,7 @@ def rotation(viewer, rotation_id: int) -> dict:
             {
                 "plan": plan,
                 "customers": n,
-                "skipped": plan.moves.filter(to_employee__isnull=True).count(),
+                "skipped": scope.limit_customers(plan.moves.filter(to_employee__isnull=True)).count(),
                 "staff_moved": len(plan.staff_moves),
                 "completeness_at_move": round(sum(m.completeness for m in moves) / n) if n else None,
                 "completeness_now": round(sum(m.customer.completeness for m in moves) / n) if n else None,

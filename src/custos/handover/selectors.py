@@ -21,9 +21,11 @@ def cases_visible(viewer: Employee) -> QuerySet[DepartureCase]:
 
 
 def list_cases(viewer: Employee, *, status: str | None = None) -> QuerySet[DepartureCase]:
+    # A viewer limited to product lines or grades counts only the items of their customers.
+    mine = scope_of(viewer).q_rows("items__customer_id")
     qs = cases_visible(viewer).annotate(
-        open_items=Count("items", filter=Q(items__done_at__isnull=True, items__waived_at__isnull=True)),
-        customers_left=Count("items", filter=Q(items__kind="customer", items__done_at__isnull=True)),
+        open_items=Count("items", filter=Q(items__done_at__isnull=True, items__waived_at__isnull=True) & mine),
+        customers_left=Count("items", filter=Q(items__kind="customer", items__done_at__isnull=True) & mine),
     )
     return qs.filter(status=status) if status else qs
 
@@ -36,7 +38,9 @@ def get_case(viewer: Employee, case_id: int) -> DepartureCase:
 
 
 def checklist(viewer: Employee, case_id: int) -> QuerySet[ChecklistItem]:
-    return get_case(viewer, case_id).items.select_related("customer", "waived_by")
+    # Items about customers outside the viewer's lines and grades are left out (Scope.limit_customers).
+    items = get_case(viewer, case_id).items.select_related("customer", "waived_by")
+    return scope_of(viewer).limit_customers(items)
 
 
 def get_item(viewer: Employee, case_id: int, item_id: int) -> ChecklistItem:
@@ -58,8 +62,10 @@ def get_plan(viewer: Employee, plan_id: int) -> Plan:
     return plan
 
 
-def moves_of(plan: Plan) -> QuerySet[PlanMove]:
-    return plan.moves.select_related("customer", "from_employee", "to_employee", "to_employee__unit")
+def moves_of(plan: Plan, viewer: Employee | None = None) -> QuerySet[PlanMove]:
+    """The plan's moves; given the viewer, only of customers within their lines and grades."""
+    moves = plan.moves.select_related("customer", "from_employee", "to_employee", "to_employee__unit")
+    return scope_of(viewer).limit_customers(moves) if viewer is not None else moves
 
 
 def rotations_visible(viewer: Employee) -> QuerySet[Rotation]:

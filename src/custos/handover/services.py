@@ -188,13 +188,13 @@ def leave_on_last_day(now: datetime | None = None) -> list[DepartureCase]:
 
 
 @transaction.atomic
-def refresh(case: DepartureCase) -> dict:
+def refresh(case: DepartureCase, viewer: Employee | None = None) -> dict:
     """Re-tick the checklist; a leaver frozen elsewhere (the staff page) gets the case frozen
     and the device lock too."""
     if case.status == DepartureCase.Status.OPEN and Employee.objects.filter(pk=case.employee_id, frozen_at__isnull=False).exists():
         case = DepartureCase.objects.select_for_update().select_related("employee").get(pk=case.pk)
         _mark_frozen(case, None)
-    return checklist.refresh(case)
+    return checklist.refresh(case, viewer)
 
 
 @transaction.atomic
@@ -448,7 +448,8 @@ def preview(
     policy.require_unit_in_scope(actor, source.unit)
     if source.pk == actor.pk:
         raise Forbidden(_("You cannot hand out your own customers; ask your manager."))
-    qs = Customer.objects.filter(owner=source)
+    # A manager limited to product lines or grades hands over only the customers within them.
+    qs = scope_of(actor).limit_customers(Customer.objects.filter(owner=source))
     if customer_ids:
         qs = qs.filter(pk__in=[int(i) for i in customer_ids])
     customers = _live_customers(qs)

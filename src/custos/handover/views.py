@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from custos.access import policy
+from custos.access.scope import scope_of
 from custos.console.decorators import console_view
 from custos.core.errors import InvalidInput
 from custos.core.query import whole_or_none
@@ -136,10 +137,10 @@ def case_open(request):
 def case_detail(request, case_id: int):
     me = request.viewer
     case = selectors.get_case(me, case_id)
-    summary = services.refresh(case)
+    summary = services.refresh(case, me)
     items = list(selectors.checklist(me, case_id))
     groups = [(kind, label, [i for i in items if i.kind == kind]) for kind, label in checklist.kinds()]
-    owned = list(Customer.objects.filter(owner=case.employee).exclude(status__in=["archived", "in_pool"]).order_by("grade", "id"))
+    owned = list(scope_of(me).limit_customers(Customer.objects.filter(owner=case.employee)).exclude(status__in=["archived", "in_pool"]).order_by("grade", "id"))
     can_manage = policy.may_manage(me, case.employee)
     return render(
         request,
@@ -191,7 +192,7 @@ def case_action(request, case_id: int, action: str):
 def plan_detail(request, plan_id: int):
     me = request.viewer
     plan = selectors.get_plan(me, plan_id)
-    moves = list(selectors.moves_of(plan))
+    moves = list(selectors.moves_of(plan, me))
     for m in moves:
         m.skipped_label = SKIPPED.get(m.skipped_reason, m.skipped_reason)
     by_receiver: dict[int, dict] = {}
@@ -264,7 +265,9 @@ def transfer(request):
         {
             "staff": staff,
             "source": source,
-            "owned": list(Customer.objects.filter(owner=source, status="active").order_by("grade", "id")) if source else [],
+            "owned": list(scope_of(me).limit_customers(Customer.objects.filter(owner=source, status="active")).order_by("grade", "id"))
+            if source
+            else [],
             "receivers": _receivers(me, exclude=source.pk) if source else [],
             "strategies": STRATEGIES,
             "plans": selectors.plans_visible(me).filter(kind=Plan.Kind.TRANSFER)[:20],

@@ -40,10 +40,121 @@ def _unit_ids(scope: Scope) -> list[int] | None:
 
 
 def figures(viewer: Employee | Scope, metrics, day: date | None) -> QuerySet[Figure]:
+    """The stored figures in scope. Their customer counts are over all of a unit's or a person's
+    customers: for a viewer limited to product lines or grades read `figure_rows` instead."""
     qs = Figure.objects.filter(day=day, metric__in=list(metrics))
     scope = _scope(viewer)
     units = _unit_ids(scope)
     return qs.filter(unit_id__in=units) if units is not None else scope.filter(qs, owner="employee_id")
+
+
+# The figures that count customers. The roll-up stores them per unit and person over all their
+# customers, which cannot be narrowed to a product line or grade afterwards: for a viewer limited
+# to lines or grades they are worked out live (`_live_figures`) from the day's scores and the
+# tables, narrowed by Scope. The rest (response times, alerts, the weekly trends) stay the stored ones.
+CUSTOMER_METRICS = frozenset(
+    {"customers", "revenue_90d", "solo", "at_risk", "unanswered", "conversations", "completeness",
+     "followups_due", "followups_done"}
+)  # fmt: skip
+
+
+def figure_rows(viewer: Employee | Scope, metrics, day: date | None, fields: tuple[str, ...]) -> list[dict]:
+    """The day's figures in scope as dicts of `fields`; a limited viewer's customer counts live."""
+    scope = _scope(viewer)
+    metrics = list(metrics)
+    live = [m for m in metrics if m in CUSTOMER_METRICS] if scope.limited else []
+    stored = [m for m in metrics if m not in live]
+    rows = list(figures(scope, stored, day).values(*fields)) if stored else []
+    if live and day is not None:
+        rows += [{k: r[k] for k in fields} for r in _live_figures(scope, live, day)]
+    return rows
+
+
+def _live_figures(scope: Scope, metrics: list[str], day: date) -> list[dict]:
+    """The customer-counted figures of `day` over the customers within the scope's limits, as the
+    roll-up (rollup.build) counts them over all: per (unit, employee), the customer's unit and
+    owner for customers, revenue, solo, at risk; the employee's unit for the rest."""
+    from django.db.models import Avg, Count, Sum
+    from django.utils import timezone
+
+    from custos.archive.models import Conversation
+    from custos.customers.models import FollowUp, Purchase
+    from custos.insights import rollup
+
+    now = min(rollup.end_of(day), timezone.now())
+    today = timezone.localtime(now - timedelta(microseconds=1)).date()
+    out: dict[tuple, float] = defaultdict(float)
+    customers = scope.filter(
+        Customer.objects.filter(status=Customer.Status.ACTIVE, owner__isnull=False).order_by(),
+        owner="owner_id",
+        unit_path="unit__path",
+    )
+    ids = customers.values("pk")
+    employee_unit = dict(Employee.objects.values_list("pk", "unit_id"))
+    if "customers" in metrics:
+        for r in customers.values("unit_id", "owner_id").annotate(n=Count("pk")):
+            out[("customers", r["unit_id"], r["owner_id"])] += r["n"]
+    if "completeness" in metrics:
+        for r in customers.values("owner_id").annotate(c=Avg("completeness")):
+            out[("completeness", employee_unit.get(r["owner_id"]), r["owner_id"])] = round(r["c"], 1)
+    if "revenue_90d" in metrics:
+        since = today - timedelta(days=rollup.REVENUE_DAYS - 1)
+        for r in (
+            Purchase.objects.filter(customer_id__in=ids, purchased_on__gte=since, purchased_on__lte=today)
+            .order_by()
+            .values("customer__unit_id", "customer__owner_id")
+            .annotate(s=Sum("amount"))
+        ):
+            out[("revenue_90d", r["customer__unit_id"], r["customer__owner_id"])] += int((r["s"] or 0) * 100)
+    if {"solo", "at_risk", "unanswered"} & set(metrics):
+        for owner, unit, score, solo, reasons in CustomerScore.objects.filter(day=day, customer_id__in=ids).values_list(
+            "owner_id", "unit_id", "score", "solo", "reasons"
+        ):
+            out[("solo", unit, owner)] += 1 if solo else 0
+            out[("at_risk", unit, owner)] += 1 if score >= scoring.AT_RISK else 0
+            # The owner's unanswered customers (the roll-up also counts a colleague's unanswered chat).
+            waiting = any(x.get("code") == "unanswered" for x in reasons or ())
+            out[("unanswered", employee_unit.get(owner), owner)] += 1 if waiting else 0
+    if "conversations" in metrics:
+        talks = Conversation.objects.filter(
+            last_at__gte=now - timedelta(days=rollup.RECENT_DAYS), last_at__lt=now, customer_id__isnull=False
+        ).order_by()
+        for r in scope.limit_customers(talks).values("employee_id").annotate(n=Count("pk")):
+            out[("conversations", employee_unit.get(r["employee_id"]), r["employee_id"])] += r["n"]
+    if {"followups_due", "followups_done"} & set(metrics):
+        due = list(
+            scope.limit_customers(
+                FollowUp.objects.filter(
+                    next_follow_up_on__gte=day - timedelta(days=rollup.RECENT_DAYS - 1), next_follow_up_on__lte=day
+                )
+            ).values_list("customer_id", "author_id", "occurred_at", "next_follow_up_on")
+        )
+        later: dict[int, list] = defaultdict(list)
+        if due:
+            first = min(d[2] for d in due)
+            for cid, at in FollowUp.objects.filter(
+                customer_id__in={d[0] for d in due}, occurred_at__gt=first, occurred_at__lt=now
+            ).values_list("customer_id", "occurred_at"):
+                later[cid].append(at)
+        for cid, author, at, due_on in due:
+            out[("followups_due", employee_unit.get(author), author)] += 1
+            limit = rollup.end_of(due_on)
+            if any(at < x < limit for x in later.get(cid, ())):
+                out[("followups_done", employee_unit.get(author), author)] += 1
+    units = _unit_ids(scope)
+    allowed = set(units) if units is not None else None
+    rows = []
+    for (metric, unit, emp), value in out.items():
+        if metric not in metrics or (not value and metric != "completeness"):
+            continue
+        if allowed is not None and unit not in allowed:
+            continue
+        if scope.kind == "own" and emp != scope.employee_id:
+            continue
+        if scope.kind not in ("all", "subtree", "own"):
+            continue
+        rows.append({"unit_id": unit, "employee_id": emp, "metric": metric, "key": "", "value": value})
+    return rows
 
 
 # The two orderings of the scores, each matched by an index (models.CustomerScore) so the top
@@ -113,7 +224,7 @@ def _stores(viewer: Employee, day) -> dict[int, dict]:
         lambda: {"people": defaultdict(lambda: defaultdict(float)), "totals": defaultdict(float)}
     )
     metrics = ("customers", "revenue_90d", "conversations", "solo", "at_risk", "unanswered")
-    for f in figures(viewer, metrics, day).values("unit_id", "employee_id", "metric", "value"):
+    for f in figure_rows(viewer, metrics, day, ("unit_id", "employee_id", "metric", "value")):
         u = units[f["unit_id"]]
         u["people"][f["employee_id"]][f["metric"]] += f["value"]
         u["totals"][f["metric"]] += f["value"]
@@ -185,11 +296,9 @@ def staff_activity(viewer: Employee, day=None) -> list[dict]:
     weeks = _weeks(day)
     recent = set(weeks[-4:])
     people: dict[int, dict] = defaultdict(lambda: defaultdict(float))
-    for f in (
-        figures(viewer, metrics, day)
-        .exclude(employee_id=None)
-        .values("employee_id", "metric", "key", "value")
-    ):
+    for f in figure_rows(viewer, metrics, day, ("employee_id", "metric", "key", "value")):
+        if f["employee_id"] is None:
+            continue
         if f["metric"] == "alerts_person":
             if f["key"] in recent:
                 people[f["employee_id"]]["alerts_4w"] += f["value"]

@@ -8,6 +8,7 @@ states follow the case's own scope.
 from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext as _
 
+from custos.access.scope import scope_of
 from custos.core.errors import Forbidden
 from custos.handover.selectors import get_case
 from custos.org.models import Employee, Role
@@ -99,11 +100,12 @@ def callbacks(viewer: Employee, *, status: str | None = None) -> QuerySet[Callba
 
 def transfers_of_case(viewer: Employee, case_id: int) -> QuerySet[Transfer]:
     get_case(viewer, case_id)  # 404 outside the viewer's scope
-    return Transfer.objects.filter(case_id=case_id)
+    # A viewer limited to product lines or grades sees the transfers of their customers (and groups').
+    return scope_of(viewer).limit_customers(Transfer.objects.filter(case_id=case_id))
 
 
 def transfers_of_plan(viewer: Employee, plan) -> QuerySet[Transfer]:
-    return Transfer.objects.filter(plan_id=plan.pk)
+    return scope_of(viewer).limit_customers(Transfer.objects.filter(plan_id=plan.pk))
 
 
 def transfer(viewer: Employee, transfer_id: int) -> Transfer:
