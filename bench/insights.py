@@ -125,10 +125,10 @@ def load(n: int, m: int) -> dict:
             hi = min(m, lo + MESSAGE_CHUNK - 1)
             cur.execute(f"""
                 INSERT INTO archive_message (entry_seq, source_id, kind, msgtype, conversation_id, employee_id, unit_id,
-                    customer_id, contact_key, sender_role, text, search_text, attachment_sha256, attachment_name,
+                    customer_id, contact_key, sender_role, text, search_keys, attachment_sha256, attachment_name,
                     attachment_mime, deleted_on_device, extra, occurred_at)
                 SELECT i, 'b' || i, CASE WHEN i % 2 = 0 THEN 'message.received' ELSE 'message.sent' END, 'text', c, o, NULL, c,
-                    'wx' || c, CASE WHEN i % 2 = 0 THEN 'customer' ELSE 'staff' END, '好的', '好的', '', '', '', false, '{{}}',
+                    'wx' || c, CASE WHEN i % 2 = 0 THEN 'customer' ELSE 'staff' END, '', '{{}}', '', '', '', false, '',
                     now() - interval '180 days' * (CASE WHEN c % 10 = 0 THEN 0.2 + 0.8 * random() ELSE random() END)
                 FROM (SELECT i, 1 + (i * 2654435761) % {n} AS c FROM generate_series({lo}, {hi}) i) x,
                      LATERAL (SELECT {first} + (x.c % {count}) AS o) y""")  # fmt: skip
