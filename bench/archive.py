@@ -16,6 +16,12 @@ it (AheadPaginator: a count of up to HITS_CAP (300) hits and the first page of 3
 with and without filters (an employee, the last 30 days, a message kind). Printed: p50/p95/p99
 per class and overall. Aim: p95 < 200 ms.
 
+Beside each search, the same search as it was before the text was sealed (issue #20): a
+bench-only column holds each message's text in clear, and a phrase of three characters or more
+is checked on it by the database in the same query (strpos) instead of on the rows opened in
+Custos; same keys, scope, windows and paging. Printed side by side, with their p95 ratio and how
+many first pages differ (the sealed search confirms a phrase among at most 2,000 candidates).
+
 Baselines, same run, same queries: `exact id`, a primary-key fetch through the same scoped
 queryset (the floor of one round trip and the scope joins); `no index`, the very same SQL with
 bitmap scans switched off so the trigram GIN index cannot be used (the LIKE scan it replaces),
@@ -69,6 +75,7 @@ from datetime import UTC, datetime, timedelta
 from bench.common import admin
 
 BENCH_DB = "custos_bench_archive"
+PLAIN = "bench_plain_text"
 AIM_MS = 200.0
 REGIONS, STORES_PER_REGION, STAFF_PER_STORE, CONVERSATIONS_PER_STAFF = 8, 40, 10, 30
 
@@ -203,12 +210,15 @@ def load(conn, n: int, rng: random.Random, random_order: bool = False) -> None:
         from custos.archive import search_keys
         from custos.archive.models import Message
 
-        seal_text = Message._meta.get_field("text").seal
+        seal_text = Message._meta.get_field("text").sealer()
+        # The same text in clear beside it, for the baseline "as before sealing" (search_plain):
+        # a bench-only column, read by that baseline alone.
+        cur.execute(f"ALTER TABLE archive_message ADD COLUMN IF NOT EXISTS {PLAIN} text")
         text = Text(rng)
         # As ingestion writes them (issue #20): the text sealed, its keys keyed hashes.
         cols = ("entry_seq, source_id, kind, msgtype, conversation_id, employee_id, unit_id, customer_id, contact_key, "
                 "sender_role, text, search_keys, attachment_sha256, attachment_name, attachment_mime, occurred_at, "
-                "deleted_on_device, extra")  # fmt: skip
+                f"deleted_on_device, extra, {PLAIN}")  # fmt: skip
         started = time.perf_counter()
         # Busy chats are busier: a quarter of the conversations hold most messages.
         weights = [rng.paretovariate(1.2) for _ in conversations]
@@ -226,7 +236,7 @@ def load(conn, n: int, rng: random.Random, random_order: bool = False) -> None:
                 at = now - timedelta(seconds=ago[seq - 1])
                 keys = search_keys.text_keys(line) + search_keys.filter_keys(kind, "text", emp, customer)
                 copy.write_row((seq, f"bench-{seq}", kind, "text", ids[key], emp, unit_id, customer, key, role,
-                                seal_text(line), keys, "", "", "", at, False, ""))  # fmt: skip
+                                seal_text(line), keys, "", "", "", at, False, "", line))  # fmt: skip
                 if seq % 500_000 == 0:
                     print(f"  {seq:,} messages copied ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
         print(f"  COPY of {n:,} messages: {time.perf_counter() - started:.1f} s", file=sys.stderr)
@@ -282,12 +292,42 @@ def searches(rng: random.Random, viewers: dict, count: int) -> list[tuple[str, s
     return out
 
 
-def run_search(viewer, f, page_size: int = 30) -> None:
+def run_search(viewer, f, page_size: int = 30) -> list:
     from custos.archive.selectors import HITS_CAP, search
     from custos.core.paging import page_ahead
 
-    page = page_ahead(search(viewer, f), page_size, 1, HITS_CAP)  # as the console's search page
-    list(page)
+    return list(page_ahead(search(viewer, f), page_size, 1, HITS_CAP))  # as the console's search page
+
+
+def search_plain(viewer, f):
+    """Today's search as it was before the text was sealed (issue #20's baseline): the same keys,
+    scope, windows and paging, but a term of more than two characters is checked by the database
+    on the plain text (strpos, in the same query) instead of on rows opened here."""
+    from custos.archive import search_keys, windows
+    from custos.archive import selectors as s
+    from custos.core import paging
+
+    f = s._limited(viewer, f)
+    staff, unit_staff = s._scope_staff(viewer), s._unit_staff(viewer, f)
+    by_words = s._by_words(f, staff, unit_staff)
+    for term in s._terms(f):
+        if search_keys.needs_confirming(term):
+            by_words = by_words.extra(where=[f"strpos(upper(archive_message.{PLAIN}), %s) > 0"], params=[term.upper()])
+    with windows.planner():
+        hits = list(by_words.order_by().values_list("pk", flat=True)[: s.HITS_CAP + 1])
+    if len(hits) > s.HITS_CAP:
+        large = staff is None or len(staff) > s.FEW_STAFF
+        newest = windows.newest_first(by_words, walk=large, since=f.since, until=f.until)
+        return paging.known_count(newest, s.HITS_CAP + 1, exact=False)
+    found = s._visible(None).filter(pk__in=hits).order_by(*windows.ORDER)
+    return paging.known_count(found, len(hits), exact=True)
+
+
+def run_plain(viewer, f, page_size: int = 30) -> list:
+    from custos.archive.selectors import HITS_CAP
+    from custos.core.paging import page_ahead
+
+    return list(page_ahead(search_plain(viewer, f), page_size, 1, HITS_CAP))
 
 
 def main() -> None:
@@ -342,12 +382,21 @@ def main() -> None:
             run_search(viewer, f)  # warm the cache as a running server's would be
         by_class: dict[str, list[float]] = {}
         by_viewer: dict[str, list[float]] = {}
-        timings = []
+        plain_class: dict[str, list[float]] = {}
+        plain_viewer: dict[str, list[float]] = {}
+        timings, plain, differ = [], [], 0
+        # Each search sealed, then the same one as before sealing, interleaved: the machine's
+        # load falls on both alike. The two must find the same first page.
         for who, label, viewer, f in plan:
             ms = clock(lambda viewer=viewer, f=f: run_search(viewer, f))
             timings.append((who, label, f, ms))
             by_class.setdefault(label, []).append(ms)
             by_viewer.setdefault(who, []).append(ms)
+            ms = clock(lambda viewer=viewer, f=f: run_plain(viewer, f))
+            plain.append(ms)
+            plain_class.setdefault(label, []).append(ms)
+            plain_viewer.setdefault(who, []).append(ms)
+            differ += [m.pk for m in run_search(viewer, f)] != [m.pk for m in run_plain(viewer, f)]
         # Where the time goes: the same searches as the first page alone, with no count.
         from custos.archive.selectors import search
 
@@ -371,12 +420,15 @@ def main() -> None:
         every = [ms for *_x, ms in timings]
         print(f"\narchive search: {total:,} messages ({size}) on PostgreSQL, {len(plan)} searches "
               f"(COUNT + first page of 30, as the console does); aim p95 < {AIM_MS:.0f} ms\n")  # fmt: skip
+        print(f"  {'':<30} sealed (today){'':<34}| plain, as before sealing")
         for label in sorted(by_class):
-            print(line(label, by_class[label]))
+            print(line(label, by_class[label]) + " |" + line("", plain_class[label])[32:])
         print()
         for who in ("admin", "region manager", "store manager"):
-            print(line(who, by_viewer.get(who, [])))
-        print(line("ALL searches", every))
+            print(line(who, by_viewer.get(who, [])) + " |" + line("", plain_viewer.get(who, []))[32:])
+        print(line("ALL searches", every) + " |" + line("", plain)[32:])
+        print(f"  sealed/plain p95: {pct(every, 95) / max(pct(plain, 95), 1e-9):.2f}x; "
+              f"first pages that differ: {differ} of {len(plan)}")  # fmt: skip
         print("\nthe same searches, parts:")
         print(line("first page only, no COUNT", page_only))
         print("\nbaselines (same run):")
