@@ -197,26 +197,3 @@ def test_a_page_read_window_by_window_is_the_page_of_the_whole_list(corpus, monk
     oldest = list(selectors.search(company.executive, f).order_by("occurred_at", "entry_seq").values_list("pk", flat=True)[:3])
     assert oldest == expected[::-1][:3]
     assert selectors.search(company.executive, f).filter(Q(pk__in=expected[:2])).count() == 2
-
-
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="candidates are capped and read by windows on PostgreSQL")
-@pytest.mark.parametrize("walk", [2, 10_000])
-def test_a_phrase_with_more_candidates_than_it_opens_is_confirmed_among_the_newest(corpus, monkeypatch, walk):
-    """Past CONFIRM_CAP candidates, the newest CONFIRM_CAP are opened, read window by window
-    rather than by sorting every candidate of the phrase's keys."""
-    from django.test.utils import CaptureQueriesContext
-
-    from custos.archive import windows
-
-    monkeypatch.setattr(selectors, "CONFIRM_CAP", 2)
-    monkeypatch.setattr(windows, "WALK", walk)
-    monkeypatch.setattr(selectors, "FEW_STAFF", 0)
-    f = selectors.SearchFilters(q="私人微信")
-    for viewer in (corpus.executive, corpus.region_manager, corpus.manager_a):
-        expected = plain(viewer, f)
-        assert len(expected) > 2  # every candidate of its keys holds it
-        with CaptureQueriesContext(connection) as queries:
-            found = list(selectors.search(viewer, f).values_list("pk", flat=True))
-        assert found == expected[:2], viewer
-        assert selectors.search(viewer, f)._known_count == (2, False)
-        assert any('"archive_message"."occurred_at" >=' in q["sql"] for q in queries), "read by windows of time"
