@@ -1,6 +1,7 @@
 """WeChat ids a work phone names its contacts by are kept as keyed pseudonyms (issue #20 item 3)."""
 
 import base64
+import importlib
 
 from django.db import connection
 
@@ -72,3 +73,53 @@ def test_a_work_phone_s_wechat_contact_is_kept_pseudonymous_matched_and_deduplic
     assert again["duplicates"] == 1 and again["accepted"] == 1, again
     assert ExternalContact.objects.count() == 1 and Conversation.objects.count() == 1
     assert Message.objects.get(source_id="m2").customer_id == zhang.pk
+
+
+def test_the_console_s_chat_page_shows_the_contact_s_wechat_id_to_who_may_read_it(company, device, ev, console):
+    device(company.sales_a).send(ev.msg("m1", "李先生您好", contact="wxid_li4"))
+    conversation = Conversation.objects.get()
+    assert conversation.contact.wechat_id == "wxid_li4"
+    with connection.cursor() as cursor:  # sealed in its column
+        cursor.execute("SELECT wechat_id FROM archive_externalcontact")
+        assert "wxid_li4" not in cursor.fetchone()[0]
+    page = console(company.manager_a).get(f"/conversations/c/{conversation.pk}/").content.decode()
+    assert 'data-wechat-id="1">wxid_li4<' in page
+    assert console(company.manager_b).get(f"/conversations/c/{conversation.pk}/").status_code == 404
+
+
+def test_the_upgrade_rewrites_clear_wechat_ids_to_pseudonyms(company, device, ev):
+    from django.apps import apps
+
+    migration = importlib.import_module("custos.archive.migrations.0011_wechat_ids_to_pseudonyms")
+    zhang = customers.create_customer(
+        actor=company.sales_a, name="张三", owner=company.sales_a,
+        contacts_in=[customers.NewContact("wechat", "wxid_old1")],
+    )  # fmt: skip
+    device(company.sales_a).send(
+        ev.event("contact.added", "add", contact="wxid_old1", name="张三"), ev.msg("m1", "你好", contact="wxid_old1")
+    )
+    key = pseudonym.of("wxid_old1")
+    # as an older Custos left them: the id in clear as the contact's, conversation's and messages' key
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE archive_externalcontact SET external_id = 'wxid_old1', wechat_id = ''")
+        cursor.execute("UPDATE archive_conversation SET key = 'wxid_old1', title = 'wxid_old1'")
+        cursor.execute("UPDATE archive_message SET contact_key = 'wxid_old1'")
+    assert "wxid_old1" in _all_rows()
+    migration.forwards(apps, None)
+    assert "wxid_old1" not in _all_rows()
+    contact = ExternalContact.objects.get()
+    assert (contact.external_id, contact.wechat_id, contact.customer_id) == (key, "wxid_old1", zhang.pk)
+    assert Conversation.objects.get().key == key
+    assert set(Message.objects.values_list("contact_key", flat=True)) == {key}
+
+
+def test_a_rebuild_of_entries_appended_with_clear_ids_keeps_pseudonyms(company, device, ev):
+    from custos.ledger import projections
+    from custos.ledger.services import append
+
+    append("message.sent", {"msgtype": "text", "conversation": "wxid_old2", "contact": "wxid_old2", "text": "你好"},
+           actor_id=company.sales_a.pk, unit_id=company.sales_a.unit_id, source="test-archive", source_id="old-1")  # fmt: skip
+    projections.rebuild("archive")
+    contact = ExternalContact.objects.get()
+    assert (contact.external_id, contact.wechat_id) == (pseudonym.of("wxid_old2"), "wxid_old2")
+    assert Conversation.objects.get().key == pseudonym.of("wxid_old2")

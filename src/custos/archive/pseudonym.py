@@ -1,7 +1,8 @@
 """Customers' WeChat ids never kept in clear (issue #20 item 3): a keyed pseudonym instead.
 
 A work phone names a WeChat contact by the customer's WeChat id. Where that id enters Custos
-(services.ingest, so the API, `custos archive ingest` and the demos alike), it is replaced by
+(services.ingest, so the API, `custos archive ingest` and the demos alike; and the projection, for
+entries an older Custos appended), it is replaced by
 `wx:` + the same HMAC-SHA256 under the index key as the customers' WeChat blind index
 (customers.contacts.index), so:
 - the same id gives the same key (re-sent events still deduplicate, chats still group);
@@ -13,17 +14,19 @@ Left in clear: WeCom's external ids (wm…/wo…, opaque per company, needed for
 group chat ids (wr…), keys already pseudonymised, and the demo's `tel_…` placeholders.
 """
 
+import re
+
 from custos.customers import contacts
 
 PREFIX = "wx:"
+# What WeChat allows in an id (a letter first; letters, digits, _ and -): no "single:…" or "tel:…"
+_WECHAT_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{1,63}$")
 _CLEAR = ("wm", "wo", "wr", "tel_", "tel:", PREFIX)
 
 
 def is_wechat_id(key: str) -> bool:
     """Whether a contact key is (as far as Custos can tell) a WeChat id to pseudonymise."""
-    if not key or key.startswith(_CLEAR):
-        return False
-    return " " not in key and len(key) <= 64
+    return bool(key) and not key.startswith(_CLEAR) and _WECHAT_ID.match(key) is not None
 
 
 def of(key: str | None) -> str | None:
@@ -39,9 +42,14 @@ def wechat_index(key: str) -> str | None:
 
 
 def payload(data: dict) -> dict:
-    """A validated wire payload with every WeChat id in it replaced by its pseudonym."""
-    if data.get("contact") is not None:
-        data["contact"] = of(data["contact"])
+    """A validated wire payload with every WeChat id in it replaced by its pseudonym (and the
+    contact's own id beside it as `wechat_id`, which only sealed columns keep)."""
+    raw = data.get("contact")
+    if raw is not None:
+        data["contact"] = of(raw)
+        if data["contact"] != raw:
+            # the id itself, for the console: sealed in the ledger's payload and on the contact
+            data["wechat_id"] = raw
     # a one-to-one chat is keyed by its contact's id (a recall names only the conversation): the
     # same pseudonym; a group's key is the group's
     if data.get("conversation") and not data.get("group"):
