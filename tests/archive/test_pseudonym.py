@@ -5,7 +5,7 @@ import importlib
 
 from django.db import connection
 
-from custos.archive import pseudonym
+from custos.archive import pseudonym, selectors
 from custos.archive.models import Conversation, ExternalContact, Message
 from custos.core import crypto
 from custos.customers import contacts
@@ -122,4 +122,8 @@ def test_a_rebuild_of_entries_appended_with_clear_ids_keeps_pseudonyms(company, 
     projections.rebuild("archive")
     contact = ExternalContact.objects.get()
     assert (contact.external_id, contact.wechat_id) == (pseudonym.of("wxid_old2"), "wxid_old2")
-    assert Conversation.objects.get().key == pseudonym.of("wxid_old2")
+    conversation = Conversation.objects.get()
+    assert conversation.key == pseudonym.of("wxid_old2")
+    # an alert's entry of that time still leads to its chat
+    old = {"conversation": "wxid_old2", "contact": "wxid_old2"}
+    assert selectors.conversation_of_entry(company.sales_a, company.sales_a.pk, old) == conversation
