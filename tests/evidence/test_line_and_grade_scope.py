@@ -32,10 +32,12 @@ def limited(chats):
     # 李四's chat from before a manager linked the contact to them: its entry names no customer,
     # only the archive knows it is 李四's now.
     append_batch([message(c.sales_a_peer, None, "李四早先的留言", when=T0 + timedelta(days=4), contact="wx_li_old")])
+    from custos.archive import pseudonym
     from custos.archive.models import ExternalContact
     from custos.archive.services import link_contact
 
-    old = ExternalContact.objects.get(external_id="wx_li_old")
+    # the archive keeps a WeChat id as its pseudonym
+    old = ExternalContact.objects.get(external_id=pseudonym.of("wx_li_old"))
     link_contact(actor=c.manager_a, contact_id=old.pk, customer_id=chats.li.pk)
     product_lines.set_limits(actor=c.admin, employee=c.manager_a, lines=["kids"], grades=[])
     return Employee.objects.get(pk=c.manager_a.pk)

@@ -26,5 +26,6 @@ class ArchiveConfig(AppConfig):
         sealed.register("archive.message_text", "archive.Message", "text")
         sealed.register("archive.message_attachment_name", "archive.Message", "attachment_name")
         sealed.register("archive.message_extra", "archive.Message", "extra")
+        sealed.register("archive.contact_wechat_id", "archive.ExternalContact", "wechat_id")
         customer_panels.register("archive.consent", panels.consent_panel)
         ledger_selectors.register_limit(selectors.entries_not_linked_outside)

@@ -6,6 +6,7 @@ phone. Look-ups go through the customers' blind indexes, so no number is compare
 A batch is matched with a handful of queries, whatever its size.
 """
 
+from custos.archive import pseudonym
 from custos.archive.models import ExternalContact
 from custos.customers import contacts
 from custos.customers.models import CustomerContact
@@ -33,6 +34,10 @@ def match_customers(events: list[Event]) -> None:
     }
     id_index = {}
     for key in contact_keys:
+        wechat = pseudonym.wechat_index(key)
+        if wechat is not None:
+            id_index[key] = (wechat,)
+            continue
         lowered = key.lower()
         if " " in lowered or len(lowered) > 64:
             continue

@@ -95,7 +95,10 @@ class ExternalContact(models.Model):
     Kept even when no customer matches, so a manager can link it later (services.link_contact).
     """
 
+    # A WeChat id is kept as its keyed pseudonym (wx:..., custos.archive.pseudonym) and, for the
+    # console, sealed in wechat_id; WeCom's external ids stay as they are.
     external_id = models.CharField(max_length=200, unique=True)
+    wechat_id = SealedTextField(blank=True, seal_as="archive.externalcontact.wechat_id")
     name = models.CharField(max_length=100, blank=True)
     customer_id = models.BigIntegerField(null=True, db_index=True)
     phone_masked = models.CharField(max_length=40, blank=True)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from django.db import connection
 
-from custos.archive import consent, search_keys
+from custos.archive import consent, pseudonym, search_keys
 from custos.archive.models import Conversation, ExternalContact, Group, Message
 from custos.core.sealed import SealedTextField
 
@@ -41,12 +41,15 @@ class _Batch:
 
     def prepare(self, parsed: list) -> None:
         contact_keys: dict[str, object] = {}
+        wechat_ids: dict[str, str] = {}
         group_keys: set[str] = set()
         names: dict[str, str] = {}
         group_names: dict[str, str] = {}
         wanted: dict[tuple[int, str], tuple] = {}
         for entry, p in parsed:
             kind = entry.kind
+            if p.get("wechat_id") and p.get("contact"):
+                wechat_ids.setdefault(p["contact"], p["wechat_id"][:64])
             if kind in MESSAGE_KINDS:
                 spec = (p.get("contact"), p.get("group"), conversation_key(p), conversation_key(p))
             elif kind == "call.logged":
@@ -75,10 +78,14 @@ class _Batch:
                 c.external_id: c for c in ExternalContact.objects.filter(external_id__in=list(contact_keys))
             }
             new = [
-                ExternalContact(external_id=k, first_seen_at=at)
+                ExternalContact(external_id=k, first_seen_at=at, wechat_id=wechat_ids.get(k, ""))
                 for k, at in contact_keys.items()
                 if k not in self.contacts
             ]
+            for c in self.contacts.values():
+                if not c.wechat_id and wechat_ids.get(c.external_id):
+                    c.wechat_id = wechat_ids[c.external_id]
+                    c.save(update_fields=["wechat_id"])
             for c in ExternalContact.objects.bulk_create(new, batch_size=500):
                 self.contacts[c.external_id] = c
         if group_keys:
@@ -251,7 +258,7 @@ def _message(batch: _Batch, entry, p: dict) -> None:
         word = {consent.AGREE: consent.AGREED, consent.DISAGREE: consent.REFUSED}.get(p.get("msgtype"))
         if word and consent.record(contact, word, entry.occurred_at):
             ExternalContact.objects.filter(pk=contact.pk).update(consent=word, consent_at=entry.occurred_at)
-    known = {"msgtype", "conversation", "contact", "group", "text", "attachment", "amount", "sender_role"}
+    known = {"msgtype", "conversation", "contact", "wechat_id", "group", "text", "attachment", "amount", "sender_role"}
     batch.add(
         entry,
         conversation,
@@ -360,7 +367,8 @@ def _linked(batch: _Batch, entry, p: dict) -> None:
 
 def handle(entries: list) -> None:
     parsed = [
-        (entry, json.loads(entry.payload))
+        # entries an older Custos appended name WeChat contacts by their ids: by pseudonyms here too
+        (entry, pseudonym.payload(json.loads(entry.payload)))
         for entry in entries
         # redacted under a retention rule, or not an employee's
         if entry.payload is not None and (entry.actor_id is not None or entry.kind == "conversation.linked")

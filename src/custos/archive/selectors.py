@@ -20,7 +20,7 @@ from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext as _
 
 from custos.access.scope import Scope, scope_of
-from custos.archive import search_keys, windows
+from custos.archive import pseudonym, search_keys, windows
 from custos.archive.models import Conversation, ExternalContact, Message
 from custos.core import paging
 from custos.core.errors import NotFound
@@ -67,6 +67,7 @@ def conversation_of_entry(viewer: Employee, employee_id: int | None, payload: di
     if isinstance(group, str) and group:
         return conversations_visible(viewer).filter(group__group_key=group).order_by("pk").first()
     keys = [k for k in (payload.get("conversation"), payload.get("contact")) if isinstance(k, str) and k]
+    keys += [pseudonym.of(k) for k in keys]  # an entry an older Custos appended names the WeChat id
     return qs.filter(key__in=keys).order_by("pk").first() if keys else None
 
 

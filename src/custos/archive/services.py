@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from custos.access import policy
 from custos.access.models import ApiToken
-from custos.archive import consent, matching
+from custos.archive import consent, matching, pseudonym
 from custos.archive.models import ExternalContact
 from custos.archive.schemas import MAX_BATCH, MONEY_TYPES, PAYLOADS, EventIn
 from custos.core.errors import Forbidden, InvalidInput, NotFound
@@ -138,7 +138,7 @@ def _validate(index: int, raw, employees: _Employees, source: str, now) -> tuple
         raise InvalidInput("occurred_at: before the year 2000")
     if occurred > now + FUTURE_SLACK:
         raise InvalidInput("occurred_at: in the future")
-    payload = to_payload(event.kind, model.model_validate(event.payload).model_dump(mode="json"))
+    payload = to_payload(event.kind, pseudonym.payload(model.model_validate(event.payload).model_dump(mode="json")))
     employee = employees.resolve(event.employee)
     return (
         Event(

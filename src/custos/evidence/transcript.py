@@ -58,7 +58,8 @@ def lines(entries, employee_names: dict[int, str], customer_names: dict[int, str
         names = [str(attachment.get("name") or attachment.get("sha256"))] if isinstance(attachment, dict) else []
         if e.kind.startswith("message.") and e.kind != "message.recalled":
             if not counterpart and payload.get("contact"):
-                counterpart = str(payload["contact"])
+                # the contact's WeChat id rather than its pseudonym (custos.archive.pseudonym)
+                counterpart = str(payload.get("wechat_id") or payload["contact"])
             direction = "in" if payload.get("sender_role") == "customer" or e.kind == "message.received" else "out"
             text = payload.get("text") or ""
             if not text and not names:

@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
+from custos.archive import pseudonym
 from custos.ledger.models import Entry
 
 MESSAGES = ("message.sent", "message.received")
@@ -32,9 +33,11 @@ class Group:
 
 def _payload(entry) -> dict:
     try:
-        return json.loads(entry.payload) if entry.payload else {}
+        p = json.loads(entry.payload) if entry.payload else {}
     except ValueError:
         return {}
+    # an entry an older Custos appended names a WeChat contact by its id: its pseudonym instead
+    return pseudonym.payload(p) if isinstance(p, dict) else {}
 
 
 def unanswered(employee_id: int) -> list[Unanswered]:

@@ -72,8 +72,6 @@ class Command(BaseCommand):
         for kind in seal_check.KINDS:
             shown = f"{len(found[kind]):,} of {len(wanted[kind]):,} found in clear"
             self.stdout.write(f"  {kind:<8} {shown}" + (f" (e.g. {found[kind][0][:12]}…)" if found[kind] else ""))
-        if found["wechat"]:
-            self.stdout.write("  (WeChat ids a work phone names chats by are the archive's contact keys, in clear)")
-        if found["text"] or found["phone"] or found["address"]:
+        if any(found[kind] for kind in seal_check.KINDS):
             raise CommandError("chat text or customers' contacts are stored in clear")
-        self.stdout.write("no chat text, phone number or address in clear")
+        self.stdout.write("no chat text, phone number, WeChat id or address in clear")
