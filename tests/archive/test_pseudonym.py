@@ -4,6 +4,7 @@ import base64
 import importlib
 
 from django.db import connection
+from django.utils import timezone
 
 from custos.archive import pseudonym, selectors
 from custos.archive.models import Conversation, ExternalContact, Message
@@ -104,8 +105,18 @@ def test_the_upgrade_rewrites_clear_wechat_ids_to_pseudonyms(company, device, ev
         cursor.execute("UPDATE archive_externalcontact SET external_id = 'wxid_old1', wechat_id = ''")
         cursor.execute("UPDATE archive_conversation SET key = 'wxid_old1', title = 'wxid_old1'")
         cursor.execute("UPDATE archive_message SET contact_key = 'wxid_old1'")
+    from custos.alerts.models import Alert
+
+    now = timezone.now()
+    Alert.objects.create(
+        rule="keyword", category="private_deal", severity="high", employee=company.sales_a, contact="wxid_old1",
+        unit=company.sales_a.unit, summary="私下交易", dedupe_key=f"keyword:private_deal:{company.sales_a.pk}:wxid_old1",
+        raised_at=now, last_seen_at=now,
+    )  # fmt: skip
     assert "wxid_old1" in _all_rows()
     migration.forwards(apps, None)
+    alert = Alert.objects.get()
+    assert (alert.contact, alert.dedupe_key) == (key, f"keyword:private_deal:{company.sales_a.pk}:{key}")
     assert "wxid_old1" not in _all_rows()
     contact = ExternalContact.objects.get()
     assert (contact.external_id, contact.wechat_id, contact.customer_id) == (key, "wxid_old1", zhang.pk)

@@ -31,6 +31,10 @@ def forwards(apps, schema_editor):
             contact.delete()
         Message.objects.filter(contact_key=old).update(contact_key=new)
         Alert.objects.filter(contact=old).update(contact=new)
+        # an alert about no customer is deduplicated by its contact (alerts.rules.Signal.key)
+        for alert in Alert.objects.filter(dedupe_key__endswith=f":{old}").only("pk", "dedupe_key"):
+            key = (alert.dedupe_key[: -len(old)] + new)[:200]
+            Alert.objects.filter(pk=alert.pk).update(dedupe_key=key)
     for conversation in Conversation.objects.filter(group__isnull=True).order_by("pk").iterator(chunk_size=500):
         old = conversation.key
         new = pseudonym.of(old)
