@@ -24,6 +24,10 @@ month; the ledger's append-only triggers reinstalled) and does nothing on a tabl
 partitioned, so it is safe to re-run. SQLite is never touched.
 """
 
+# Table and column names in the SQL below come from SPECS and the catalog, never from input; values
+# go as parameters, except the month bounds, which are formatted from integers.
+# ruff: noqa: S608
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -127,7 +131,9 @@ def plan(connection=None) -> list[str]:
             if not _exists(cursor, spec.table):
                 lines.append(f"{spec.table}: missing, skipped")
             elif is_partitioned(cursor, spec.table):
-                lines.append(f"{spec.table}: already partitioned ({len(partitions(cursor, spec.table))} partitions)")
+                lines.append(
+                    f"{spec.table}: already partitioned ({len(partitions(cursor, spec.table))} partitions)"
+                )
             else:
                 cursor.execute(f"SELECT count(*), min({spec.key}), max({spec.key}) FROM {spec.table}")
                 n, lo, hi = cursor.fetchone()
@@ -218,9 +224,7 @@ def _convert(connection, cursor, spec: Spec, ahead: int, now: datetime, log) -> 
         cursor.execute(f"SELECT setval('{t}_{spec.pk}_pseq', %s, %s)", [max(top, 1), top > 0])
     cursor.execute(f"DROP TABLE {t}")
     cursor.execute(f"ALTER TABLE {tmp} RENAME TO {t}")
-    cursor.execute(
-        "SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'p'", [t]
-    )
+    cursor.execute("SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'p'", [t])
     cursor.execute(f'ALTER TABLE {t} RENAME CONSTRAINT "{cursor.fetchone()[0]}" TO {t}_pkey')
     if sequence or identity:
         cursor.execute(f"ALTER SEQUENCE {t}_{spec.pk}_pseq OWNED BY {t}.{spec.pk}")
@@ -231,7 +235,9 @@ def _convert(connection, cursor, spec: Spec, ahead: int, now: datetime, log) -> 
         if name.endswith("_pkey"):
             continue
         definition = definition.replace("CREATE UNIQUE INDEX", "CREATE INDEX")
-        definition = definition.replace(f" ON public.{t} ", f" ON {t} ").replace(f" ON ONLY public.{t} ", f" ON {t} ")
+        definition = definition.replace(f" ON public.{t} ", f" ON {t} ").replace(
+            f" ON ONLY public.{t} ", f" ON {t} "
+        )
         cursor.execute(definition)
     for sql in _key_sql(spec):
         cursor.execute(sql)
@@ -279,7 +285,9 @@ def _create(cursor, parent: str, base: str, y: int, m: int) -> bool:
         # it. The default partition's triggers are off for the move only (this transaction): the
         # rows are the same rows, their keys stay.
         cursor.execute(f"CREATE TABLE {name} (LIKE {parent} INCLUDING DEFAULTS INCLUDING STORAGE)")
-        cursor.execute(f"INSERT INTO {name} SELECT * FROM {default} WHERE {key} >= %s AND {key} < %s", [lo, hi])
+        cursor.execute(
+            f"INSERT INTO {name} SELECT * FROM {default} WHERE {key} >= %s AND {key} < %s", [lo, hi]
+        )
         cursor.execute(f"ALTER TABLE {default} DISABLE TRIGGER USER")
         cursor.execute(f"DELETE FROM {default} WHERE {key} >= %s AND {key} < %s", [lo, hi])
         cursor.execute(f"ALTER TABLE {default} ENABLE TRIGGER USER")

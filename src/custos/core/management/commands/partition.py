@@ -38,7 +38,9 @@ class Command(BaseCommand):
                     for spec in partitioning.SPECS:
                         if partitioning.is_partitioned(cursor, spec.table):
                             names = partitioning.partitions(cursor, spec.table)
-                            self.stdout.write(f"{spec.table}: partitioned by month of {spec.key}, {len(names)} partitions")
+                            self.stdout.write(
+                                f"{spec.table}: partitioned by month of {spec.key}, {len(names)} partitions"
+                            )
                             for name in names:
                                 self.stdout.write(f"  {name}")
                         else:
@@ -52,6 +54,10 @@ class Command(BaseCommand):
                     self.stdout.write(line)
             else:
                 created = partitioning.ensure_ahead(connection, ahead=months)
-                self.stdout.write(f"created {len(created)} partitions" + (": " + ", ".join(created) if created else ""))
+                self.stdout.write(
+                    f"created {len(created)} partitions" + (": " + ", ".join(created) if created else "")
+                )
         except DatabaseError as exc:
-            raise CommandError(f"partitioning failed, nothing changed: {str(exc).strip().splitlines()[0]}") from None
+            raise CommandError(
+                f"partitioning failed, nothing changed: {str(exc).strip().splitlines()[0]}"
+            ) from None
