@@ -115,6 +115,16 @@ def test_duplicate_source_id_refused_by_the_database_and_idempotent_in_the_app(d
         )
 
 
+def test_a_second_row_with_the_same_seq_is_refused_in_another_month(db):
+    entries = _three_months()
+    row = Entry.objects.values_list().get(seq=entries[5].seq)
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO ledger_entry VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [row[0], row[1], row[2], MONTHS[2], *row[4:8], "other", *row[9:]],
+        )
+
+
 def test_tree_and_verify_unchanged_over_three_months(db, capsys):
     entries = _three_months()
     leaves = [bytes(e.leaf_hash) for e in Entry.objects.order_by("seq")]

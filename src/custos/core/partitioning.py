@@ -8,7 +8,8 @@ so the two uniquenesses the application relies on move to small key tables kept 
 the same statement (hence the same transaction) as the row:
 
 ledger_entry_key      (source, source_id) primary key: a second entry with the same pair fails
-                      with a unique violation, exactly as the old constraint did.
+                      with a unique violation, exactly as the old constraint did; and seq
+                      unique, which the primary key (seq, recorded_at) no longer guarantees.
 archive_message_key   (entry_seq) primary key: one message per ledger entry.
 
 Django keeps `seq` / `id` as the model's pk: the ORM only ever needs WHERE pk = x, which every
@@ -41,11 +42,17 @@ class Spec:
     table: str
     pk: str
     key: str  # the partition key column
-    unique: tuple[str, ...]  # the uniqueness moved to <table>_key
+    unique: tuple[str, ...]  # the uniqueness moved to <table>_key (its primary key)
+    also: tuple[str, ...] = ()  # another one kept there (a UNIQUE constraint of the key table)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.unique + self.also
 
 
 SPECS = (
-    Spec("ledger_entry", "seq", "recorded_at", ("source", "source_id")),
+    # seq too: the primary key (seq, recorded_at) alone would let a second row with the same seq in.
+    Spec("ledger_entry", "seq", "recorded_at", ("source", "source_id"), also=("seq",)),
     Spec("archive_message", "id", "occurred_at", ("entry_seq",)),
 )
 AHEAD_MONTHS = 3
@@ -92,9 +99,9 @@ def _exists(cursor, name: str) -> bool:
 
 
 def _key_sql(spec: Spec) -> list[str]:
-    t, cols = spec.table, spec.unique
+    t, cols, keys = spec.table, spec.columns, spec.unique
     new = ", ".join(f"NEW.{c}" for c in cols)
-    old = " AND ".join(f"{c} = OLD.{c}" for c in cols)
+    old = " AND ".join(f"{c} = OLD.{c}" for c in keys)
     changed = " OR ".join(f"NEW.{c} IS DISTINCT FROM OLD.{c}" for c in cols)
     return [
         f"""CREATE OR REPLACE FUNCTION {t}_keep_key() RETURNS trigger AS $$
@@ -211,10 +218,11 @@ def _convert(connection, cursor, spec: Spec, ahead: int, now: datetime, log) -> 
     )
     copied += cursor.rowcount
 
-    cols = ", ".join(f"{c} {_type(cursor, t, c)} NOT NULL" for c in spec.unique)
+    cols = ", ".join(f"{c} {_type(cursor, t, c)} NOT NULL" for c in spec.columns)
+    also = f", UNIQUE ({', '.join(spec.also)})" if spec.also else ""
     cursor.execute(f"DROP TABLE IF EXISTS {t}_key")
-    cursor.execute(f"CREATE TABLE {t}_key ({cols}, PRIMARY KEY ({', '.join(spec.unique)}))")
-    cursor.execute(f"INSERT INTO {t}_key SELECT {', '.join(spec.unique)} FROM {t}")
+    cursor.execute(f"CREATE TABLE {t}_key ({cols}, PRIMARY KEY ({', '.join(spec.unique)}){also})")
+    cursor.execute(f"INSERT INTO {t}_key SELECT {', '.join(spec.columns)} FROM {t}")
 
     # The id sequence: a serial/identity one dies with the old table, so a plain one takes over.
     if sequence or identity:
