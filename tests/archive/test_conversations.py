@@ -1,3 +1,4 @@
+import re
 from datetime import timedelta
 
 import pytest
@@ -128,7 +129,9 @@ def test_search_uses_the_index_of_its_words(company, device, ev):
         sql, params = qs.query.sql_with_params()
         cursor.execute(("EXPLAIN " if connection.vendor == "postgresql" else "EXPLAIN QUERY PLAN ") + sql, params)
         plan = "\n".join(str(row) for row in cursor.fetchall())
-    assert ("archive_message_search_keys" if connection.vendor == "postgresql" else "archive_message_fts") in plan
+    # On PostgreSQL the index of a month's partition: archive_message_<month>_search_keys_idx.
+    used = r"archive_message_\w*search_keys" if connection.vendor == "postgresql" else "archive_message_fts"
+    assert re.search(used, plan)
     if connection.vendor == "postgresql":  # migration 0006: nothing reads the trigram index, so it is gone
         with connection.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM pg_indexes WHERE indexname = 'archive_message_search_trgm'")
@@ -175,7 +178,7 @@ def test_two_character_terms_use_the_bigram_index_and_follow_changes(company, de
         sql, params = qs.query.sql_with_params()
         cursor.execute("EXPLAIN " + sql, params)
         plan = "\n".join(str(row) for row in cursor.fetchall())
-    assert "archive_message_search_keys" in plan
+    assert re.search(r"archive_message_\w*search_keys", plan)
     # The keys are what is searched: without them (a body redacted under retention) nothing is found.
     Message.objects.filter(source_id="bi-1").update(search_keys=[])
     assert not selectors.search(company.auditor, selectors.SearchFilters(q="大衣")).exists()

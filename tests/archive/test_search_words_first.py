@@ -3,6 +3,7 @@ it goes, fewer hits than HITS_CAP or more, a large scope or a small one, the vie
 the messages and the order a plain filtered query gives, and the pager's count is right."""
 
 import dataclasses
+import re
 from datetime import timedelta
 
 import pytest
@@ -149,7 +150,7 @@ def test_the_kind_is_a_key_of_the_index_beside_the_words(corpus):
         cursor.execute("SET LOCAL enable_indexscan = off")
         cursor.execute("EXPLAIN " + sql, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
-    assert "archive_message_search_keys" in plan
+    assert re.search(r"archive_message_\w*search_keys", plan)
     assert [m.source_id for m in selectors.search(corpus.executive, f)] == ["c0", "c1"]
     # a store manager's few staff are keys too: any of them
     sql, params = selectors.words_first(corpus.manager_a, f).query.sql_with_params()

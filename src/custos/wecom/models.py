@@ -381,7 +381,13 @@ class ArchiveMedia(models.Model):
         FETCHED = "fetched", _("Fetched")
         FAILED = "failed", _("Failed")
 
-    message = models.OneToOneField(ArchiveMessage, on_delete=models.PROTECT, related_name="media")
+    # No database constraint: on PostgreSQL archive_message is partitioned by month (primary key
+    # (id, occurred_at), custos.core.partitioning) and a foreign key cannot reference id alone.
+    # The app keeps it: media rows are only made for a message it has just written, and PROTECT
+    # is Django's, so deleting a message with media is still refused.
+    message = models.OneToOneField(
+        ArchiveMessage, on_delete=models.PROTECT, related_name="media", db_constraint=False
+    )
     sdkfileid = models.TextField()
     md5sum = models.CharField(max_length=64, blank=True)
     expected_size = models.BigIntegerField(null=True, blank=True)
