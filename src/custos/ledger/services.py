@@ -98,9 +98,7 @@ def _sql(connection) -> dict[str, str]:
         # The array behind a scalar sub-SELECT: a constant array has the planner estimate each
         # of its (up to 10,000) elements against the column's statistics, 75 ms a batch on a
         # ledger of half a million entries, against 26 ms for the same index probes.
-        # On PostgreSQL the keys live in ledger_entry_key (custos.core.partitioning): one index,
-        # where ledger_entry's would be probed once per month's partition.
-        {"any": "SELECT source_id, seq FROM ledger_entry_key WHERE source = %s AND source_id = ANY((SELECT %s::text[])::text[])"}
+        {"any": "SELECT source_id, seq FROM ledger_entry WHERE source = %s AND source_id = ANY((SELECT %s::text[])::text[])"}
         if connection.vendor == "postgresql"
         else {}
     )
@@ -180,7 +178,6 @@ def _keep_statistics(cursor, appended: int) -> None:
     if _grown["rows"] < _grown["floor"]:
         return
     cursor.execute("ANALYZE ledger_entry")
-    cursor.execute("ANALYZE ledger_entry_key")
     cursor.execute("SELECT reltuples FROM pg_class WHERE oid = 'ledger_entry'::regclass")
     _grown["rows"], _grown["floor"] = 0, max(ANALYZE_AFTER, int(cursor.fetchone()[0] // 2))
 
