@@ -1,6 +1,7 @@
 import itertools
 import os
 import shutil
+import threading
 import types
 
 import pytest
@@ -161,6 +162,43 @@ def _launch(sync_playwright):
         )  # fmt: skip
         yield chromium
         chromium.close()
+
+
+class _OneRequestAtATime:
+    """A WSGI app that lets one request in at a time.
+
+    On SQLite the test database lives in memory with a shared cache, and each of the live server's
+    threads opens its own connection to it. Shared-cache SQLite locks whole tables and answers
+    "database table is locked" at once instead of waiting, so two requests at once (a page loading
+    three photos, two sign-ins) fail each other with a 500.
+    """
+
+    def __init__(self, app):
+        self.app, self.lock = app, threading.Lock()
+
+    def __call__(self, environ, start_response):
+        with self.lock:
+            return self.app(environ, start_response)
+
+
+@pytest.fixture(scope="session")
+def live_server(request):
+    """pytest-django's live server, one request at a time on SQLite."""
+    from django.db import connections
+    from django.test.testcases import ThreadedWSGIServer
+    from pytest_django.live_server_helper import LiveServer
+
+    class SerialisedServer(ThreadedWSGIServer):
+        def set_app(self, application):
+            super().set_app(_OneRequestAtATime(application))
+
+    addr = request.config.getvalue("liveserver") or os.getenv("DJANGO_LIVE_TEST_SERVER_ADDRESS") or "localhost"
+    server = LiveServer(addr, start=False)
+    if connections["default"].vendor == "sqlite":
+        server.thread.server_class = SerialisedServer
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture
