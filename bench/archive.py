@@ -67,6 +67,7 @@ Pages after the first count 300 past their start through the same index: 200-560
 import argparse
 import os
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -347,7 +348,12 @@ def main() -> None:
     if not args.reuse:
         admin(args.postgres, f"DROP DATABASE IF EXISTS {bench_db}")
         admin(args.postgres, f"CREATE DATABASE {bench_db}")
-    tmp = tempfile.mkdtemp(prefix="custos-bench-archive-")
+    # The keys live beside the database they sealed: a --reuse run must open what the --keep run
+    # sealed and hash its searches under the same index key.
+    tmp = os.path.join(tempfile.gettempdir(), f"custos-bench-{bench_db}")
+    if not args.reuse:
+        shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp, exist_ok=True)
     os.environ.update({"DJANGO_SETTINGS_MODULE": "custos.settings", "CUSTOS_DATA_DIR": tmp, "DATABASE_URL": url, "CUSTOS_LOG_LEVEL": "WARNING"})
     import django
 
