@@ -31,7 +31,7 @@ from custos.org.selectors import get_unit
 # ahead a search's pager counts: "more than 300 hits" says to narrow it down as well as any figure.
 HITS_CAP = 300
 FEW_STAFF = 64  # a scope with more staff than this is not worth an index scan of their messages
-# The candidates a search for a long word opens to confirm it (PostgreSQL; SQLite opens them all).
+# The most candidates a search for a long word opens to confirm it (PostgreSQL; SQLite opens them all).
 CONFIRM_CAP = 2000
 
 
@@ -292,9 +292,9 @@ def search(viewer: Employee, f: SearchFilters) -> QuerySet[Message]:
     """Messages, files and call notes in scope matching every word of f.q, newest first.
 
     The index finds the messages holding every key of the words (search_keys.py); a word of
-    more than two characters is confirmed on those messages, opened. On PostgreSQL at most
-    CONFIRM_CAP of them are opened: a long phrase whose keys more messages hold than that is
-    confirmed among the newest CONFIRM_CAP, and the pager says "more than" what it found."""
+    more than two characters is confirmed on those messages, opened. On PostgreSQL they are
+    opened newest first, at most CONFIRM_CAP of them, until HITS_CAP + 1 hold it: beyond, the
+    pager says "more than" what it found."""
     f = _limited(viewer, f)
     staff, unit_staff = _scope_staff(viewer), _unit_staff(viewer, f)
     confirm = [term for term in _terms(f) if search_keys.needs_confirming(term)]
@@ -314,7 +314,7 @@ def search(viewer: Employee, f: SearchFilters) -> QuerySet[Message]:
     # (windows.py), and the pager knows there are more than HITS_CAP without counting them again.
     by_words = _by_words(f, staff, unit_staff)
     if confirm:
-        return _search_confirmed(by_words, confirm)
+        return _search_confirmed(by_words, confirm, f)
     with windows.planner():
         hits = list(by_words.order_by().values_list("pk", flat=True)[: HITS_CAP + 1])
     if len(hits) > HITS_CAP:
@@ -325,23 +325,15 @@ def search(viewer: Employee, f: SearchFilters) -> QuerySet[Message]:
     return paging.known_count(found, len(hits), exact=True)
 
 
-def _search_confirmed(by_words: QuerySet[Message], confirm: list[str]) -> QuerySet[Message]:
-    """PostgreSQL, a word of more than two characters: the candidates its keys find, opened and
-    confirmed (search()). Their ids first: only those opened are read with their text."""
-    opened = ("pk", "text", "attachment_name")
-    with windows.planner():
-        pks = list(by_words.order_by().values_list("pk", flat=True)[: CONFIRM_CAP + 1])
-    complete = len(pks) <= CONFIRM_CAP
-    if complete:
-        candidates = Message.objects.filter(pk__in=pks).values_list(*opened)
-    else:
-        with windows.planner():
-            candidates = list(by_words.order_by(*windows.ORDER).values_list(*opened)[:CONFIRM_CAP])
-    hits = _confirmed(candidates, confirm)
-    found = _visible(None).filter(pk__in=hits).order_by(*windows.ORDER)
-    if complete and len(hits) <= HITS_CAP:
-        return paging.known_count(found, len(hits), exact=True)
-    return paging.known_count(found, min(len(hits), HITS_CAP + 1), exact=False)
+def _search_confirmed(by_words: QuerySet[Message], confirm: list[str], f: SearchFilters) -> QuerySet[Message]:
+    """PostgreSQL, a word of more than two characters: the candidates its keys find, opened newest
+    first and confirmed (search()), as far as a page or a count needs and at most CONFIRM_CAP."""
+    found = windows.kept_newest_first(
+        _visible(None), by_words, ("pk", "text", "attachment_name"), lambda row: holds(row[1], row[2], confirm),
+        cap=CONFIRM_CAP, since=f.since, until=f.until,
+    )  # fmt: skip
+    hits, state = found.kept(HITS_CAP + 1)
+    return paging.known_count(found, len(hits), exact=state == "all")
 
 
 def entries_not_linked_outside(scope) -> Q:
