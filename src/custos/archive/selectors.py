@@ -293,8 +293,8 @@ def search(viewer: Employee, f: SearchFilters) -> QuerySet[Message]:
 
     The index finds the messages holding every key of the words (search_keys.py); a word of
     more than two characters is confirmed on those messages, opened. On PostgreSQL they are
-    opened newest first, at most CONFIRM_CAP of them, until HITS_CAP + 1 hold it: beyond, the
-    pager says "more than" what it found."""
+    opened newest first, as far as the page and the pager's count (HITS_CAP + 1) need and at
+    most CONFIRM_CAP of them: beyond, the pager says "more than" what it found."""
     f = _limited(viewer, f)
     staff, unit_staff = _scope_staff(viewer), _unit_staff(viewer, f)
     confirm = [term for term in _terms(f) if search_keys.needs_confirming(term)]
