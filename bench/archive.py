@@ -82,6 +82,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 
+from bench import common
 from bench.common import admin
 
 BENCH_DB = "custos_bench_archive"
@@ -218,7 +219,7 @@ def load(conn, n: int, rng: random.Random, random_order: bool = False) -> None:
         for name, _ in indexes:
             cur.execute(f'DROP INDEX "{name}"')
         span = 365 * 86400
-        month_partitions(cur, now - timedelta(seconds=span), now)
+        common.month_partitions(cur, now - timedelta(seconds=span), now)
         from custos.archive import search_keys
         from custos.archive.models import Message
 
@@ -251,29 +252,9 @@ def load(conn, n: int, rng: random.Random, random_order: bool = False) -> None:
                 if seq % 500_000 == 0:
                     print(f"  {seq:,} messages copied ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
         print(f"  COPY of {n:,} messages: {time.perf_counter() - started:.1f} s", file=sys.stderr)
-        rebuild(cur, indexes)
+        common.rebuild(cur, indexes)
         cur.execute("ANALYZE")
     conn.commit()
-
-
-def month_partitions(cur, first: datetime, now: datetime) -> None:
-    """The message table's partition for each month of the load (PostgreSQL partitions it by month,
-    archive migration 0012), as the daily job would have made them while the messages came in."""
-    from custos.core import partitioning
-
-    if not partitioning.is_partitioned(cur, "archive_message"):
-        return
-    for y, m in partitioning._months(first, now, 0):
-        partitioning._create(cur, "archive_message", "archive_message", y, m)
-
-
-def rebuild(cur, indexes) -> None:
-    """The indexes dropped for the load, from their own definitions. A partitioned table's read
-    "ON ONLY" (the parent alone, left invalid): without it, every partition's index is built too."""
-    for name, definition in indexes:
-        began = time.perf_counter()
-        cur.execute(definition.replace(" ON ONLY ", " ON "))
-        print(f"  index {name}: {time.perf_counter() - began:.1f} s", file=sys.stderr)
 
 
 def clock(fn) -> float:

@@ -1,6 +1,9 @@
 """What every benchmark needs: a scratch database on the server it is pointed at, and Django on it."""
 
 import os
+import sys
+import time
+from datetime import datetime
 
 
 def admin(postgres_url: str, sql: str) -> None:
@@ -64,3 +67,23 @@ def chain():
             for k in range(4)
         ]
     return hq, stores, staff
+
+
+def month_partitions(cur, first: datetime, now: datetime) -> None:
+    """The message table's partition for each month of the load (PostgreSQL partitions it by month,
+    archive migration 0012), as the daily job would have made them while the messages came in."""
+    from custos.core import partitioning
+
+    if not partitioning.is_partitioned(cur, "archive_message"):
+        return
+    for y, m in partitioning._months(first, now, 0):
+        partitioning._create(cur, "archive_message", "archive_message", y, m)
+
+
+def rebuild(cur, indexes) -> None:
+    """The indexes dropped for the load, from their own definitions. A partitioned table's read
+    "ON ONLY" (the parent alone, left invalid): without it, every partition's index is built too."""
+    for name, definition in indexes:
+        began = time.perf_counter()
+        cur.execute(definition.replace(" ON ONLY ", " ON "))
+        print(f"  index {name}: {time.perf_counter() - began:.1f} s", file=sys.stderr, flush=True)

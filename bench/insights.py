@@ -18,6 +18,7 @@ import os
 import statistics
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 
 from bench import common
 
@@ -65,9 +66,7 @@ def _bulk(cur, tables):
         yield
     finally:
         cur.execute("SET session_replication_role = DEFAULT")
-        for _name, definition in dropped:
-            if " USING gin " not in definition:
-                cur.execute(definition)
+        common.rebuild(cur, [(n, d) for n, d in dropped if " USING gin " not in d])
 
 
 def load(n: int, m: int) -> dict:
@@ -111,6 +110,8 @@ def load(n: int, m: int) -> dict:
         _bulk(cur, ("customers_customer", "archive_conversation", "archive_message")),
     ):
         lap = _laps(t0)
+        now = datetime.now(UTC)
+        common.month_partitions(cur, now - timedelta(days=181), now)
         cur.execute(f"""
             INSERT INTO customers_customer ({extra_col}id, kind, name, owner_id, unit_id, grade, source, status, profile, completeness,
                 created_at, updated_at)
@@ -192,6 +193,10 @@ def raw(kind: str, who) -> None:
             if kind == "team"
             else ""
         )
+        if who.limit_grades:  # the same figures over the customers of the viewer's grades
+            grades = ", ".join(f"'{g}'" for g in who.limit_grades.split(","))
+            where += f" AND c.grade IN ({grades})"
+            conv_where += f" AND customer_id IN (SELECT id FROM customers_customer WHERE grade IN ({grades}))"
         for sql in RAW_COMPANY.format(where=where, conv_where=conv_where).split(";"):
             cur.execute(sql)
             cur.fetchall()

@@ -10,13 +10,18 @@ import pytest
 from django.utils import timezone
 
 from custos.access.scope import scope_of
+from custos.archive.models import Conversation
 from custos.customers.models import Customer, Purchase
 from custos.insights import rollup, scoring, selectors
 from custos.insights.models import CustomerScore, Figure
+from custos.ledger.services import append_batch
 from custos.org import product_lines
 from custos.org.models import Employee
 
+from .conftest import message
+
 pytestmark = pytest.mark.django_db
+
 
 def _stored(scope, metrics, day):
     out = defaultdict(float)
@@ -26,7 +31,10 @@ def _stored(scope, metrics, day):
 
 
 def _live(scope, metrics, day):
-    return {(r["metric"], r["unit_id"], r["employee_id"]): r["value"] for r in selectors._live_figures(scope, metrics, day)}
+    return {
+        (r["metric"], r["unit_id"], r["employee_id"]): r["value"]
+        for r in selectors._live_figures(scope, metrics, day)
+    }
 
 
 @pytest.mark.parametrize("who", ["executive", "region_manager", "manager_a", "sales_a"])
@@ -59,7 +67,9 @@ def test_a_limited_managers_totals_count_only_their_customers(shop, api):
     assert {e: round(p["revenue"] * 100) for e, p in people.items() if p["revenue"]} == {
         e: v for e, v in revenue.items() if v
     }
-    assert {e: p["at_risk"] for e, p in people.items() if p["at_risk"]} == {e: v for e, v in at_risk.items() if v}
+    assert {e: p["at_risk"] for e, p in people.items() if p["at_risk"]} == {
+        e: v for e, v in at_risk.items() if v
+    }
     assert sum(u["customers"] for u in units) == sum(customers.values())
     # The stored figures count every grade: the unlimited store manager's total is larger.
     everyone = Figure.objects.filter(day=built.day, metric="customers", unit_id=shop.sales_a.unit_id)
@@ -68,3 +78,70 @@ def test_a_limited_managers_totals_count_only_their_customers(shop, api):
     assert {e: r["customers"] for e, r in staff.items() if r["customers"]} == dict(customers)
     team = api(manager).get(f"insights/units/{shop.sales_a.unit_id}/concentration").json()
     assert sum(u["customers"] for u in team["units"]) == sum(customers.values())
+
+
+def _per_person(rows, key):
+    return {r["employee_id"]: r[key] for r in rows if r[key]}
+
+
+def _expected(shop, day, grades):
+    """Conversations of the last 30 days by store A's staff, and scores waiting for an answer, per
+    person, over the customers of `grades`, counted from the tables one by one."""
+    allowed = set(Customer.objects.filter(grade__in=grades).values_list("pk", flat=True))
+    now = timezone.now()
+    talks, waiting = defaultdict(int), defaultdict(int)
+    for c in Conversation.objects.filter(
+        last_at__gte=now - timedelta(days=30), employee__unit=shop.sales_a.unit
+    ):
+        if c.customer_id in allowed:
+            talks[c.employee_id] += 1
+    for s in CustomerScore.objects.filter(day=day, customer_id__in=allowed, unit_id=shop.sales_a.unit_id):
+        if any(r["code"] == "unanswered" for r in s.reasons):
+            waiting[s.owner_id] += 1
+    return dict(talks), dict(waiting)
+
+
+@pytest.mark.parametrize("grades", [["A", "B"], ["C"]])
+def test_a_limited_managers_conversations_and_unanswered_count_only_their_customers(shop, grades):
+    built = rollup.build()
+    product_lines.set_limits(actor=shop.admin, employee=shop.manager_a, lines=[], grades=grades)
+    talks, waiting = _expected(shop, built.day, grades)
+    everyone_talks, _ = _expected(shop, built.day, ["A", "B", "C", "D"])
+    # The fixture's customer waiting two days is of grade B; the service desk writes to A and C.
+    assert bool(waiting) == ("B" in grades) and talks.get(shop.service_a.pk)
+    assert sum(talks.values()) < sum(everyone_talks.values())
+    page = selectors.team(Employee.objects.get(pk=shop.manager_a.pk))
+    assert _per_person([p for u in page["units"] for p in u["people"]], "conversations") == talks
+    assert _per_person(page["staff"], "unanswered") == waiting
+
+
+def test_a_dashboard_reads_the_live_figures_once_and_afresh_next_time(shop):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    rollup.build()
+    product_lines.set_limits(actor=shop.admin, employee=shop.manager_a, lines=[], grades=["A"])
+    manager = Employee.objects.get(pk=shop.manager_a.pk)
+    with CaptureQueriesContext(connection) as q:
+        before = selectors.team(manager)
+    # Concentration and staff activity both need them; the page works them out once.
+    counted = [
+        x["sql"]
+        for x in q.captured_queries
+        if "COUNT(" in x["sql"] and '"customers_customer"."owner_id"' in x["sql"]
+    ]
+    assert len(counted) == 1, counted
+    customer = next(c for c in shop.customers if c.owner_id == shop.sales_a.pk and c.grade == "A")
+    append_batch(
+        [
+            message(
+                shop.sales_a_peer, customer, timezone.now() - timedelta(hours=1), sent=True, text="新到的大衣"
+            )
+        ]
+    )
+    after = selectors.team(manager)  # the same loaded employee: nothing kept from the last page
+
+    def talks(page):
+        return {p["employee_id"]: p["conversations"] for u in page["units"] for p in u["people"]}
+
+    assert talks(after)[shop.sales_a_peer.pk] == talks(before)[shop.sales_a_peer.pk] + 1
