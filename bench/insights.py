@@ -282,8 +282,16 @@ def main() -> None:
         )
         for kind, a50, a95, r50, r95 in rows:
             print(f"{kind:<10}{a50:>9.1f}ms{a95:>9.1f}ms{r50:>9.0f}ms{r95:>9.0f}ms{r95 / a95:>12.1f}x")
-        print(f"aim: API p95 under 300 ms: {'met' if all(r[2] < 300 for r in rows) else 'NOT met'}"
-              f" (median of API p95s {statistics.median(r[2] for r in rows):.1f} ms)")  # fmt: skip
+        # The aim is the insights issue's, for the dashboards read from the roll-up. A viewer limited to
+        # grades or lines has their customer figures counted live (the roll-up stores them per unit and
+        # person over every grade and line): reported beside the raw SQL of the same figures, no aim.
+        stored = [r for r in rows if r[0] != "team A/B"]
+        print(f"aim: roll-up dashboards' API p95 under 300 ms: {'met' if all(r[2] < 300 for r in stored) else 'NOT met'}"
+              f" (median of their API p95s {statistics.median(r[2] for r in stored):.1f} ms)")  # fmt: skip
+        for label, _a50, a95, _r50, r95 in rows:
+            if label == "team A/B":
+                print(f"live-counted (manager limited to grades A and B): API p95 {a95:.0f} ms, raw SQL of the "
+                      f"same figures {r95:.0f} ms (API under 300 ms: {'yes' if a95 < 300 else 'no'})")  # fmt: skip
     finally:
         if not args.keep:
             from django.db import connections
