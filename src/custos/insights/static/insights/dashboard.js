@@ -16,12 +16,16 @@
           data: p.rows.map(function (r) { return typeof r[i] === "number" ? r[i] : null; })
         };
       });
+      // Counts of people and customers: no 0.2 of a customer on the axis.
+      var whole = series.every(function (s) {
+        return s.data.every(function (v) { return v === null || Math.round(v) === v; });
+      });
       chart.setOption({
         tooltip: { trigger: "axis" },
         legend: { type: "scroll", top: 0 },
         grid: { left: 8, right: 8, bottom: 8, top: 36, containLabel: true },
         xAxis: { type: "category", data: axis, axisLabel: { hideOverlap: true } },
-        yAxis: { type: "value" },
+        yAxis: { type: "value", minInterval: whole ? 1 : 0 },
         series: series
       });
       window.addEventListener("resize", function () { chart.resize(); });
