@@ -24,7 +24,7 @@ def load(n: int, rng: random.Random) -> list[str]:
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from custos.customers import contacts, demo_data
+    from custos.customers import contacts, demo_data, names
     from custos.customers.models import Customer, CustomerContact, Tag
     from custos.org.models import Employee, Role, Unit
 
@@ -38,6 +38,7 @@ def load(n: int, rng: random.Random) -> list[str]:
     given = demo_data.GIVEN_FEMALE + demo_data.GIVEN_MALE
     through = Customer.tags.through
     phones: list[str] = []
+    keys: dict[str, str] = {}
     started = time.perf_counter()
     for base in range(0, n, CHUNK):
         size = min(CHUNK, n - base)
@@ -47,10 +48,15 @@ def load(n: int, rng: random.Random) -> list[str]:
             roll = rng.random()
             status = "in_pool" if roll < 0.08 else "archived" if roll < 0.12 else "active"
             contacted = now - timedelta(days=rng.random() * 730) if rng.random() < 0.8 else None
+            name = rng.choice(demo_data.SURNAMES) + rng.choice(given)
+            if name not in keys:
+                keys[name] = names.search_key(name)
             rows.append(
                 Customer(
                     kind="company" if rng.random() < 0.1 else "person",
-                    name=rng.choice(demo_data.SURNAMES) + rng.choice(given),
+                    name=name,
+                    # bulk_create skips save(), which fills the search key: the name search reads it
+                    search_key=keys[name],
                     owner_id=None if status == "in_pool" else rng.choice(staff[store.pk]),
                     unit_id=store.pk,
                     grade=rng.choices("ABCD", (1, 3, 4, 2))[0],
@@ -104,6 +110,7 @@ def load(n: int, rng: random.Random) -> list[str]:
 
 
 def run_scale(vendor: str, n: int) -> None:
+    from django.contrib.auth import get_user_model
     from django.db import transaction
     from django.test import Client
 
@@ -126,6 +133,12 @@ def run_scale(vendor: str, n: int) -> None:
         "region manager": Employee.objects.filter(role=Role.MANAGER, unit__kind=Unit.Kind.REGION).first(),
         "admin": Employee.objects.get(user__username="admin"),
     }
+    # A region manager limited to grades A and B (issue #20): the same lists, narrowed by grade.
+    region = viewers["region manager"]
+    user = get_user_model().objects.create(username="bench-limited", password="!")
+    viewers["region A/B"] = Employee.objects.create(
+        user=user, name="限定经理", employee_no="BL1", unit=region.unit, role=Role.MANAGER, limit_grades="A,B"
+    )
     lists = [
         {},
         {"grade": "A"},

@@ -16,6 +16,12 @@ def normalise(text: str) -> str:
     return _SPACES.sub("", (text or "").lower()).replace(SEPARATOR, "")
 
 
+def bigrams(key: str) -> list[str]:
+    """Every piece of two characters of a key, as PostgreSQL's custos_bigrams (customers migration
+    0009) takes them: the name search's index holds these."""
+    return sorted({key[i : i + 2] for i in range(len(key) - 1)})
+
+
 def search_key(name: str) -> str:
     from pypinyin import Style, lazy_pinyin  # pypinyin's tables load on first use, not at start-up
 

@@ -12,7 +12,8 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from django.db.models import Avg, Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
+from django.db import connections
+from django.db.models import Avg, Count, Exists, F, Func, OuterRef, Prefetch, Q, QuerySet, TextField
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -114,7 +115,7 @@ def list_customers(viewer: Employee, filters: Filters | None = None) -> QuerySet
         # all find 宏达建材. One character matches from the start only (a surname), since "holds
         # 王" is half the company; two (宏达, 丽华) anywhere, as people expect.
         qs = (
-            qs.filter(search_key__contains=key)
+            _name_contains(qs, key)
             if len(key) >= SEARCH_CONTAINS_FROM
             else qs.filter(search_key__startswith=key)
         )
@@ -130,6 +131,19 @@ def list_customers(viewer: Employee, filters: Filters | None = None) -> QuerySet
             pk__in=_in_use().filter(kind=CustomerContact.Kind.PHONE, tail_index=tail).values("customer_id")
         )
     return qs
+
+
+def _name_contains(qs: QuerySet[Customer], key: str) -> QuerySet[Customer]:
+    """Customers whose search key holds `key`. On PostgreSQL the rows holding every two-character
+    piece of it come off the index customer_search_key_bigrams (migration 0009) and the LIKE confirms
+    them: a trigram index can't serve a name of two characters, the commonest search."""
+    qs = qs.filter(search_key__contains=key)
+    if connections[qs.db].vendor != "postgresql":
+        return qs
+    from django.contrib.postgres.fields import ArrayField
+
+    pieces = Func(F("search_key"), function="custos_bigrams", output_field=ArrayField(TextField()))
+    return qs.alias(key_pieces=pieces).filter(key_pieces__contains=names.bigrams(key))
 
 
 _ROW_FIELDS = (
