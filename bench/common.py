@@ -14,6 +14,14 @@ def admin(postgres_url: str, sql: str) -> None:
         conn.execute(sql)
 
 
+def drop(postgres_url: str, bench_db: str) -> None:
+    """The scratch database gone, after Django's connections to it are closed."""
+    from django.db import connections
+
+    connections.close_all()
+    admin(postgres_url, f"DROP DATABASE IF EXISTS {bench_db}")
+
+
 def setup_django(tmp: str, postgres_url: str | None, bench_db: str) -> str:
     """Django on a fresh database (bench_db on that PostgreSQL server, else SQLite in tmp), migrated.
 

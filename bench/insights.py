@@ -294,10 +294,7 @@ def main() -> None:
                       f"same figures {r95:.0f} ms (API under 300 ms: {'yes' if a95 < 300 else 'no'})")  # fmt: skip
     finally:
         if not args.keep:
-            from django.db import connections
-
-            connections.close_all()
-            common.admin(args.postgres, f"DROP DATABASE IF EXISTS {BENCH_DB}")
+            common.drop(args.postgres, BENCH_DB)
 
 
 if __name__ == "__main__":

@@ -95,10 +95,7 @@ def main() -> None:
         print(f"  ratio ours/ledger_entry   {p50 / p50b:.2f}")
     finally:
         if not args.keep:
-            from django.db import connections
-
-            connections.close_all()
-            common.admin(args.postgres, f"DROP DATABASE IF EXISTS {BENCH_DB}")
+            common.drop(args.postgres, BENCH_DB)
 
 
 if __name__ == "__main__":
